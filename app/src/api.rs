@@ -1,0 +1,112 @@
+//! Server functions: the app's server actions. Each one reads request facts,
+//! calls the auth core and turns the outcome into cookies, a redirect or an
+//! `AppError`. No auth logic lives here.
+//!
+//! Cross-site requests never reach these: the server's `cross_site_guard`
+//! middleware refuses them first. All use POST (the default encoding).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+#[allow(unused_imports)]
+use leptos::prelude::*;
+
+/// What the code page shows about the code on its way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingView {
+    pub masked_destination: String,
+    /// "email" or "sms".
+    pub channel: String,
+    pub code_length: usize,
+    pub numeric: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub identifier: String,
+    pub channel: String,
+}
+
+#[cfg(feature = "ssr")]
+fn seconds_until(expires_at_ms: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    ((expires_at_ms - now) / 1000).max(60)
+}
+
+#[server(prefix = "/api", endpoint = "request_code")]
+pub async fn request_code(identifier: String) -> Result<(), AppError> {
+    use crate::state::*;
+    let state = app_state()?;
+    let pending = state.auth.request_code(&identifier, &request_context()).await.map_err(fail)?;
+    // The cookie outlives the code a little so that "expired" can be told
+    // apart from "no sign-in here".
+    set_pending_cookie(&pending.challenge, seconds_until(pending.expires_at) + 3600);
+    leptos_axum::redirect("/verify");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "resend_code")]
+pub async fn resend_code() -> Result<(), AppError> {
+    use crate::state::*;
+    let state = app_state()?;
+    let previous = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
+    let pending = state.auth.resend_code(&previous, &request_context()).await.map_err(fail)?;
+    set_pending_cookie(&pending.challenge, seconds_until(pending.expires_at) + 3600);
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "verify_code")]
+pub async fn verify_code(code: String) -> Result<(), AppError> {
+    use crate::state::*;
+    let state = app_state()?;
+    let challenge = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
+    let session = state.auth.verify_code(&challenge, &code, &request_context()).await.map_err(fail)?;
+    set_session_cookie(&session.token, seconds_until(session.expires_at));
+    clear_pending_cookie();
+    leptos_axum::redirect("/account");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use crate::state::*;
+    let state = app_state()?;
+    if let Some(token) = session_token() {
+        state.auth.sign_out(&token).await.map_err(fail)?;
+    }
+    clear_session_cookie();
+    leptos_axum::redirect("/sign-in");
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<UserView>, AppError> {
+    use crate::state::*;
+    let state = app_state()?;
+    let Some(token) = session_token() else { return Ok(None) };
+    let user = state.auth.current_user(&token).await.map_err(fail)?;
+    Ok(user.map(|u| UserView {
+        identifier: u.identifier.as_ref().to_owned(),
+        channel: u.identifier.channel().as_str().to_owned(),
+    }))
+}
+
+#[server(prefix = "/api", endpoint = "pending_challenge")]
+pub async fn pending_challenge() -> Result<Option<PendingView>, AppError> {
+    use crate::domain::CodeAlphabet;
+    use crate::state::*;
+    let state = app_state()?;
+    let Some(id) = pending_challenge_id() else { return Ok(None) };
+    let pending = state.auth.pending(&id).await.map_err(fail)?;
+    let policy = state.auth.settings().code;
+    Ok(pending.map(|p| PendingView {
+        masked_destination: p.masked_destination,
+        channel: p.channel.as_str().to_owned(),
+        code_length: policy.length,
+        numeric: policy.alphabet == CodeAlphabet::Digits,
+    }))
+}

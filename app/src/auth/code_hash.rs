@@ -1,0 +1,137 @@
+//! Where codes are hashed: argon2id keyed with the server secret (argon2's
+//! "secret" input, a pepper). A stolen database alone cannot be brute-forced
+//! offline, which is why the work factor may be small (see README).
+
+use anyhow::Context;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+use crate::domain::Code;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self { memory_kib: 8 * 1024, iterations: 1, parallelism: 1 }
+    }
+}
+
+#[derive(Clone)]
+pub struct CodeHasher {
+    secret: Arc<[u8]>,
+    params: Params,
+    /// Each hash holds `memory_kib` of RAM; this caps how many run at once so
+    /// a flood of requests queues instead of exhausting memory.
+    permits: Arc<Semaphore>,
+    /// Verifying against this when there is nothing to verify keeps the work
+    /// (and so the timing) the same.
+    dummy: Arc<str>,
+}
+
+impl CodeHasher {
+    pub fn new(secret: &[u8], params: HashParams, max_in_flight: usize) -> anyhow::Result<Self> {
+        let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
+            .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
+        let secret: Arc<[u8]> = secret.into();
+        let mut hasher = Self {
+            secret,
+            params,
+            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            dummy: Arc::from(""),
+        };
+        hasher.dummy = Arc::from(hasher.hash_blocking("000000")?);
+        Ok(hasher)
+    }
+
+    fn argon2(&self) -> anyhow::Result<Argon2<'_>> {
+        Argon2::new_with_secret(&self.secret, Algorithm::Argon2id, Version::V0x13, self.params.clone())
+            .map_err(|e| anyhow::anyhow!("argon2 rejected the server secret: {e}"))
+    }
+
+    fn hash_blocking(&self, code: &str) -> anyhow::Result<String> {
+        let mut salt_bytes = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt_bytes);
+        let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| anyhow::anyhow!("salt encoding failed: {e}"))?;
+        let hash = self
+            .argon2()?
+            .hash_password(code.as_bytes(), &salt)
+            .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?;
+        Ok(hash.to_string())
+    }
+
+    fn verify_blocking(&self, code: &str, phc: &str) -> anyhow::Result<bool> {
+        let parsed = PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
+        // argon2's verify compares in constant time.
+        match self.argon2()?.verify_password(code.as_bytes(), &parsed) {
+            Ok(()) => Ok(true),
+            Err(argon2::password_hash::Error::Password) => Ok(false),
+            Err(e) => Err(anyhow::anyhow!("argon2 verification failed: {e}")),
+        }
+    }
+
+    pub async fn hash(&self, code: &Code) -> anyhow::Result<String> {
+        let _permit = self.permits.acquire().await.context("hash pool closed")?;
+        let this = self.clone();
+        let code = code.expose().to_owned();
+        spawn_blocking_in_span(move || this.hash_blocking(&code)).await
+    }
+
+    /// `None` means "nothing stored": the same work is done and `false` comes back.
+    pub async fn verify(&self, code: &Code, phc: Option<&str>) -> anyhow::Result<bool> {
+        let _permit = self.permits.acquire().await.context("hash pool closed")?;
+        let this = self.clone();
+        let code = code.expose().to_owned();
+        let target = phc.map(str::to_owned);
+        spawn_blocking_in_span(move || match target {
+            Some(phc) => this.verify_blocking(&code, &phc),
+            None => this.verify_blocking(&code, &this.dummy).map(|_| false),
+        })
+        .await
+    }
+}
+
+async fn spawn_blocking_in_span<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
+        .await
+        .context("hashing task panicked")?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CodePolicy;
+
+    fn hasher(secret: &[u8]) -> CodeHasher {
+        CodeHasher::new(secret, HashParams { memory_kib: 1024, iterations: 1, parallelism: 1 }, 2).unwrap()
+    }
+
+    #[tokio::test]
+    async fn right_code_verifies_and_wrong_does_not() {
+        let h = hasher(&[7; 32]);
+        let p = CodePolicy::default();
+        let code = Code::parse("123456", &p).unwrap();
+        let phc = h.hash(&code).await.unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(!phc.contains("123456"));
+        assert!(h.verify(&code, Some(&phc)).await.unwrap());
+        assert!(!h.verify(&Code::parse("123457", &p).unwrap(), Some(&phc)).await.unwrap());
+        assert!(!h.verify(&code, None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashes_are_keyed_by_the_server_secret() {
+        let code = Code::parse("123456", &CodePolicy::default()).unwrap();
+        let phc = hasher(&[1; 32]).hash(&code).await.unwrap();
+        assert!(!hasher(&[2; 32]).verify(&code, Some(&phc)).await.unwrap());
+    }
+}

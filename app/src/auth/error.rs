@@ -1,0 +1,63 @@
+use crate::domain::{CodeError, IdentifierError};
+use crate::error::AppError;
+
+use super::delivery::DeliveryError;
+
+/// What can go wrong in the auth core. Expected outcomes are variants;
+/// everything else is `Unexpected`, whose cause is logged and never shown.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    InvalidIdentifier(#[from] IdentifierError),
+    #[error(transparent)]
+    InvalidCode(#[from] CodeError),
+    #[error("wrong code, {attempts_left} attempts left")]
+    WrongCode { attempts_left: u32 },
+    #[error("challenge burned after too many attempts")]
+    TooManyAttempts,
+    #[error("challenge expired")]
+    Expired,
+    #[error("challenge already used")]
+    Used,
+    #[error("challenge superseded by a newer code")]
+    Superseded,
+    #[error("no such challenge")]
+    NoChallenge,
+    #[error("could not deliver to {masked}: {source}")]
+    Delivery { masked: String, source: DeliveryError },
+    #[error("not signed in")]
+    NotSignedIn,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AuthError {
+    fn from(e: sqlx::Error) -> Self {
+        AuthError::Unexpected(anyhow::Error::new(e).context("database"))
+    }
+}
+
+/// The one place core errors become what a person sees.
+impl From<AuthError> for AppError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidIdentifier(e) => AppError::InvalidIdentifier(e.to_string()),
+            AuthError::InvalidCode(e) => AppError::InvalidCode(e.to_string()),
+            AuthError::WrongCode { attempts_left } => AppError::WrongCode { attempts_left },
+            AuthError::TooManyAttempts => AppError::TooManyAttempts,
+            AuthError::Expired => AppError::CodeExpired,
+            AuthError::Used => AppError::CodeUsed,
+            AuthError::Superseded => AppError::CodeSuperseded,
+            AuthError::NoChallenge => AppError::NoChallenge,
+            AuthError::NotSignedIn => AppError::NotSignedIn,
+            AuthError::Delivery { masked, source } => {
+                tracing::error!(to = %masked, error = %source, "delivery failed");
+                AppError::DeliveryFailed { destination: masked }
+            }
+            AuthError::Unexpected(cause) => {
+                tracing::error!(error = ?cause, "unexpected failure in the auth core");
+                AppError::Unavailable
+            }
+        }
+    }
+}

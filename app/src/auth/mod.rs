@@ -1,0 +1,16 @@
+//! The auth core: plain Rust, no Leptos. Server functions call
+//! [`AuthService`]; tests call it directly.
+
+mod clock;
+mod code_hash;
+mod delivery;
+mod error;
+mod service;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use code_hash::{CodeHasher, HashParams};
+pub use delivery::{Delivery, DeliveryError, Message, Outbox, OutboxEntry};
+pub use error::AuthError;
+pub use service::{AuthService, AuthSettings, NewSession, Pending, RequestContext, SignedInUser};
+pub use store::Store;

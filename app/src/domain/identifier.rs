@@ -1,0 +1,304 @@
+use std::fmt;
+use std::str::FromStr;
+
+/// Longest input we look at; RFC 5321 caps a forward path at 254 characters.
+const MAX_INPUT: usize = 254;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentifierError {
+    #[error("Enter your email address or phone number.")]
+    Empty,
+    #[error("That is too long to be an email address or phone number.")]
+    TooLong,
+    #[error("That contains characters that can't be part of an email address or phone number.")]
+    ControlCharacters,
+    #[error("Enter an email address like name@example.com.")]
+    InvalidEmail,
+    #[error("Enter a phone number with its country code, like +44 7700 900123.")]
+    InvalidPhone,
+    #[error("Enter an email address like name@example.com or a phone number with its country code, like +44 7700 900123.")]
+    Unrecognised,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "email" => Some(Channel::Email),
+            "sms" => Some(Channel::Sms),
+            _ => None,
+        }
+    }
+}
+
+/// An email address with its domain lower-cased (the local part is left as
+/// typed: RFC 5321 makes it case-sensitive, and providers differ).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(input: &str) -> Result<Self, IdentifierError> {
+        let trimmed = precheck(input)?;
+        if trimmed.chars().any(char::is_whitespace) {
+            return Err(IdentifierError::InvalidEmail);
+        }
+        let address = lettre::Address::from_str(trimmed).map_err(|_| IdentifierError::InvalidEmail)?;
+        let (user, domain) = (address.user(), address.domain());
+        // lettre accepts dotless and bracketed domains; a real inbox needs a
+        // dotted host name.
+        let valid_domain = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .split('.')
+                .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        if !valid_domain || user.is_empty() {
+            return Err(IdentifierError::InvalidEmail);
+        }
+        Ok(Self(format!("{user}@{}", domain.to_lowercase())))
+    }
+
+    /// `j•••@example.com`: enough to recognise, not enough to harvest.
+    pub fn masked(&self) -> String {
+        let (user, domain) = self.0.split_once('@').expect("parsed address has an @");
+        let first: String = user.chars().take(1).collect();
+        format!("{first}•••@{domain}")
+    }
+}
+
+impl AsRef<str> for EmailAddress {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EmailAddress({})", self.masked())
+    }
+}
+
+/// A phone number in E.164 form (`+447700900123`), checked against
+/// libphonenumber's metadata.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber {
+    e164: String,
+    international: String,
+    country_code: u16,
+}
+
+impl PhoneNumber {
+    /// `default_region` (ISO 3166 alpha-2, e.g. "GB") lets people type a
+    /// national number; without it a leading `+` or `00` is required.
+    pub fn parse(input: &str, default_region: Option<&str>) -> Result<Self, IdentifierError> {
+        let trimmed = precheck(input)?;
+        if !trimmed
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.'))
+        {
+            return Err(IdentifierError::InvalidPhone);
+        }
+        let normalised = match trimmed.strip_prefix("00") {
+            Some(rest) => format!("+{rest}"),
+            None => trimmed.to_owned(),
+        };
+        let region = match default_region {
+            Some(code) if !normalised.starts_with('+') => {
+                Some(code.parse::<phonenumber::country::Id>().map_err(|_| IdentifierError::InvalidPhone)?)
+            }
+            _ => None,
+        };
+        if region.is_none() && !normalised.starts_with('+') {
+            return Err(IdentifierError::InvalidPhone);
+        }
+        let number = phonenumber::parse(region, &normalised).map_err(|_| IdentifierError::InvalidPhone)?;
+        if !phonenumber::is_valid(&number) {
+            return Err(IdentifierError::InvalidPhone);
+        }
+        Ok(Self {
+            e164: number.format().mode(phonenumber::Mode::E164).to_string(),
+            international: number.format().mode(phonenumber::Mode::International).to_string(),
+            country_code: number.code().value(),
+        })
+    }
+
+    pub fn country_code(&self) -> u16 {
+        self.country_code
+    }
+
+    /// `+44 •••• ••• 123`: the country code and the last three digits.
+    pub fn masked(&self) -> String {
+        let prefix = format!("+{}", self.country_code);
+        let rest = self.international.strip_prefix(&prefix).unwrap_or(&self.international);
+        let digits = rest.chars().filter(char::is_ascii_digit).count();
+        let keep_from = digits.saturating_sub(3);
+        let mut seen = 0;
+        let masked: String = rest
+            .chars()
+            .map(|c| {
+                if c.is_ascii_digit() {
+                    seen += 1;
+                    if seen > keep_from { c } else { '•' }
+                } else {
+                    c
+                }
+            })
+            .collect();
+        format!("{prefix}{masked}")
+    }
+}
+
+impl AsRef<str> for PhoneNumber {
+    fn as_ref(&self) -> &str {
+        &self.e164
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+/// Where a code goes: the key for challenges, users and (later) limits.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Identifier {
+    Email(EmailAddress),
+    Phone(PhoneNumber),
+}
+
+impl Identifier {
+    /// One field accepts either: an `@` means email, otherwise a phone number.
+    pub fn parse(input: &str, default_region: Option<&str>) -> Result<Self, IdentifierError> {
+        let trimmed = precheck(input)?;
+        if trimmed.contains('@') {
+            return EmailAddress::parse(trimmed).map(Identifier::Email);
+        }
+        let looks_like_phone = trimmed.starts_with(['+', '(']) || trimmed.starts_with(|c: char| c.is_ascii_digit());
+        if looks_like_phone {
+            return PhoneNumber::parse(trimmed, default_region).map(Identifier::Phone);
+        }
+        Err(IdentifierError::Unrecognised)
+    }
+
+    pub fn channel(&self) -> Channel {
+        match self {
+            Identifier::Email(_) => Channel::Email,
+            Identifier::Phone(_) => Channel::Sms,
+        }
+    }
+
+    pub fn masked(&self) -> String {
+        match self {
+            Identifier::Email(e) => e.masked(),
+            Identifier::Phone(p) => p.masked(),
+        }
+    }
+
+    /// Rebuilds an identifier from its stored, already-normalised form.
+    pub fn from_stored(channel: Channel, value: &str) -> Result<Self, IdentifierError> {
+        match channel {
+            Channel::Email => EmailAddress::parse(value).map(Identifier::Email),
+            Channel::Sms => PhoneNumber::parse(value, None).map(Identifier::Phone),
+        }
+    }
+}
+
+impl AsRef<str> for Identifier {
+    fn as_ref(&self) -> &str {
+        match self {
+            Identifier::Email(e) => e.as_ref(),
+            Identifier::Phone(p) => p.as_ref(),
+        }
+    }
+}
+
+fn precheck(input: &str) -> Result<&str, IdentifierError> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(IdentifierError::Empty);
+    }
+    if trimmed.chars().count() > MAX_INPUT {
+        return Err(IdentifierError::TooLong);
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(IdentifierError::ControlCharacters);
+    }
+    Ok(trimmed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_domain_is_lowercased_and_local_part_kept() {
+        let e = EmailAddress::parse("  Jane.Doe@Example.COM ").unwrap();
+        assert_eq!(e.as_ref(), "Jane.Doe@example.com");
+        assert_eq!(e.masked(), "J•••@example.com");
+    }
+
+    #[test]
+    fn malformed_emails_are_rejected() {
+        for bad in ["foo@", "@example.com", "foo@bar", "foo@@bar.com", "a b@c.com", "foo@exa mple.com", "foo@-x.com", "foo@x..com"] {
+            assert_eq!(EmailAddress::parse(bad), Err(IdentifierError::InvalidEmail), "{bad}");
+        }
+        assert_eq!(Identifier::parse("x\u{7}@example.com", None), Err(IdentifierError::ControlCharacters));
+        assert_eq!(Identifier::parse(&"a".repeat(300), None), Err(IdentifierError::TooLong));
+        assert_eq!(Identifier::parse("   ", None), Err(IdentifierError::Empty));
+        assert_eq!(Identifier::parse("hello", None), Err(IdentifierError::Unrecognised));
+    }
+
+    #[test]
+    fn phone_numbers_become_e164() {
+        let cases = [
+            ("+44 7700 900123", "+447700900123"),
+            ("0044 7700 900123", "+447700900123"),
+            ("+1 (415) 555-2671", "+14155552671"),
+            ("+91 98765 43210", "+919876543210"),
+            ("+49 30 901820", "+4930901820"),
+        ];
+        for (input, e164) in cases {
+            let p = PhoneNumber::parse(input, None).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(p.as_ref(), e164);
+        }
+        let national = PhoneNumber::parse("07700 900123", Some("GB")).unwrap();
+        assert_eq!(national.as_ref(), "+447700900123");
+    }
+
+    #[test]
+    fn bad_phone_numbers_are_rejected() {
+        for bad in ["+1 12", "+44 12", "07700 900123", "+44 7700 9001a3", "++447700900123"] {
+            assert!(PhoneNumber::parse(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn phone_mask_keeps_country_code_and_last_three_digits() {
+        let p = PhoneNumber::parse("+447700900123", None).unwrap();
+        let masked = p.masked();
+        assert!(masked.starts_with("+44 "), "{masked}");
+        assert!(masked.ends_with("123"), "{masked}");
+        assert!(!masked.contains("7700"), "{masked}");
+    }
+
+    #[test]
+    fn one_field_accepts_either() {
+        assert_eq!(Identifier::parse("a@example.com", None).unwrap().channel(), Channel::Email);
+        assert_eq!(Identifier::parse("+447700900123", None).unwrap().channel(), Channel::Sms);
+    }
+}

@@ -1,0 +1,10 @@
+//! Parsed, trusted values. Raw form input becomes one of these at the edge;
+//! nothing downstream re-checks strings.
+
+mod code;
+mod identifier;
+mod token;
+
+pub use code::{Code, CodeAlphabet, CodeError, CodePolicy};
+pub use identifier::{Channel, EmailAddress, Identifier, IdentifierError, PhoneNumber};
+pub use token::{ChallengeId, SessionToken, TokenError, random_id};

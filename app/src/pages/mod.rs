@@ -1,0 +1,58 @@
+mod account;
+mod sign_in;
+mod verify;
+
+pub use account::Account;
+pub use sign_in::SignIn;
+pub use verify::Verify;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::error::{AppError, Field};
+
+/// The card every page sits in.
+#[component]
+pub fn Card(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    view! {
+        <Title text=title.clone()/>
+        <section class="card" aria-labelledby="page-title">
+            <p class="brand" aria-hidden="true">
+                <span class="brand-mark">"●"</span>
+                " Passcode"
+            </p>
+            <h1 id="page-title">{title}</h1>
+            {children()}
+        </section>
+    }
+}
+
+/// The live region next to a field. It is always in the page (empty when
+/// there is nothing to say) so screen readers announce new messages.
+#[component]
+pub fn FieldMessage(
+    id: &'static str,
+    field: Field,
+    #[prop(into)] error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let text = move || error.get().filter(|e| e.field() == field || (field == Field::Form && e.field() == Field::Form)).map(|e| e.to_string());
+    view! {
+        <p id=id class="field-error" role="alert" aria-live="assertive">
+            {text}
+        </p>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Card title="Page not found">
+            <p>"There is nothing at this address."</p>
+            <p><a href="/sign-in">"Go to sign in"</a></p>
+        </Card>
+    }
+}

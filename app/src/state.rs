@@ -1,0 +1,130 @@
+//! What server functions get from the server: one `AppState` in context,
+//! plus small helpers that read request facts and write cookies.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use cookie::{Cookie, SameSite};
+use http::header::{ACCEPT, COOKIE, SET_COOKIE, USER_AGENT};
+use http::request::Parts;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use crate::auth::{AuthService, RequestContext};
+use crate::domain::{ChallengeId, SessionToken};
+use crate::error::AppError;
+
+/// The `__Host-` prefix makes the browser insist on Secure, Path=/ and no
+/// Domain, so a sibling sub-domain cannot plant or overwrite these cookies.
+pub const SESSION_COOKIE: &str = "__Host-passcode_session";
+pub const PENDING_COOKIE: &str = "__Host-passcode_pending";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<AuthService>,
+    pub leptos_options: LeptosOptions,
+}
+
+/// leptos_axum's file handler reads the options from the router state.
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server function context");
+        AppError::Unavailable
+    })
+}
+
+fn parts() -> Option<Parts> {
+    use_context::<Parts>()
+}
+
+pub fn request_context() -> RequestContext {
+    let parts = parts();
+    let client_ip = parts
+        .as_ref()
+        .and_then(|p| p.extensions.get::<ConnectInfo<SocketAddr>>())
+        .map(|ConnectInfo(addr)| addr.ip());
+    let user_agent = parts
+        .as_ref()
+        .and_then(|p| p.headers.get(USER_AGENT))
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect());
+    RequestContext { client_ip, user_agent }
+}
+
+fn cookie_value(name: &str) -> Option<String> {
+    let parts = parts()?;
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+/// A cookie that is missing or malformed is simply absent.
+pub fn session_token() -> Option<SessionToken> {
+    cookie_value(SESSION_COOKIE).and_then(|v| SessionToken::parse(&v).ok())
+}
+
+pub fn pending_challenge_id() -> Option<ChallengeId> {
+    cookie_value(PENDING_COOKIE).and_then(|v| ChallengeId::parse(&v).ok())
+}
+
+fn set_cookie(name: &'static str, value: String, max_age_secs: i64) {
+    let cookie = Cookie::build((name, value))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age_secs))
+        .build();
+    if let (Some(res), Ok(value)) = (use_context::<ResponseOptions>(), http::HeaderValue::from_str(&cookie.to_string())) {
+        res.append_header(SET_COOKIE, value);
+    }
+}
+
+pub fn set_session_cookie(token: &SessionToken, max_age_secs: i64) {
+    set_cookie(SESSION_COOKIE, token.expose().to_owned(), max_age_secs);
+}
+
+pub fn set_pending_cookie(id: &ChallengeId, max_age_secs: i64) {
+    set_cookie(PENDING_COOKIE, id.as_ref().to_owned(), max_age_secs);
+}
+
+pub fn clear_session_cookie() {
+    set_cookie(SESSION_COOKIE, String::new(), 0);
+}
+
+pub fn clear_pending_cookie() {
+    set_cookie(PENDING_COOKIE, String::new(), 0);
+}
+
+/// A plain form post (no JavaScript) must get its 302 back to the page, so
+/// the status is only set for script and API clients.
+fn is_plain_form_post() -> bool {
+    parts()
+        .and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+        .unwrap_or(false)
+}
+
+pub fn fail(err: impl Into<AppError>) -> AppError {
+    let err = err.into();
+    if !is_plain_form_post()
+        && let Some(res) = use_context::<ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(err.status())
+    {
+        res.set_status(status);
+    }
+    err
+}
+

@@ -1,0 +1,338 @@
+//! Configuration: environment variables (and `.env`, loaded by main), parsed
+//! once at start-up into `Config`. A bad value stops start-up with a message
+//! that names the variable. Every variable is listed in README.md.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use app::auth::HashParams;
+use app::domain::{CodeAlphabet, CodePolicy};
+use leptos::config::LeptosOptions;
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { var, message: message.into() }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryKind {
+    Outbox,
+}
+
+/// A secret that never prints.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn parse_hex(var: &'static str, s: &str) -> Result<Self, ConfigError> {
+        let s = s.trim();
+        if s.len() < 64 || s.len() % 2 != 0 || s.len() > 256 {
+            return Err(err(var, "must be 32 to 128 bytes written as hex (64 to 256 hex digits); generate one with `openssl rand -hex 32`"));
+        }
+        let bytes = (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| err(var, "must be hex digits only"))?;
+        Ok(Self(bytes))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub addr: SocketAddr,
+    /// Scheme, host and port the world uses to reach us, no trailing slash.
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// `None`: generate one in `data_dir` (development only).
+    pub secret: Option<Secret>,
+    pub code: CodePolicy,
+    pub code_ttl_secs: i64,
+    pub max_attempts: u32,
+    pub session_ttl_secs: i64,
+    pub default_region: Option<String>,
+    pub argon2: HashParams,
+    pub hash_concurrency: usize,
+    pub delivery: DeliveryKind,
+    pub allow_outbox_in_production: bool,
+    pub max_body_bytes: usize,
+    pub leptos: LeptosOptions,
+}
+
+/// Where values come from: the process environment in production, a map in
+/// tests.
+pub trait Source {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+pub struct Env;
+
+impl Source for Env {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Source for HashMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        HashMap::get(self, key).cloned()
+    }
+}
+
+fn parse<T: FromStr>(src: &dyn Source, var: &'static str, default: T, what: &str) -> Result<T, ConfigError> {
+    match src.get(var) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|_| err(var, format!("expected {what}, got {raw:?}"))),
+    }
+}
+
+fn in_range<T: PartialOrd + fmt::Display + Copy>(var: &'static str, v: T, lo: T, hi: T) -> Result<T, ConfigError> {
+    if v < lo || v > hi {
+        return Err(err(var, format!("must be between {lo} and {hi}, got {v}")));
+    }
+    Ok(v)
+}
+
+fn parse_bool(src: &dyn Source, var: &'static str) -> Result<bool, ConfigError> {
+    match src.get(var).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(err(var, format!("expected true or false, got {v:?}"))),
+    }
+}
+
+/// The Leptos settings embedded from Leptos.toml, with the LEPTOS_* variables
+/// that cargo-leptos sets taking precedence.
+pub fn leptos_options(src: &dyn Source) -> Result<LeptosOptions, ConfigError> {
+    let base = leptos::config::get_config_from_str(include_str!("../../Leptos.toml"))
+        .map_err(|e| err("Leptos.toml", e.to_string()))?;
+    let mut options = base;
+    if let Some(root) = src.get("LEPTOS_SITE_ROOT") {
+        options.site_root = root.into();
+    }
+    if let Some(dir) = src.get("LEPTOS_SITE_PKG_DIR") {
+        options.site_pkg_dir = dir.into();
+    }
+    if let Some(name) = src.get("LEPTOS_OUTPUT_NAME") {
+        options.output_name = name.into();
+    }
+    if let Some(addr) = src.get("LEPTOS_SITE_ADDR") {
+        options.site_addr = addr.parse().map_err(|_| err("LEPTOS_SITE_ADDR", format!("expected host:port, got {addr:?}")))?;
+    }
+    if let Some(port) = src.get("LEPTOS_RELOAD_PORT") {
+        options.reload_port = port.parse().map_err(|_| err("LEPTOS_RELOAD_PORT", "expected a port number"))?;
+    }
+    if let Some(env) = src.get("LEPTOS_ENV") {
+        options.env = env.as_str().try_into().map_err(|_| err("LEPTOS_ENV", "expected DEV or PROD"))?;
+    }
+    Ok(options)
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&Env)
+    }
+
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let mode = match src.get("PASSCODE_ENV").map(|v| v.to_ascii_lowercase()) {
+            None => Mode::Development,
+            Some(v) if v == "development" || v == "dev" => Mode::Development,
+            Some(v) if v == "production" || v == "prod" => Mode::Production,
+            Some(v) => return Err(err("PASSCODE_ENV", format!("expected development or production, got {v:?}"))),
+        };
+        let mut leptos = leptos_options(src)?;
+        let addr: SocketAddr = parse(src, "PASSCODE_ADDR", leptos.site_addr, "an address like 127.0.0.1:3000")?;
+        leptos.site_addr = addr;
+
+        let public_url = src.get("PASSCODE_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}"));
+        let public_url = public_url.trim().trim_end_matches('/').to_owned();
+        let valid_url = (public_url.starts_with("https://") || public_url.starts_with("http://"))
+            && public_url.splitn(4, '/').nth(3).is_none()
+            && public_url.len() > "https://".len();
+        if !valid_url {
+            return Err(err("PASSCODE_PUBLIC_URL", format!("expected an origin like https://login.example.com (no path), got {public_url:?}")));
+        }
+
+        let data_dir = PathBuf::from(src.get("PASSCODE_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = src
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("passcode.db").display()));
+        if !database_url.starts_with("sqlite:") {
+            return Err(err("DATABASE_URL", "only sqlite:// URLs are supported so far"));
+        }
+
+        let secret = src.get("PASSCODE_SECRET").map(|s| Secret::parse_hex("PASSCODE_SECRET", &s)).transpose()?;
+        if secret.is_none() && mode == Mode::Production {
+            return Err(err("PASSCODE_SECRET", "is required in production (generate one with `openssl rand -hex 32`)"));
+        }
+
+        let length = in_range("PASSCODE_CODE_LENGTH", parse(src, "PASSCODE_CODE_LENGTH", 6usize, "a number")?, CodePolicy::MIN_LENGTH, CodePolicy::MAX_LENGTH)?;
+        let alphabet = match src.get("PASSCODE_CODE_ALPHABET").map(|v| v.to_ascii_lowercase()) {
+            None => CodeAlphabet::Digits,
+            Some(v) if v == "digits" => CodeAlphabet::Digits,
+            Some(v) if v == "alphanumeric" => CodeAlphabet::Alphanumeric,
+            Some(v) => return Err(err("PASSCODE_CODE_ALPHABET", format!("expected digits or alphanumeric, got {v:?}"))),
+        };
+        let code_ttl_secs = in_range("PASSCODE_CODE_TTL_SECS", parse(src, "PASSCODE_CODE_TTL_SECS", 600i64, "seconds")?, 1, 3600)?;
+        let max_attempts = in_range("PASSCODE_MAX_ATTEMPTS", parse(src, "PASSCODE_MAX_ATTEMPTS", 5u32, "a number")?, 1, 10)?;
+        let session_ttl_secs = in_range("PASSCODE_SESSION_TTL_SECS", parse(src, "PASSCODE_SESSION_TTL_SECS", 30 * 24 * 3600i64, "seconds")?, 60, 400 * 24 * 3600)?;
+        let default_region = src.get("PASSCODE_DEFAULT_REGION").map(|r| r.trim().to_ascii_uppercase());
+        if let Some(region) = &default_region
+            && (region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()))
+        {
+            return Err(err("PASSCODE_DEFAULT_REGION", format!("expected a two-letter region like GB or US, got {region:?}")));
+        }
+        let defaults = HashParams::default();
+        let argon2 = HashParams {
+            memory_kib: in_range("PASSCODE_ARGON2_MEMORY_KIB", parse(src, "PASSCODE_ARGON2_MEMORY_KIB", defaults.memory_kib, "KiB")?, 1024, 1024 * 1024)?,
+            iterations: in_range("PASSCODE_ARGON2_ITERATIONS", parse(src, "PASSCODE_ARGON2_ITERATIONS", defaults.iterations, "a number")?, 1, 10)?,
+            parallelism: in_range("PASSCODE_ARGON2_PARALLELISM", parse(src, "PASSCODE_ARGON2_PARALLELISM", defaults.parallelism, "a number")?, 1, 16)?,
+        };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let hash_concurrency = in_range("PASSCODE_HASH_CONCURRENCY", parse(src, "PASSCODE_HASH_CONCURRENCY", cores * 2, "a number")?, 1, 1024)?;
+        let delivery = match src.get("PASSCODE_DELIVERY").map(|v| v.to_ascii_lowercase()) {
+            None => DeliveryKind::Outbox,
+            Some(v) if v == "outbox" => DeliveryKind::Outbox,
+            Some(v) => return Err(err("PASSCODE_DELIVERY", format!("expected outbox, got {v:?}"))),
+        };
+        let allow_outbox_in_production = parse_bool(src, "PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION")?;
+        if mode == Mode::Production && delivery == DeliveryKind::Outbox && !allow_outbox_in_production {
+            return Err(err(
+                "PASSCODE_DELIVERY",
+                "the development outbox shows every code to anyone who opens /dev/outbox; configure real delivery, \
+                 or set PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION=true if you really mean it",
+            ));
+        }
+        let max_body_bytes = in_range("PASSCODE_MAX_BODY_BYTES", parse(src, "PASSCODE_MAX_BODY_BYTES", 16 * 1024usize, "bytes")?, 1024, 1024 * 1024)?;
+
+        Ok(Self {
+            mode,
+            addr,
+            public_url,
+            data_dir,
+            database_url,
+            secret,
+            code: CodePolicy { length, alphabet },
+            code_ttl_secs,
+            max_attempts,
+            session_ttl_secs,
+            default_region,
+            argon2,
+            hash_concurrency,
+            delivery,
+            allow_outbox_in_production,
+            max_body_bytes,
+            leptos,
+        })
+    }
+
+    /// The host part of the public URL (for the SMS WebOTP line).
+    pub fn public_host(&self) -> &str {
+        let rest = self.public_url.split_once("://").map_or(self.public_url.as_str(), |(_, r)| r);
+        rest.rsplit_once(':').filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit())).map_or(rest, |(h, _)| h)
+    }
+
+    pub fn outbox_enabled(&self) -> bool {
+        self.delivery == DeliveryKind::Outbox
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_sensible() {
+        let c = Config::from_source(&src(&[])).unwrap();
+        assert_eq!(c.mode, Mode::Development);
+        assert_eq!(c.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.public_url, "http://127.0.0.1:3000");
+        assert_eq!(c.public_host(), "127.0.0.1");
+        assert_eq!(c.code, CodePolicy::default());
+        assert_eq!(c.code_ttl_secs, 600);
+        assert_eq!(c.max_attempts, 5);
+        assert!(c.database_url.starts_with("sqlite://data/passcode.db"));
+        assert!(c.outbox_enabled());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("PASSCODE_CODE_LENGTH", "4"),
+            ("PASSCODE_CODE_LENGTH", "six"),
+            ("PASSCODE_CODE_ALPHABET", "emoji"),
+            ("PASSCODE_MAX_ATTEMPTS", "0"),
+            ("PASSCODE_PUBLIC_URL", "example.com"),
+            ("PASSCODE_PUBLIC_URL", "https://example.com/login"),
+            ("PASSCODE_SECRET", "abcd"),
+            ("PASSCODE_ENV", "staging"),
+            ("PASSCODE_DEFAULT_REGION", "Britain"),
+            ("DATABASE_URL", "mysql://x"),
+        ] {
+            let e = Config::from_source(&src(&[(var, value)])).unwrap_err();
+            assert_eq!(e.var, var, "{value}: {e}");
+        }
+    }
+
+    #[test]
+    fn production_refuses_the_outbox_and_a_missing_secret() {
+        let secret = "ab".repeat(32);
+        let e = Config::from_source(&src(&[("PASSCODE_ENV", "production")])).unwrap_err();
+        assert_eq!(e.var, "PASSCODE_SECRET");
+        let e = Config::from_source(&src(&[("PASSCODE_ENV", "production"), ("PASSCODE_SECRET", &secret)])).unwrap_err();
+        assert_eq!(e.var, "PASSCODE_DELIVERY");
+        let c = Config::from_source(&src(&[
+            ("PASSCODE_ENV", "production"),
+            ("PASSCODE_SECRET", &secret),
+            ("PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION", "true"),
+        ]))
+        .unwrap();
+        assert!(c.allow_outbox_in_production);
+        assert!(!format!("{c:?}").contains(&secret));
+    }
+
+    #[test]
+    fn leptos_toml_and_cargo_toml_agree() {
+        let cargo: toml::Value = toml::from_str(include_str!("../../Cargo.toml")).unwrap();
+        let meta = &cargo["workspace"]["metadata"]["leptos"][0];
+        let leptos: toml::Value = toml::from_str(include_str!("../../Leptos.toml")).unwrap();
+        let runtime = &leptos["package"]["metadata"]["leptos"];
+        assert_eq!(meta["name"].as_str(), runtime["output-name"].as_str());
+        assert_eq!(meta["name"].as_str(), Some(app::OUTPUT_NAME));
+        for key in ["site-root", "site-pkg-dir", "site-addr", "reload-port", "env"] {
+            assert_eq!(meta[key], runtime[key], "{key} differs between Cargo.toml and Leptos.toml");
+        }
+    }
+}

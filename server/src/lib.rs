@@ -1,0 +1,135 @@
+//! The Passcode server: configuration, database, router and start-up. `main`
+//! is a thin wrapper so integration tests can start the same server in
+//! process on a random port.
+
+pub mod config;
+pub mod db;
+mod guard;
+mod outbox;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use http::{HeaderName, HeaderValue};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use app::auth::{AuthService, AuthSettings, Clock, CodeHasher, Delivery, Outbox, Store};
+use app::state::AppState;
+use app::{App, shell};
+use config::{Config, DeliveryKind, Mode, Secret};
+
+/// The server secret: from configuration, or (development only) generated
+/// once and kept in the data directory so codes survive restarts.
+fn load_or_create_secret(config: &Config) -> anyhow::Result<Secret> {
+    if let Some(secret) = &config.secret {
+        return Ok(secret.clone());
+    }
+    anyhow::ensure!(config.mode == Mode::Development, "PASSCODE_SECRET is required in production");
+    let path = config.data_dir.join("secret.key");
+    if !path.exists() {
+        use rand::RngCore;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        write_private(&path, &hex).with_context(|| format!("writing {}", path.display()))?;
+        tracing::info!(path = %path.display(), "generated a development server secret");
+    }
+    let hex = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut src = std::collections::HashMap::new();
+    src.insert("PASSCODE_SECRET".to_owned(), hex);
+    Config::from_source(&src)
+        .map(|c| c.secret.expect("secret was just set"))
+        .with_context(|| format!("{} is not a valid secret; delete it to generate a new one", path.display()))
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// Builds everything the server needs. `clock` is injectable so tests can
+/// move time instead of sleeping.
+pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Router> {
+    let secret = load_or_create_secret(config)?;
+    let pool = db::connect(&config.database_url).await?;
+    let store = Store::new(pool);
+    let delivery: Arc<dyn Delivery> = match config.delivery {
+        DeliveryKind::Outbox => {
+            if config.mode == Mode::Production {
+                tracing::warn!("!!! THE DEVELOPMENT OUTBOX IS ON IN PRODUCTION: every code is readable at /dev/outbox by anyone !!!");
+            }
+            Arc::new(Outbox::new(store.clone(), clock.clone()))
+        }
+    };
+    tracing::info!(delivery = delivery.describe(), "delivery configured");
+    let hasher = CodeHasher::new(secret.expose(), config.argon2, config.hash_concurrency)?;
+    let settings = AuthSettings {
+        code: config.code,
+        code_ttl_ms: config.code_ttl_secs * 1000,
+        max_attempts: config.max_attempts,
+        session_ttl_ms: config.session_ttl_secs * 1000,
+        default_region: config.default_region.clone(),
+        product_name: "Passcode".into(),
+        public_host: config.public_host().to_owned(),
+    };
+    let auth = Arc::new(AuthService::new(store, hasher, delivery, clock, settings));
+    let state = AppState { auth, leptos_options: config.leptos.clone() };
+    Ok(router(config, state))
+}
+
+fn router(config: &Config, state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let mut router = Router::new();
+    if config.outbox_enabled() {
+        router = router
+            .route("/dev/outbox", get(outbox::outbox_html))
+            .route("/dev/outbox.json", get(outbox::outbox_json));
+    }
+    let origin = guard::AllowedOrigin(Arc::from(config.public_url.as_str()));
+    router
+        .leptos_routes_with_context(&state, routes, || (), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(origin, guard::cross_site_guard))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY")))
+        // Same-origin navigations keep the full Referer: the no-JavaScript
+        // form flow redirects back to it.
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
+            // Method and path only: query strings can carry data we don't log.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

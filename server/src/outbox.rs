@@ -1,0 +1,85 @@
+//! The development outbox pages: what would have been sent, newest first.
+//! Mounted only when the outbox is the delivery.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
+use http::StatusCode;
+
+use app::auth::OutboxEntry;
+use app::state::AppState;
+
+const SHOWN: i64 = 50;
+
+async fn entries(state: &AppState) -> Result<Vec<OutboxEntry>, Response> {
+    state.auth.store().list_outbox(SHOWN).await.map_err(|e| {
+        tracing::error!(error = %e, "reading the dev outbox");
+        (StatusCode::SERVICE_UNAVAILABLE, "The outbox could not be read. Try again in a moment.").into_response()
+    })
+}
+
+#[derive(serde::Serialize)]
+struct JsonEntry {
+    to: String,
+    channel: String,
+    subject: String,
+    body: String,
+    code: String,
+    /// RFC 3339, UTC.
+    sent_at: String,
+}
+
+fn rfc3339(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+pub async fn outbox_json(State(state): State<AppState>) -> Response {
+    match entries(&state).await {
+        Ok(list) => {
+            let list: Vec<JsonEntry> = list
+                .into_iter()
+                .map(|e| JsonEntry { to: e.to, channel: e.channel, subject: e.subject, body: e.body, code: e.code, sent_at: rfc3339(e.sent_at) })
+                .collect();
+            ([(http::header::CACHE_CONTROL, "no-store")], Json(list)).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+pub async fn outbox_html(State(state): State<AppState>) -> Response {
+    let list = match entries(&state).await {
+        Ok(list) => list,
+        Err(r) => return r,
+    };
+    let mut rows = String::new();
+    for e in &list {
+        rows.push_str(&format!(
+            "<article class=\"card outbox-message\"><p class=\"meta\">{channel} to <strong>{to}</strong> · <time>{at}</time></p>\
+             <h2>{subject}</h2><p class=\"code\">Code: <output>{code}</output></p><pre>{body}</pre></article>",
+            channel = escape(&e.channel),
+            to = escape(&e.to),
+            at = rfc3339(e.sent_at),
+            subject = escape(&e.subject),
+            code = escape(&e.code),
+            body = escape(&e.body),
+        ));
+    }
+    if list.is_empty() {
+        rows.push_str("<p class=\"card\">Nothing sent yet. Request a code on the <a href=\"/sign-in\">sign-in page</a>.</p>");
+    }
+    let css = format!("/pkg/{}.css", app::OUTPUT_NAME);
+    Html(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"color-scheme\" content=\"light dark\"><meta http-equiv=\"refresh\" content=\"5\">\
+         <title>Dev outbox · Passcode</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
+         <body><main class=\"page outbox\"><h1>Development outbox</h1>\
+         <p class=\"lede\">Messages Passcode would have sent, newest first. This page exists only while the dev outbox is the delivery; \
+         it refreshes every 5 seconds. JSON: <a href=\"/dev/outbox.json\">/dev/outbox.json</a>.</p>{rows}</main></body></html>"
+    ))
+    .into_response()
+}
