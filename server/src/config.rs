@@ -331,7 +331,7 @@ mod tests {
         let runtime = &leptos["package"]["metadata"]["leptos"];
         assert_eq!(meta["name"].as_str(), runtime["output-name"].as_str());
         assert_eq!(meta["name"].as_str(), Some(app::OUTPUT_NAME));
-        for key in ["site-root", "site-pkg-dir", "site-addr", "reload-port", "env"] {
+        for key in ["site-root", "site-pkg-dir", "site-addr", "reload-port"] {
             assert_eq!(meta[key], runtime[key], "{key} differs between Cargo.toml and Leptos.toml");
         }
     }

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use app::auth::SystemClock;
-use server::config::Config;
+use passcode::config::Config;
 
 #[tokio::main]
 async fn main() {
@@ -32,13 +32,13 @@ async fn main() {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let router = server::build(&config, Arc::new(SystemClock)).await?;
+    let router = passcode::build(&config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!("listening on http://{} (public URL {})", listener.local_addr()?, config.public_url);
     if config.outbox_enabled() {
         tracing::info!("dev outbox: {}/dev/outbox", config.public_url);
     }
-    server::serve(listener, router, shutdown_signal()).await?;
+    passcode::serve(listener, router, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -35,7 +35,7 @@ pub fn FieldMessage(
     field: Field,
     #[prop(into)] error: Signal<Option<AppError>>,
 ) -> impl IntoView {
-    let text = move || error.get().filter(|e| e.field() == field || (field == Field::Form && e.field() == Field::Form)).map(|e| e.to_string());
+    let text = move || error.get().filter(|e| e.field() == field).map(|e| e.to_string());
     view! {
         <p id=id class="field-error" role="alert" aria-live="assertive">
             {text}

@@ -1,5 +1,4 @@
 use leptos::prelude::*;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use super::{Card, FieldMessage};
@@ -18,12 +17,14 @@ pub fn SignIn() -> impl IntoView {
         <Card title="Sign in">
             <p class="lede">"We'll send you a one-time code. No password needed."</p>
             <nav class="switch" aria-label="Sign in with">
-                <A href="/sign-in" attr:class="switch-option" attr:aria-current=move || (!by_phone.get()).then_some("page")>
+                // Plain links (the router still handles them client-side):
+                // <A> would mark both current, as they share a path.
+                <a href="/sign-in" class="switch-option" aria-current=move || (!by_phone.get()).then_some("page")>
                     "Email"
-                </A>
-                <A href="/sign-in?with=phone" attr:class="switch-option" attr:aria-current=move || by_phone.get().then_some("page")>
+                </a>
+                <a href="/sign-in?with=phone" class="switch-option" aria-current=move || by_phone.get().then_some("page")>
                     "Phone"
-                </A>
+                </a>
             </nav>
             // novalidate: our own messages, next to the field, are clearer
             // than the browser's bubbles and work the same without JavaScript.

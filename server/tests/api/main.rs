@@ -1,1 +1,5 @@
-// integration tests: see helpers.rs
+//! One integration-test binary: each test starts the real server in process
+//! on a random port, against a fresh SQLite file.
+
+mod helpers;
+mod sign_in;

@@ -1,0 +1,64 @@
+import { defineConfig } from '@playwright/test';
+import * as path from 'path';
+
+// Two real servers, built by `cargo leptos build` before the suite runs:
+// the main one, and one whose codes expire after 3 s for the expiry test.
+// Each gets a fresh data directory per run.
+const root = path.resolve(__dirname, '..');
+const binary = process.env.PASSCODE_BIN ?? path.join(root, 'target', 'debug', 'passcode');
+const runDir = path.join(__dirname, '.data', String(Date.now()));
+
+export const MAIN = 'http://127.0.0.1:3100';
+export const SHORT_EXPIRY = 'http://127.0.0.1:3101';
+
+function server(url: string, name: string, extra: Record<string, string> = {}) {
+  const port = new URL(url).port;
+  return {
+    command: binary,
+    cwd: root,
+    url: `${url}/sign-in`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore' as const,
+    stderr: 'pipe' as const,
+    env: {
+      PASSCODE_ADDR: `127.0.0.1:${port}`,
+      PASSCODE_PUBLIC_URL: url,
+      PASSCODE_DATA_DIR: path.join(runDir, name),
+      LEPTOS_SITE_ROOT: path.join(root, 'target', 'site'),
+      PASSCODE_LOG: 'warn',
+      ...extra,
+    },
+  };
+}
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: process.env.CI ? 1 : 0,
+  reporter: [['list']],
+  outputDir: './test-results',
+  use: {
+    baseURL: MAIN,
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    },
+  },
+  webServer: [
+    server(MAIN, 'main'),
+    server(SHORT_EXPIRY, 'short', { PASSCODE_CODE_TTL_SECS: '3' }),
+  ],
+});

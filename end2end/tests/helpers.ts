@@ -1,0 +1,45 @@
+import { APIRequestContext, expect, Page } from '@playwright/test';
+
+export type OutboxMessage = {
+  to: string;
+  channel: string;
+  subject: string;
+  body: string;
+  code: string;
+  sent_at: string;
+};
+
+/** Waits for a new message to `to` and returns its code. */
+export async function codeFor(request: APIRequestContext, base: string, to: string, notCode?: string): Promise<string> {
+  let found: string | undefined;
+  await expect
+    .poll(async () => {
+      const res = await request.get(`${base}/dev/outbox.json`);
+      const list = (await res.json()) as OutboxMessage[];
+      found = list.find((m) => m.to === to)?.code;
+      return found !== undefined && found !== notCode;
+    })
+    .toBe(true);
+  return found!;
+}
+
+/** A unique address per test so runs never see each other's codes. */
+export function uniqueEmail(tag: string): string {
+  return `${tag}.${Date.now()}.${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+export function wrongCode(code: string): string {
+  return [...code].map((c) => String((Number(c) + 1) % 10)).join('');
+}
+
+export async function requestCode(page: Page, base: string, email: string) {
+  await page.goto(`${base}/sign-in`);
+  await page.getByLabel('Email address').fill(email);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await expect(page).toHaveURL(/\/verify$/);
+}
+
+export async function enterCode(page: Page, code: string) {
+  await page.getByLabel('Code', { exact: true }).fill(code);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}

@@ -1,0 +1,183 @@
+import { test, expect } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { codeFor, enterCode, requestCode, uniqueEmail, wrongCode } from './helpers';
+
+const MAIN = 'http://127.0.0.1:3100';
+const SHORT_EXPIRY = 'http://127.0.0.1:3101';
+const shots = 'test-results/screenshots';
+
+test('sign in with an email address, then sign out', async ({ page, request }) => {
+  const email = uniqueEmail('jane');
+  await page.goto('/sign-in');
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  const input = page.getByLabel('Email address');
+  await expect(input).toHaveAttribute('type', 'email');
+  await expect(input).toHaveAttribute('autocomplete', 'email');
+  await page.screenshot({ path: `${shots}/sign-in.png`, fullPage: true });
+
+  await input.fill(email);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await expect(page).toHaveURL(/\/verify$/);
+  await expect(page.getByText(/We sent a 6-digit code to j•••@example\.com/)).toBeVisible();
+  const codeInput = page.getByLabel('Code', { exact: true });
+  await expect(codeInput).toHaveAttribute('autocomplete', 'one-time-code');
+  await expect(codeInput).toHaveAttribute('inputmode', 'numeric');
+  await page.screenshot({ path: `${shots}/code.png`, fullPage: true });
+
+  const code = await codeFor(request, MAIN, email);
+  // Pasted with a space in the middle, as many mail clients copy it.
+  await enterCode(page, `${code.slice(0, 3)} ${code.slice(3)}`);
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByTestId('identity')).toHaveText(email);
+  await page.screenshot({ path: `${shots}/account.png`, fullPage: true });
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === '__Host-passcode_session');
+  expect(session?.httpOnly).toBe(true);
+  expect(session?.sameSite).toBe('Lax');
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/sign-in$/);
+  expect((await page.context().cookies()).find((c) => c.name === '__Host-passcode_session')).toBeUndefined();
+  await page.goto('/account');
+  await expect(page).toHaveURL(/\/sign-in$/);
+});
+
+test('sign in with a phone number', async ({ page, request }) => {
+  const national = String(Math.floor(Math.random() * 900) + 100);
+  const typed = `+44 7700 900${national}`;
+  await page.goto('/sign-in');
+  await page.getByRole('link', { name: 'Phone' }).click();
+  await expect(page).toHaveURL(/with=phone/);
+  const input = page.getByLabel('Phone number');
+  await expect(input).toHaveAttribute('type', 'tel');
+  await expect(input).toHaveAttribute('autocomplete', 'tel');
+  await input.fill(typed);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await expect(page).toHaveURL(/\/verify$/);
+  await expect(page.getByText(new RegExp(`We sent a 6-digit code to \\+44 .*${national}`))).toBeVisible();
+  await expect(page.getByText('7700')).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Use a different number' })).toBeVisible();
+  const code = await codeFor(request, MAIN, `+447700900${national}`);
+  await enterCode(page, code);
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByTestId('identity')).toHaveText(`+447700900${national}`);
+});
+
+test('a malformed address is explained next to the field', async ({ page }) => {
+  await page.goto('/sign-in');
+  await page.getByLabel('Email address').fill('foo@');
+  await page.getByRole('button', { name: 'Send code' }).click();
+  const error = page.locator('#identifier-error');
+  await expect(error).toHaveText('Enter an email address like name@example.com.');
+  await expect(page.getByLabel('Email address')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page).toHaveURL(/\/sign-in$/);
+});
+
+test('a wrong code says so and the right one still works', async ({ page, request }) => {
+  const email = uniqueEmail('wrong');
+  await requestCode(page, MAIN, email);
+  const code = await codeFor(request, MAIN, email);
+  await enterCode(page, wrongCode(code));
+  await expect(page.locator('#code-error')).toHaveText("That code isn't right. You have 4 tries left.");
+  await expect(page).toHaveURL(/\/verify$/);
+  await enterCode(page, code);
+  await expect(page).toHaveURL(/\/account$/);
+});
+
+test('a used code cannot sign in again', async ({ page, request, browser }) => {
+  const email = uniqueEmail('reuse');
+  await requestCode(page, MAIN, email);
+  const code = await codeFor(request, MAIN, email);
+  const pending = (await page.context().cookies()).find((c) => c.name === '__Host-passcode_pending')!;
+  await enterCode(page, code);
+  await expect(page).toHaveURL(/\/account$/);
+
+  // Someone replays the same challenge and code in another browser context.
+  const other = await browser.newContext();
+  await other.addCookies([pending]);
+  const replay = await other.newPage();
+  await replay.goto(`${MAIN}/verify`);
+  await enterCode(replay, code);
+  await expect(replay.locator('#code-error')).toHaveText(/already been used/);
+  await expect(replay).toHaveURL(/\/verify$/);
+  await other.close();
+});
+
+test('an expired code is refused and a new one can be sent', async ({ page, request }) => {
+  const email = uniqueEmail('expiry');
+  await requestCode(page, SHORT_EXPIRY, email);
+  const code = await codeFor(request, SHORT_EXPIRY, email);
+  // This server's codes live 3 s.
+  await page.waitForTimeout(3_500);
+  await enterCode(page, code);
+  await expect(page.locator('#code-error')).toHaveText('This code has expired. Send a new one.');
+
+  await page.getByRole('button', { name: 'Send a new code' }).click();
+  await expect(page.getByRole('status')).toHaveText(/A new code is on its way/);
+  await expect(page.locator('#code-error')).toHaveText('');
+  const fresh = await codeFor(request, SHORT_EXPIRY, email, code);
+  await enterCode(page, fresh);
+  await expect(page).toHaveURL(/\/account$/);
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the whole flow works with plain form posts', async ({ page, request }) => {
+    const email = uniqueEmail('nojs');
+    await page.goto('/sign-in');
+    await page.getByLabel('Email address').fill('not-an-address');
+    await page.getByRole('button', { name: 'Send code' }).click();
+    await expect(page.locator('#identifier-error')).toHaveText(/Enter an email address like name@example\.com/);
+
+    await page.getByLabel('Email address').fill(email);
+    await page.getByRole('button', { name: 'Send code' }).click();
+    await expect(page).toHaveURL(/\/verify$/);
+    const code = await codeFor(request, MAIN, email);
+
+    await enterCode(page, wrongCode(code));
+    await expect(page.locator('#code-error')).toHaveText("That code isn't right. You have 4 tries left.");
+    await enterCode(page, code);
+    await expect(page).toHaveURL(/\/account$/);
+    await expect(page.getByTestId('identity')).toHaveText(email);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect(page).toHaveURL(/\/sign-in$/);
+    await page.goto('/account');
+    await expect(page).toHaveURL(/\/sign-in$/);
+  });
+});
+
+test('pages pass an accessibility check and fit a 360 px phone', async ({ page, request }) => {
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.goto('/sign-in');
+  const scan = await new AxeBuilder({ page }).analyze();
+  expect(scan.violations.map((v) => v.id)).toEqual([]);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  expect(overflow).toBe(false);
+  await page.screenshot({ path: `${shots}/sign-in-phone.png`, fullPage: true });
+
+  const email = uniqueEmail('a11y');
+  await requestCode(page, MAIN, email);
+  const verifyScan = await new AxeBuilder({ page }).analyze();
+  expect(verifyScan.violations.map((v) => v.id)).toEqual([]);
+});
+
+test('dark colour scheme', async ({ browser }) => {
+  const context = await browser.newContext({ colorScheme: 'dark', baseURL: MAIN });
+  const page = await context.newPage();
+  await page.goto('/sign-in');
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(bg).toBe('rgb(17, 19, 26)');
+  await page.screenshot({ path: `${shots}/sign-in-dark.png`, fullPage: true });
+  await context.close();
+});
+
+test('the card does not move when hydration completes', async ({ page }) => {
+  await page.goto('/sign-in', { waitUntil: 'commit' });
+  await page.waitForSelector('.card');
+  const before = await page.locator('.card').boundingBox();
+  await page.waitForLoadState('networkidle');
+  const after = await page.locator('.card').boundingBox();
+  expect(after).toEqual(before);
+});

@@ -1,0 +1,188 @@
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use app::auth::ManualClock;
+use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use passcode::config::Config;
+
+pub const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub clock: ManualClock,
+    pub client: reqwest::Client,
+    pub data_dir: PathBuf,
+    /// name -> (value, full Set-Cookie line)
+    jar: Mutex<HashMap<String, (String, String)>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+    let data_dir = std::env::temp_dir().join(format!("passcode-test-{}", app::domain::random_id()));
+    let mut src: HashMap<String, String> = HashMap::new();
+    src.insert("PASSCODE_DATA_DIR".into(), data_dir.display().to_string());
+    src.insert("PASSCODE_SECRET".into(), SECRET.into());
+    // Small but real argon2id: keeps the suite fast on two cores.
+    src.insert("PASSCODE_ARGON2_MEMORY_KIB".into(), "1024".into());
+    src.insert("PASSCODE_ADDR".into(), "127.0.0.1:0".into());
+    src.insert("PASSCODE_PUBLIC_URL".into(), "http://127.0.0.1:3000".into());
+    for (k, v) in env {
+        src.insert((*k).into(), (*v).into());
+    }
+    let config = Config::from_source(&src).expect("test configuration is valid");
+    let clock = ManualClock::new(1_800_000_000_000);
+    let router = passcode::build(&config, Arc::new(clock.clone())).await.expect("server builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(passcode::serve(listener, router, std::future::pending()));
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    TestApp { addr, clock, client, data_dir, jar: Mutex::new(HashMap::new()) }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    fn cookie_header(&self) -> String {
+        let jar = self.jar.lock().unwrap();
+        jar.iter().map(|(k, (v, _))| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep_cookies(&self, res: &Response) {
+        let mut jar = self.jar.lock().unwrap();
+        for line in res.headers().get_all(SET_COOKIE) {
+            let line = line.to_str().unwrap().to_owned();
+            let (pair, _) = line.split_once(';').unwrap_or((&line, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || line.to_ascii_lowercase().contains("max-age=0") {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_owned(), (value.to_owned(), line.clone()));
+            }
+        }
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.lock().unwrap().get(name).map(|(v, _)| v.clone())
+    }
+
+    pub fn set_cookie_line(&self, name: &str) -> Option<String> {
+        self.jar.lock().unwrap().get(name).map(|(_, l)| l.clone())
+    }
+
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar.lock().unwrap().insert(name.into(), (value.into(), String::new()));
+    }
+
+    pub fn clear_cookies(&self) {
+        self.jar.lock().unwrap().clear();
+    }
+
+    /// A server-function call as the hydrated page makes it.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        let res = self
+            .client
+            .post(self.url(path))
+            .header(COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .expect("request reaches the server");
+        self.keep_cookies(&res);
+        res
+    }
+
+    /// The same call as a browser without JavaScript makes it: a plain form
+    /// post that expects HTML and follows redirects itself.
+    pub async fn post_plain_form(&self, path: &str, form: &[(&str, &str)], referer: &str) -> Response {
+        let res = self
+            .client
+            .post(self.url(path))
+            .header(COOKIE, self.cookie_header())
+            .header(ACCEPT, "text/html,application/xhtml+xml")
+            .header("referer", self.url(referer))
+            .header("sec-fetch-site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&res);
+        res
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        let res = self
+            .client
+            .get(self.url(path))
+            .header(COOKIE, self.cookie_header())
+            .header(ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&res);
+        res
+    }
+
+    pub async fn request_code(&self, identifier: &str) -> Response {
+        self.post("/api/request_code", &[("identifier", identifier)]).await
+    }
+
+    pub async fn verify(&self, code: &str) -> Response {
+        self.post("/api/verify_code", &[("code", code)]).await
+    }
+
+    pub async fn outbox(&self) -> Vec<Value> {
+        let res = self.client.get(self.url("/dev/outbox.json")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    /// The code most recently sent to `to` (normalised form).
+    pub async fn latest_code(&self, to: &str) -> String {
+        let outbox = self.outbox().await;
+        let msg = outbox.iter().find(|m| m["to"] == to).unwrap_or_else(|| panic!("no message to {to} in {outbox:?}"));
+        msg["code"].as_str().unwrap().to_owned()
+    }
+
+    /// A code of the right shape that is not the one sent.
+    pub fn wrong(code: &str) -> String {
+        code.chars().map(|c| if c == '9' { '0' } else { char::from_digit(c.to_digit(10).unwrap() + 1, 10).unwrap() }).collect()
+    }
+
+    pub async fn account_page(&self) -> Response {
+        self.get("/account").await
+    }
+
+    pub async fn sign_in(&self, identifier: &str, normalised: &str) {
+        assert_eq!(self.request_code(identifier).await.status(), StatusCode::OK);
+        let code = self.latest_code(normalised).await;
+        let res = self.verify(&code).await;
+        assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let url = format!("sqlite://{}", self.data_dir.join("passcode.db").display());
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
+        sqlx::Row::get::<i64, _>(&row, 0)
+    }
+}
+
+pub async fn error_of(res: Response) -> Value {
+    res.json().await.expect("error body is JSON")
+}
