@@ -44,7 +44,7 @@ test('sign in with an email address, then sign out', async ({ page, request }) =
 
 test('sign in with a phone number', async ({ page, request }) => {
   const national = String(Math.floor(Math.random() * 900) + 100);
-  const typed = `+44 7700 900${national}`;
+  const typed = `+44 7911 123${national}`;
   await page.goto('/sign-in');
   await page.getByRole('link', { name: 'Phone' }).click();
   await expect(page).toHaveURL(/with=phone/);
@@ -55,12 +55,12 @@ test('sign in with a phone number', async ({ page, request }) => {
   await page.getByRole('button', { name: 'Send code' }).click();
   await expect(page).toHaveURL(/\/verify$/);
   await expect(page.getByText(new RegExp(`We sent a 6-digit code to \\+44 .*${national}`))).toBeVisible();
-  await expect(page.getByText('7700')).toHaveCount(0);
+  await expect(page.getByText('7911')).toHaveCount(0);
   await expect(page.getByRole('link', { name: 'Use a different number' })).toBeVisible();
-  const code = await codeFor(request, MAIN, `+447700900${national}`);
+  const code = await codeFor(request, MAIN, `+447911123${national}`);
   await enterCode(page, code);
   await expect(page).toHaveURL(/\/account$/);
-  await expect(page.getByTestId('identity')).toHaveText(`+447700900${national}`);
+  await expect(page.getByTestId('identity')).toHaveText(`+447911123${national}`);
 });
 
 test('a malformed address is explained next to the field', async ({ page }) => {

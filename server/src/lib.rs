@@ -102,6 +102,7 @@ fn router(config: &Config, state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(arguments_are_client_errors))
         .layer(axum::middleware::from_fn_with_state(origin, guard::cross_site_guard))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
@@ -121,6 +122,18 @@ fn router(config: &Config, state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
         }))
         .with_state(state)
+}
+
+/// Every failure of our own server functions sets its status (`state::fail`).
+/// A 500 from a server function therefore comes from Leptos itself failing to
+/// decode the request's arguments: the client's fault, so 400.
+async fn arguments_are_client_errors(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let is_server_fn = req.uri().path().starts_with("/api/");
+    let mut res = next.run(req).await;
+    if is_server_fn && res.status() == http::StatusCode::INTERNAL_SERVER_ERROR {
+        *res.status_mut() = http::StatusCode::BAD_REQUEST;
+    }
+    res
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

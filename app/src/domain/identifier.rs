@@ -14,9 +14,9 @@ pub enum IdentifierError {
     ControlCharacters,
     #[error("Enter an email address like name@example.com.")]
     InvalidEmail,
-    #[error("Enter a phone number with its country code, like +44 7700 900123.")]
+    #[error("Enter a phone number with its country code, like +44 7911 123456.")]
     InvalidPhone,
-    #[error("Enter an email address like name@example.com or a phone number with its country code, like +44 7700 900123.")]
+    #[error("Enter an email address like name@example.com or a phone number with its country code, like +44 7911 123456.")]
     Unrecognised,
 }
 
@@ -92,7 +92,7 @@ impl fmt::Debug for EmailAddress {
     }
 }
 
-/// A phone number in E.164 form (`+447700900123`), checked against
+/// A phone number in E.164 form (`+447911123456`), checked against
 /// libphonenumber's metadata.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber {
@@ -110,6 +110,9 @@ impl PhoneNumber {
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.'))
         {
+            return Err(IdentifierError::InvalidPhone);
+        }
+        if trimmed.rfind('+').is_some_and(|i| i > 0) {
             return Err(IdentifierError::InvalidPhone);
         }
         let normalised = match trimmed.strip_prefix("00") {
@@ -266,8 +269,8 @@ mod tests {
     #[test]
     fn phone_numbers_become_e164() {
         let cases = [
-            ("+44 7700 900123", "+447700900123"),
-            ("0044 7700 900123", "+447700900123"),
+            ("+44 7911 123456", "+447911123456"),
+            ("0044 7911 123456", "+447911123456"),
             ("+1 (415) 555-2671", "+14155552671"),
             ("+91 98765 43210", "+919876543210"),
             ("+49 30 901820", "+4930901820"),
@@ -276,29 +279,29 @@ mod tests {
             let p = PhoneNumber::parse(input, None).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(p.as_ref(), e164);
         }
-        let national = PhoneNumber::parse("07700 900123", Some("GB")).unwrap();
-        assert_eq!(national.as_ref(), "+447700900123");
+        let national = PhoneNumber::parse("07911 123456", Some("GB")).unwrap();
+        assert_eq!(national.as_ref(), "+447911123456");
     }
 
     #[test]
     fn bad_phone_numbers_are_rejected() {
-        for bad in ["+1 12", "+44 12", "07700 900123", "+44 7700 9001a3", "++447700900123"] {
+        for bad in ["+1 12", "+44 12", "07911 123456", "+44 7700 9001a3", "++447911123456"] {
             assert!(PhoneNumber::parse(bad, None).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn phone_mask_keeps_country_code_and_last_three_digits() {
-        let p = PhoneNumber::parse("+447700900123", None).unwrap();
+        let p = PhoneNumber::parse("+447911123456", None).unwrap();
         let masked = p.masked();
         assert!(masked.starts_with("+44 "), "{masked}");
-        assert!(masked.ends_with("123"), "{masked}");
-        assert!(!masked.contains("7700"), "{masked}");
+        assert!(masked.ends_with("456"), "{masked}");
+        assert!(!masked.contains("7911"), "{masked}");
     }
 
     #[test]
     fn one_field_accepts_either() {
         assert_eq!(Identifier::parse("a@example.com", None).unwrap().channel(), Channel::Email);
-        assert_eq!(Identifier::parse("+447700900123", None).unwrap().channel(), Channel::Sms);
+        assert_eq!(Identifier::parse("+447911123456", None).unwrap().channel(), Channel::Sms);
     }
 }

@@ -36,7 +36,7 @@ pub fn SignIn() -> impl IntoView {
                     {move || {
                         if by_phone.get() {
                             view! {
-                                <p class="hint" id="identifier-hint">"Include your country code, like +44 7700 900123."</p>
+                                <p class="hint" id="identifier-hint">"Include your country code, like +44 7911 123456."</p>
                                 <input id="identifier" name="identifier" type="tel" autocomplete="tel" inputmode="tel"
                                     required maxlength="64" aria-describedby="identifier-hint identifier-error"
                                     aria-invalid=move || invalid().then_some("true")/>

@@ -47,19 +47,19 @@ async fn email_happy_path_signs_in_and_shows_the_account() {
 #[tokio::test]
 async fn phone_happy_path_uses_e164_and_a_webotp_line() {
     let app = spawn_app().await;
-    assert_eq!(app.request_code("+44 (0)7700 900-123").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(app.request_code("0044 7700 900123").await.status(), StatusCode::OK);
+    assert_eq!(app.request_code("+44 7700 900123").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.request_code("0044 7911 123456").await.status(), StatusCode::OK);
     let outbox = app.outbox().await;
-    assert_eq!(outbox[0]["to"], "+447700900123");
+    assert_eq!(outbox[0]["to"], "+447911123456");
     assert_eq!(outbox[0]["channel"], "sms");
     let code = outbox[0]["code"].as_str().unwrap();
     assert!(outbox[0]["body"].as_str().unwrap().ends_with(&format!("\n\n@127.0.0.1 #{code}")));
     let page = app.get("/verify").await.text().await.unwrap();
     assert!(page.contains("+44 •••• ••••123") || page.contains("+44 ••••"), "{page}");
-    assert!(!page.contains("7700"));
+    assert!(!page.contains("7911"));
     assert_eq!(app.verify(code).await.status(), StatusCode::OK);
     let html = app.account_page().await.text().await.unwrap();
-    assert!(html.contains("+447700900123"));
+    assert!(html.contains("+447911123456"));
 }
 
 #[tokio::test]
@@ -178,11 +178,11 @@ async fn malformed_identifiers_get_specific_messages_and_write_nothing() {
         ("", "Enter your email address or phone number."),
         ("foo@", "Enter an email address like name@example.com."),
         ("foo@bar", "Enter an email address like name@example.com."),
-        ("+1 12", "Enter a phone number with its country code, like +44 7700 900123."),
-        ("07700 900123", "Enter a phone number with its country code, like +44 7700 900123."),
+        ("+1 12", "Enter a phone number with its country code, like +44 7911 123456."),
+        ("07911 123456", "Enter a phone number with its country code, like +44 7911 123456."),
         (&long, "That is too long to be an email address or phone number."),
         ("jane\r\nBcc: x@example.com", "That contains characters that can't be part of an email address or phone number."),
-        ("hello", "Enter an email address like name@example.com or a phone number with its country code, like +44 7700 900123."),
+        ("hello", "Enter an email address like name@example.com or a phone number with its country code, like +44 7911 123456."),
     ];
     for (input, message) in cases {
         let res = app.request_code(input).await;
