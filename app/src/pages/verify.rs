@@ -9,7 +9,8 @@ use crate::error::{AppError, Field};
 pub fn Verify() -> impl IntoView {
     let verify = ServerAction::<VerifyCode>::new();
     let resend = ServerAction::<ResendCode>::new();
-    let pending = Resource::new(move || resend.version().get(), |_| pending_challenge());
+    // A resend goes to the same place, so this is read once per visit.
+    let pending = Resource::new(|| (), |_| pending_challenge());
 
     view! {
         <Suspense fallback=|| view! { <Card title="Enter your code"><p>"Loading…"</p></Card> }>
