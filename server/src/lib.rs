@@ -16,7 +16,7 @@ use axum::routing::get;
 use http::{HeaderName, HeaderValue};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use app::auth::{AuthService, AuthSettings, Clock, CodeHasher, Delivery, Outbox, Store};
 use app::state::AppState;
@@ -117,10 +117,16 @@ fn router(config: &Config, state: AppState) -> Router {
             HeaderName::from_static("referrer-policy"),
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
-            // Method and path only: query strings can carry data we don't log.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &http::Request<_>| {
+                    // Method and path only: query strings can carry data we don't log.
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                // One line per request, at INFO, when the response is ready.
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
         .with_state(state)
 }
 
