@@ -27,6 +27,10 @@ function server(url: string, name: string, extra: Record<string, string> = {}) {
       PASSCODE_DATA_DIR: path.join(runDir, name),
       LEPTOS_SITE_ROOT: path.join(root, 'target', 'site'),
       PASSCODE_LOG: 'warn',
+      // Every test comes from 127.0.0.1; per-IP limits have their own
+      // integration tests.
+      PASSCODE_IP_SEND_BURST: '1000',
+      PASSCODE_IP_VERIFY_BURST: '1000',
       ...extra,
     },
   };
@@ -59,6 +63,6 @@ export default defineConfig({
   },
   webServer: [
     server(MAIN, 'main'),
-    server(SHORT_EXPIRY, 'short', { PASSCODE_CODE_TTL_SECS: '3' }),
+    server(SHORT_EXPIRY, 'short', { PASSCODE_CODE_TTL_SECS: '3', PASSCODE_RESEND_COOLDOWN_SECS: '1' }),
   ],
 });

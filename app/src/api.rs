@@ -20,6 +20,8 @@ pub struct PendingView {
     pub channel: String,
     pub code_length: usize,
     pub numeric: bool,
+    /// Seconds until a new code may be requested (0: now).
+    pub resend_in_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,13 +30,16 @@ pub struct UserView {
     pub channel: String,
 }
 
+/// Cookie lifetime in seconds for something that expires at `expires_at_ms`
+/// by the auth core's clock.
 #[cfg(feature = "ssr")]
-fn seconds_until(expires_at_ms: i64) -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    ((expires_at_ms - now) / 1000).max(60)
+fn seconds_until(state: &crate::state::AppState, expires_at_ms: i64) -> i64 {
+    ((expires_at_ms - state.auth.now_ms()) / 1000).max(60)
+}
+
+#[cfg(feature = "ssr")]
+fn wait_secs(state: &crate::state::AppState, at_ms: i64) -> u64 {
+    ((at_ms - state.auth.now_ms()).max(0) as u64).div_ceil(1000)
 }
 
 #[server(prefix = "/api", endpoint = "request_code")]
@@ -44,19 +49,20 @@ pub async fn request_code(identifier: String) -> Result<(), AppError> {
     let pending = state.auth.request_code(&identifier, &request_context()).await.map_err(fail)?;
     // The cookie outlives the code a little so that "expired" can be told
     // apart from "no sign-in here".
-    set_pending_cookie(&pending.challenge, seconds_until(pending.expires_at) + 3600);
+    set_pending_cookie(&pending.challenge, seconds_until(&state, pending.expires_at) + 3600);
     leptos_axum::redirect("/verify");
     Ok(())
 }
 
+/// Returns the seconds until yet another code may be requested.
 #[server(prefix = "/api", endpoint = "resend_code")]
-pub async fn resend_code() -> Result<(), AppError> {
+pub async fn resend_code() -> Result<u64, AppError> {
     use crate::state::*;
     let state = app_state()?;
     let previous = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
     let pending = state.auth.resend_code(&previous, &request_context()).await.map_err(fail)?;
-    set_pending_cookie(&pending.challenge, seconds_until(pending.expires_at) + 3600);
-    Ok(())
+    set_pending_cookie(&pending.challenge, seconds_until(&state, pending.expires_at) + 3600);
+    Ok(wait_secs(&state, pending.next_send_at))
 }
 
 #[server(prefix = "/api", endpoint = "verify_code")]
@@ -65,7 +71,7 @@ pub async fn verify_code(code: String) -> Result<(), AppError> {
     let state = app_state()?;
     let challenge = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
     let session = state.auth.verify_code(&challenge, &code, &request_context()).await.map_err(fail)?;
-    set_session_cookie(&session.token, seconds_until(session.expires_at));
+    set_session_cookie(&session.token, seconds_until(&state, session.expires_at));
     clear_pending_cookie();
     leptos_axum::redirect("/account");
     Ok(())
@@ -76,7 +82,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     use crate::state::*;
     let state = app_state()?;
     if let Some(token) = session_token() {
-        state.auth.sign_out(&token).await.map_err(fail)?;
+        state.auth.sign_out(&token, &request_context()).await.map_err(fail)?;
     }
     clear_session_cookie();
     leptos_axum::redirect("/sign-in");
@@ -108,5 +114,6 @@ pub async fn pending_challenge() -> Result<Option<PendingView>, AppError> {
         channel: p.channel.as_str().to_owned(),
         code_length: policy.length,
         numeric: policy.alphabet == CodeAlphabet::Digits,
+        resend_in_secs: wait_secs(&state, p.next_send_at),
     }))
 }

@@ -31,6 +31,14 @@ pub enum AppError {
     DeliveryFailed { destination: String },
     #[error("You are not signed in.")]
     NotSignedIn,
+    /// Too many codes asked for (per destination or per client). The same
+    /// answer whatever the reason, so it reveals nothing about the address.
+    #[error("You can request a new code in {}.", human_wait(*retry_after_secs))]
+    SendLimited { retry_after_secs: u64 },
+    #[error("Too many attempts. You can try again in {}.", human_wait(*retry_after_secs))]
+    VerifyLimited { retry_after_secs: u64 },
+    #[error("We can't send text messages right now. Please use your email address instead.")]
+    SmsUnavailable,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Unavailable,
     /// Transport-level failures (network down, malformed request).
@@ -50,6 +58,8 @@ impl AppError {
             | AppError::CodeSuperseded => 410,
             AppError::NoChallenge => 404,
             AppError::NotSignedIn => 401,
+            AppError::SendLimited { .. } | AppError::VerifyLimited { .. } => 429,
+            AppError::SmsUnavailable => 503,
             AppError::DeliveryFailed { .. } => 502,
             AppError::Unavailable => 503,
             AppError::Request(_) => 400,
@@ -59,14 +69,26 @@ impl AppError {
     /// Which form field the message belongs next to.
     pub fn field(&self) -> Field {
         match self {
-            AppError::InvalidIdentifier(_) | AppError::DeliveryFailed { .. } => Field::Identifier,
+            AppError::InvalidIdentifier(_)
+            | AppError::DeliveryFailed { .. }
+            | AppError::SendLimited { .. }
+            | AppError::SmsUnavailable => Field::Identifier,
             AppError::InvalidCode(_)
             | AppError::WrongCode { .. }
             | AppError::TooManyAttempts
             | AppError::CodeExpired
             | AppError::CodeUsed
-            | AppError::CodeSuperseded => Field::Code,
+            | AppError::CodeSuperseded
+            | AppError::VerifyLimited { .. } => Field::Code,
             _ => Field::Form,
+        }
+    }
+
+    /// Seconds to wait before trying again, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::SendLimited { retry_after_secs } | AppError::VerifyLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 
@@ -96,5 +118,33 @@ impl FromServerFnError for AppError {
         // Deserialisation failures of our own arguments (a missing field in a
         // hand-made POST) and network errors land here.
         AppError::Request(value.to_string())
+    }
+}
+
+/// "24 seconds", "2 minutes", "1 hour": how a wait is put to a person.
+pub fn human_wait(secs: u64) -> String {
+    let secs = secs.max(1);
+    let (n, unit) = if secs < 90 {
+        (secs, "second")
+    } else if secs < 90 * 60 {
+        (secs.div_ceil(60), "minute")
+    } else {
+        (secs.div_ceil(3600), "hour")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_read_naturally() {
+        assert_eq!(human_wait(1), "1 second");
+        assert_eq!(human_wait(24), "24 seconds");
+        assert_eq!(human_wait(120), "2 minutes");
+        assert_eq!(human_wait(900), "15 minutes");
+        assert_eq!(human_wait(3600), "60 minutes");
+        assert_eq!(human_wait(7200), "2 hours");
     }
 }

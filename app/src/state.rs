@@ -24,6 +24,8 @@ pub const PENDING_COOKIE: &str = "__Host-passcode_pending";
 pub struct AppState {
     pub auth: Arc<AuthService>,
     pub leptos_options: LeptosOptions,
+    /// Peers whose forwarding headers are believed (PASSCODE_TRUSTED_PROXIES).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 /// leptos_axum's file handler reads the options from the router state.
@@ -46,10 +48,11 @@ fn parts() -> Option<Parts> {
 
 pub fn request_context() -> RequestContext {
     let parts = parts();
-    let client_ip = parts
-        .as_ref()
-        .and_then(|p| p.extensions.get::<ConnectInfo<SocketAddr>>())
-        .map(|ConnectInfo(addr)| addr.ip());
+    let trusted = use_context::<AppState>().map(|s| s.trusted_proxies.clone()).unwrap_or_else(|| Arc::from([]));
+    let client_ip = parts.as_ref().and_then(|p| {
+        let ConnectInfo(peer) = p.extensions.get::<ConnectInfo<SocketAddr>>()?;
+        Some(crate::client_ip::client_ip(peer.ip(), &p.headers, &trusted))
+    });
     let user_agent = parts
         .as_ref()
         .and_then(|p| p.headers.get(USER_AGENT))
@@ -124,6 +127,9 @@ pub fn fail(err: impl Into<AppError>) -> AppError {
         && let Ok(status) = http::StatusCode::from_u16(err.status())
     {
         res.set_status(status);
+        if let Some(secs) = err.retry_after() {
+            res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
     }
     err
 }

@@ -120,6 +120,27 @@ test('an expired code is refused and a new one can be sent', async ({ page, requ
   await expect(page).toHaveURL(/\/account$/);
 });
 
+test('asking again too soon shows the wait, and the button counts down', async ({ page, request }) => {
+  const email = uniqueEmail('cooldown');
+  await requestCode(page, MAIN, email);
+  await codeFor(request, MAIN, email);
+  const resend = page.getByRole('button', { name: /Send a new code/ });
+  // Right after a code was sent the button is waiting out the cooldown.
+  await expect(resend).toBeDisabled();
+  await expect(resend).toHaveText(/Send a new code \((2\d|30) s\)/);
+  const first = Number((await resend.textContent())!.match(/\((\d+) s\)/)![1]);
+  await expect
+    .poll(async () => Number((await resend.textContent())!.match(/\((\d+) s\)/)?.[1] ?? 0), { timeout: 5_000 })
+    .toBeLessThan(first);
+  await page.screenshot({ path: `${shots}/code-cooldown.png`, fullPage: true });
+
+  // The sign-in page, asked for the same address again, says how long to wait.
+  await page.goto('/sign-in');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await expect(page.locator('#identifier-error')).toHaveText(/^You can request a new code in \d+ seconds\.$/);
+});
+
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 

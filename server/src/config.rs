@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use app::auth::HashParams;
+use app::auth::{HashParams, Limits};
 use app::domain::{CodeAlphabet, CodePolicy};
 use leptos::config::LeptosOptions;
 
@@ -83,6 +83,8 @@ pub struct Config {
     pub delivery: DeliveryKind,
     pub allow_outbox_in_production: bool,
     pub max_body_bytes: usize,
+    pub limits: Limits,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub leptos: LeptosOptions,
 }
 
@@ -231,6 +233,32 @@ impl Config {
                  or set PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION=true if you really mean it",
             ));
         }
+        let d = Limits::default();
+        let limits = Limits {
+            resend_cooldown_ms: in_range("PASSCODE_RESEND_COOLDOWN_SECS", parse(src, "PASSCODE_RESEND_COOLDOWN_SECS", d.resend_cooldown_ms / 1000, "seconds")?, 1, 3600)? * 1000,
+            codes_per_hour: in_range("PASSCODE_CODES_PER_HOUR", parse(src, "PASSCODE_CODES_PER_HOUR", d.codes_per_hour, "a number")?, 1, 1000)?,
+            codes_per_day: in_range("PASSCODE_CODES_PER_DAY", parse(src, "PASSCODE_CODES_PER_DAY", d.codes_per_day, "a number")?, 1, 10_000)?,
+            failures_per_hour: in_range("PASSCODE_FAILURES_PER_HOUR", parse(src, "PASSCODE_FAILURES_PER_HOUR", d.failures_per_hour, "a number")?, 1, 1000)?,
+            lockout_ms: in_range("PASSCODE_LOCKOUT_SECS", parse(src, "PASSCODE_LOCKOUT_SECS", d.lockout_ms / 1000, "seconds")?, 1, 86_400)? * 1000,
+            ip_sends_per_10_min: in_range("PASSCODE_IP_SENDS_PER_10_MIN", parse(src, "PASSCODE_IP_SENDS_PER_10_MIN", d.ip_sends_per_10_min, "a number")?, 1, 1_000_000)?,
+            ip_send_burst: in_range("PASSCODE_IP_SEND_BURST", parse(src, "PASSCODE_IP_SEND_BURST", d.ip_send_burst, "a number")?, 1, 1_000_000)?,
+            ip_verifies_per_10_min: in_range("PASSCODE_IP_VERIFIES_PER_10_MIN", parse(src, "PASSCODE_IP_VERIFIES_PER_10_MIN", d.ip_verifies_per_10_min, "a number")?, 1, 1_000_000)?,
+            ip_verify_burst: in_range("PASSCODE_IP_VERIFY_BURST", parse(src, "PASSCODE_IP_VERIFY_BURST", d.ip_verify_burst, "a number")?, 1, 1_000_000)?,
+            sms_per_hour: in_range("PASSCODE_SMS_PER_HOUR", parse(src, "PASSCODE_SMS_PER_HOUR", d.sms_per_hour, "a number")?, 0, 10_000_000)?,
+        };
+        let trusted_proxies = match src.get("PASSCODE_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<ipnet::IpNet>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| err("PASSCODE_TRUSTED_PROXIES", format!("expected addresses or CIDRs like 10.0.0.0/8, got {s:?}")))
+                })
+                .collect::<Result<_, _>>()?,
+        };
         let max_body_bytes = in_range("PASSCODE_MAX_BODY_BYTES", parse(src, "PASSCODE_MAX_BODY_BYTES", 16 * 1024usize, "bytes")?, 1024, 1024 * 1024)?;
 
         Ok(Self {
@@ -250,6 +278,8 @@ impl Config {
             delivery,
             allow_outbox_in_production,
             max_body_bytes,
+            limits,
+            trusted_proxies,
             leptos,
         })
     }
@@ -285,6 +315,10 @@ mod tests {
         assert_eq!(c.max_attempts, 5);
         assert!(c.database_url.starts_with("sqlite://data/passcode.db"));
         assert!(c.outbox_enabled());
+        assert_eq!(c.limits.resend_cooldown_ms, 30_000);
+        assert!(c.trusted_proxies.is_empty());
+        let c = Config::from_source(&src(&[("PASSCODE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7")])).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
     }
 
     #[test]
@@ -300,6 +334,8 @@ mod tests {
             ("PASSCODE_ENV", "staging"),
             ("PASSCODE_DEFAULT_REGION", "Britain"),
             ("DATABASE_URL", "mysql://x"),
+            ("PASSCODE_TRUSTED_PROXIES", "10.0.0.0/8, proxy.example"),
+            ("PASSCODE_CODES_PER_HOUR", "0"),
         ] {
             let e = Config::from_source(&src(&[(var, value)])).unwrap_err();
             assert_eq!(e.var, var, "{value}: {e}");

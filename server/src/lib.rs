@@ -81,9 +81,14 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Rou
         default_region: config.default_region.clone(),
         product_name: "Passcode".into(),
         public_host: config.public_host().to_owned(),
+        limits: config.limits.clone(),
     };
-    let auth = Arc::new(AuthService::new(store, hasher, delivery, clock, settings));
-    let state = AppState { auth, leptos_options: config.leptos.clone() };
+    let auth = Arc::new(AuthService::new(store, hasher, delivery, clock, settings, secret.expose()));
+    let state = AppState {
+        auth,
+        leptos_options: config.leptos.clone(),
+        trusted_proxies: Arc::from(config.trusted_proxies.clone()),
+    };
     Ok(router(config, state))
 }
 

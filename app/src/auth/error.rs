@@ -27,6 +27,12 @@ pub enum AuthError {
     Delivery { masked: String, source: DeliveryError },
     #[error("not signed in")]
     NotSignedIn,
+    #[error("too many codes requested; retry after {retry_after_secs} s")]
+    SendLimited { retry_after_secs: u64 },
+    #[error("too many verification attempts; retry after {retry_after_secs} s")]
+    VerifyLimited { retry_after_secs: u64 },
+    #[error("the hourly SMS budget is spent")]
+    SmsUnavailable,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -50,6 +56,9 @@ impl From<AuthError> for AppError {
             AuthError::Superseded => AppError::CodeSuperseded,
             AuthError::NoChallenge => AppError::NoChallenge,
             AuthError::NotSignedIn => AppError::NotSignedIn,
+            AuthError::SendLimited { retry_after_secs } => AppError::SendLimited { retry_after_secs },
+            AuthError::VerifyLimited { retry_after_secs } => AppError::VerifyLimited { retry_after_secs },
+            AuthError::SmsUnavailable => AppError::SmsUnavailable,
             AuthError::Delivery { masked, source } => {
                 tracing::error!(to = %masked, error = %source, "delivery failed");
                 AppError::DeliveryFailed { destination: masked }

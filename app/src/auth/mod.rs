@@ -5,6 +5,7 @@ mod clock;
 mod code_hash;
 mod delivery;
 mod error;
+mod limits;
 mod service;
 mod store;
 
@@ -12,5 +13,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use code_hash::{CodeHasher, HashParams};
 pub use delivery::{Delivery, DeliveryError, Message, Outbox, OutboxEntry};
 pub use error::AuthError;
+pub use limits::{IpLimiter, Limits, ip_key};
 pub use service::{AuthService, AuthSettings, NewSession, Pending, RequestContext, SignedInUser};
-pub use store::Store;
+pub use store::{AuditEvent, Store};

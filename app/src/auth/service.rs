@@ -8,7 +8,8 @@ use super::clock::Clock;
 use super::code_hash::CodeHasher;
 use super::delivery::{Delivery, Message};
 use super::error::AuthError;
-use super::store::{ChallengeState, Store};
+use super::limits::{IpLimiter, Limits};
+use super::store::{AuditEvent, ChallengeState, Reservation, SendClaim, Store};
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -22,6 +23,7 @@ pub struct AuthSettings {
     pub product_name: String,
     /// Host of the public URL, for the SMS origin-bound code line (WebOTP).
     pub public_host: String,
+    pub limits: Limits,
 }
 
 impl Default for AuthSettings {
@@ -34,6 +36,7 @@ impl Default for AuthSettings {
             default_region: None,
             product_name: "Passcode".into(),
             public_host: "localhost".into(),
+            limits: Limits::default(),
         }
     }
 }
@@ -53,6 +56,8 @@ pub struct Pending {
     pub masked_destination: String,
     pub channel: Channel,
     pub expires_at: i64,
+    /// When another code to the same destination may be requested.
+    pub next_send_at: i64,
 }
 
 #[derive(Debug)]
@@ -74,6 +79,11 @@ pub struct AuthService {
     delivery: Arc<dyn Delivery>,
     clock: Arc<dyn Clock>,
     settings: AuthSettings,
+    ip_sends: IpLimiter,
+    ip_verifies: IpLimiter,
+    /// Keys the audit trail's destination hashes (derived from the server
+    /// secret, so a leaked audit table cannot be reversed by guessing).
+    audit_key: Vec<u8>,
 }
 
 impl AuthService {
@@ -83,12 +93,50 @@ impl AuthService {
         delivery: Arc<dyn Delivery>,
         clock: Arc<dyn Clock>,
         settings: AuthSettings,
+        server_secret: &[u8],
     ) -> Self {
-        Self { store, hasher, delivery, clock, settings }
+        let l = &settings.limits;
+        let ip_sends = IpLimiter::new(l.ip_sends_per_10_min, l.ip_send_burst);
+        let ip_verifies = IpLimiter::new(l.ip_verifies_per_10_min, l.ip_verify_burst);
+        let audit_key = keyed_hash(server_secret, "passcode audit key").into_bytes();
+        Self { store, hasher, delivery, clock, settings, ip_sends, ip_verifies, audit_key }
+    }
+
+    /// Records a security event. A failure to record is logged, not
+    /// surfaced: the outcome the person gets has already been decided.
+    async fn audit(&self, kind: &'static str, to: Option<&str>, masked: Option<String>, ctx: &RequestContext, detail: Option<String>, user_id: Option<String>) {
+        let event = AuditEvent {
+            at: self.clock.now_ms(),
+            kind,
+            destination_hash: to.map(|d| keyed_hash(&self.audit_key, d)),
+            destination_masked: masked,
+            user_id,
+            ip: ctx.client_ip.map(|ip| ip.to_string()),
+            user_agent: ctx.user_agent.clone(),
+            detail,
+        };
+        if let Err(e) = self.store.insert_audit(&event).await {
+            tracing::error!(error = %e, kind, "could not record an audit event");
+        }
+    }
+
+    async fn ip_limited(&self, send: bool, ctx: &RequestContext) -> Result<(), AuthError> {
+        let limiter = if send { &self.ip_sends } else { &self.ip_verifies };
+        let Err(retry_after_secs) = limiter.check(ctx.client_ip) else { return Ok(()) };
+        tracing::info!(ip = ?ctx.client_ip, send, "client IP over its limit");
+        let what = if send { "send" } else { "verify" };
+        self.audit("rate_limited", None, None, ctx, Some(format!("{what} per IP; retry after {retry_after_secs} s")), None).await;
+        Err(if send { AuthError::SendLimited { retry_after_secs } } else { AuthError::VerifyLimited { retry_after_secs } })
     }
 
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
+    }
+
+    /// The service's clock, for anything (cookie lifetimes) that must agree
+    /// with its expiry decisions.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub fn store(&self) -> &Store {
@@ -100,6 +148,7 @@ impl AuthService {
     /// usable code exists that nobody received.
     pub async fn request_code(&self, raw_identifier: &str, ctx: &RequestContext) -> Result<Pending, AuthError> {
         let to = Identifier::parse(raw_identifier, self.settings.default_region.as_deref())?;
+        self.ip_limited(true, ctx).await?;
         self.send_new_code(to, ctx).await
     }
 
@@ -108,10 +157,27 @@ impl AuthService {
     pub async fn resend_code(&self, previous: &ChallengeId, ctx: &RequestContext) -> Result<Pending, AuthError> {
         let view = self.store.challenge_view(previous).await?.ok_or(AuthError::NoChallenge)?;
         let to = Identifier::from_stored(view.channel, &view.destination).context("stored destination no longer parses")?;
+        self.ip_limited(true, ctx).await?;
         self.send_new_code(to, ctx).await
     }
 
     async fn send_new_code(&self, to: Identifier, ctx: &RequestContext) -> Result<Pending, AuthError> {
+        let l = &self.settings.limits;
+        let now = self.clock.now_ms();
+        let dest = to.as_ref();
+        let next_send_at = match self.store.claim_send(dest, now, l.resend_cooldown_ms, l.codes_per_hour, l.codes_per_day).await? {
+            SendClaim::Granted { next_send_at } => next_send_at,
+            SendClaim::Refused { retry_at } => {
+                let retry_after_secs = secs_until(now, retry_at);
+                self.audit("rate_limited", Some(dest), Some(to.masked()), ctx, Some(format!("send; retry after {retry_after_secs} s")), None).await;
+                return Err(AuthError::SendLimited { retry_after_secs });
+            }
+        };
+        if to.channel() == Channel::Sms && !self.store.claim_sms(now, l.sms_per_hour).await? {
+            tracing::warn!("hourly SMS budget spent (PASSCODE_SMS_PER_HOUR); refusing SMS until the hour is over");
+            self.audit("rate_limited", Some(dest), Some(to.masked()), ctx, Some("global SMS budget".into()), None).await;
+            return Err(AuthError::SmsUnavailable);
+        }
         let code = Code::generate(&self.settings.code);
         let code_hash = self.hasher.hash(&code).await?;
         let challenge = ChallengeId::generate();
@@ -123,10 +189,12 @@ impl AuthService {
         let message = self.compose(&to, &code);
         if let Err(source) = self.delivery.send(&message).await {
             self.store.retire_challenge(&challenge, self.clock.now_ms()).await?;
+            self.audit("delivery_failed", Some(dest), Some(to.masked()), ctx, Some(source.to_string()), None).await;
             return Err(AuthError::Delivery { masked: to.masked(), source });
         }
         tracing::info!(to = %to.masked(), channel = to.channel().as_str(), ip = ?ctx.client_ip, "code sent");
-        Ok(Pending { challenge, masked_destination: to.masked(), channel: to.channel(), expires_at })
+        self.audit("code_sent", Some(dest), Some(to.masked()), ctx, Some(to.channel().as_str().into()), None).await;
+        Ok(Pending { challenge, masked_destination: to.masked(), channel: to.channel(), expires_at, next_send_at })
     }
 
     fn compose(&self, to: &Identifier, code: &Code) -> Message {
@@ -152,14 +220,18 @@ impl AuthService {
     /// expired code the page still offers to send a new one there).
     pub async fn pending(&self, challenge: &ChallengeId) -> Result<Option<Pending>, AuthError> {
         let view = self.store.challenge_view(challenge).await?;
+        let l = &self.settings.limits;
         Ok(match view {
             Some(v) => {
                 let to = Identifier::from_stored(v.channel, &v.destination).context("stored destination no longer parses")?;
+                let next_send_at =
+                    self.store.next_send_time(&v.destination, self.clock.now_ms(), l.codes_per_hour, l.codes_per_day).await?;
                 Some(Pending {
                     challenge: challenge.clone(),
                     masked_destination: to.masked(),
                     channel: v.channel,
                     expires_at: v.expires_at,
+                    next_send_at,
                 })
             }
             None => None,
@@ -173,19 +245,39 @@ impl AuthService {
         ctx: &RequestContext,
     ) -> Result<NewSession, AuthError> {
         let code = Code::parse(raw_code, &self.settings.code)?;
+        self.ip_limited(false, ctx).await?;
+        let l = &self.settings.limits;
         let now = self.clock.now_ms();
-        let Some(reserved) = self.store.reserve_attempt(challenge, now).await? else {
-            return Err(match self.store.challenge_state(challenge, now).await? {
-                ChallengeState::Missing => AuthError::NoChallenge,
-                ChallengeState::Used => AuthError::Used,
-                ChallengeState::Superseded => AuthError::Superseded,
-                ChallengeState::Expired | ChallengeState::Open => AuthError::Expired,
-                ChallengeState::Exhausted => AuthError::TooManyAttempts,
-            });
+        let reserved = match self.store.reserve_attempt(challenge, now, l.failures_per_hour, l.lockout_ms).await? {
+            Reservation::Reserved(r) => r,
+            Reservation::DestinationLimited { retry_at } => {
+                let retry_after_secs = secs_until(now, retry_at);
+                self.audit("rate_limited", None, None, ctx, Some(format!("verify; retry after {retry_after_secs} s")), None).await;
+                return Err(AuthError::VerifyLimited { retry_after_secs });
+            }
+            Reservation::ChallengeClosed => {
+                return Err(match self.store.challenge_state(challenge, now).await? {
+                    ChallengeState::Missing => AuthError::NoChallenge,
+                    ChallengeState::Used => AuthError::Used,
+                    ChallengeState::Superseded => AuthError::Superseded,
+                    ChallengeState::Expired | ChallengeState::Open => AuthError::Expired,
+                    ChallengeState::Exhausted => AuthError::TooManyAttempts,
+                });
+            }
         };
+        let dest = reserved.destination.as_str();
         if !self.hasher.verify(&code, Some(&reserved.code_hash)).await? {
             let left = (reserved.max_attempts - reserved.attempts).max(0) as u32;
             tracing::info!(ip = ?ctx.client_ip, attempts_left = left, "wrong code");
+            self.audit("verification_failed", Some(dest), None, ctx, Some(format!("{left} attempts left")), None).await;
+            if left == 0 {
+                self.audit("challenge_burned", Some(dest), None, ctx, None, None).await;
+            }
+            let now = self.clock.now_ms();
+            if self.store.lock_if_exhausted(dest, now, l.failures_per_hour, l.lockout_ms).await? {
+                tracing::warn!(ip = ?ctx.client_ip, "destination locked after too many wrong codes");
+                self.audit("destination_locked", Some(dest), None, ctx, Some(format!("{} s", l.lockout_ms / 1000)), None).await;
+            }
             return Err(if left == 0 { AuthError::TooManyAttempts } else { AuthError::WrongCode { attempts_left: left } });
         }
         let token = SessionToken::generate();
@@ -195,6 +287,7 @@ impl AuthService {
         match self.store.consume_and_sign_in(challenge, &new_user_id, &token, now, expires_at).await? {
             Some(user_id) => {
                 tracing::info!(user = %user_id, ip = ?ctx.client_ip, "signed in");
+                self.audit("signed_in", Some(dest), None, ctx, None, Some(user_id)).await;
                 Ok(NewSession { token, expires_at })
             }
             None => Err(AuthError::Used),
@@ -207,10 +300,25 @@ impl AuthService {
         Ok(Some(SignedInUser { id: row.id, identifier, since: row.created_at }))
     }
 
-    pub async fn sign_out(&self, token: &SessionToken) -> Result<(), AuthError> {
+    pub async fn sign_out(&self, token: &SessionToken, ctx: &RequestContext) -> Result<(), AuthError> {
+        let user = self.current_user(token).await?;
         if self.store.delete_session(token).await? {
             tracing::info!("signed out");
+            self.audit("signed_out", None, None, ctx, None, user.map(|u| u.id)).await;
         }
         Ok(())
     }
+}
+
+fn secs_until(now_ms: i64, at_ms: i64) -> u64 {
+    let ms = (at_ms - now_ms).max(1000) as u64;
+    ms.div_ceil(1000)
+}
+
+/// HMAC-SHA256, hex.
+fn keyed_hash(key: &[u8], value: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(value.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -16,6 +16,7 @@ pub struct Store {
 
 /// A challenge after one attempt was reserved for the caller.
 pub struct ReservedAttempt {
+    pub destination: String,
     pub code_hash: String,
     pub attempts: i64,
     pub max_attempts: i64,
@@ -32,11 +33,44 @@ pub enum ChallengeState {
     Open,
 }
 
+/// One row of the audit trail.
+#[derive(Debug, Default)]
+pub struct AuditEvent {
+    pub at: i64,
+    pub kind: &'static str,
+    pub destination_hash: Option<String>,
+    pub destination_masked: Option<String>,
+    pub user_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
 pub struct ChallengeView {
     pub destination: String,
     pub channel: Channel,
     pub expires_at: i64,
 }
+
+/// The outcome of asking to send one more code to a destination.
+pub enum SendClaim {
+    /// Go ahead; the next code may follow after `next_send_at`.
+    Granted { next_send_at: i64 },
+    /// Not now; try again at `retry_at`.
+    Refused { retry_at: i64 },
+}
+
+/// A reserved verification attempt, or why none could be had.
+pub enum Reservation {
+    Reserved(ReservedAttempt),
+    /// The challenge cannot take attempts (see `challenge_state`).
+    ChallengeClosed,
+    /// The destination has had too many failures; try again at `retry_at`.
+    DestinationLimited { retry_at: i64 },
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
 
 pub struct UserRow {
     pub id: String,
@@ -108,27 +142,196 @@ impl Store {
             .map(|_| ())
     }
 
-    /// Takes one attempt from an open challenge in a single statement, so
-    /// concurrent guesses can never check more codes than `max_attempts`.
-    pub async fn reserve_attempt(&self, id: &ChallengeId, now: i64) -> Result<Option<ReservedAttempt>, sqlx::Error> {
+    /// Takes one attempt from an open challenge and one from its
+    /// destination's hourly failure allowance, in one transaction of two
+    /// conditional UPDATEs. Counting before the code is checked is what
+    /// makes the limits exact under concurrency: 50 parallel guesses can
+    /// never have more than `max_attempts` (or the destination's remaining
+    /// allowance) checked. A right code gives the destination's back.
+    pub async fn reserve_attempt(
+        &self,
+        id: &ChallengeId,
+        now: i64,
+        failures_per_hour: i64,
+        lockout_ms: i64,
+    ) -> Result<Reservation, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "UPDATE challenges SET attempts = attempts + 1 \
              WHERE id = $1 AND consumed_at IS NULL AND superseded_at IS NULL \
                AND expires_at > $2 AND attempts < max_attempts \
-             RETURNING code_hash, attempts, max_attempts",
+             RETURNING destination, code_hash, attempts, max_attempts",
         )
         .bind(id.as_ref())
         .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(Reservation::ChallengeClosed);
+        };
+        let reserved = ReservedAttempt {
+            destination: row.try_get("destination")?,
+            code_hash: row.try_get("code_hash")?,
+            attempts: row.try_get("attempts")?,
+            max_attempts: row.try_get("max_attempts")?,
+        };
+        // A window is over when its hour has passed or its lock has run out.
+        let allowed = sqlx::query(
+            "UPDATE destinations SET \
+               fail_count = CASE WHEN fail_start <= $2 - $3 OR (locked_until > 0 AND locked_until <= $2) THEN 1 ELSE fail_count + 1 END, \
+               fail_start = CASE WHEN fail_start <= $2 - $3 OR (locked_until > 0 AND locked_until <= $2) THEN $2 ELSE fail_start END, \
+               locked_until = CASE WHEN locked_until <= $2 THEN 0 ELSE locked_until END \
+             WHERE destination = $1 AND locked_until <= $2 \
+               AND (fail_start <= $2 - $3 OR (locked_until > 0 AND locked_until <= $2) OR fail_count < $4) \
+             RETURNING fail_count",
+        )
+        .bind(&reserved.destination)
+        .bind(now)
+        .bind(HOUR_MS)
+        .bind(failures_per_hour)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if allowed.is_none() {
+            tx.rollback().await?;
+            let locked_until: Option<i64> = sqlx::query("SELECT locked_until FROM destinations WHERE destination = $1")
+                .bind(&reserved.destination)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get("locked_until"))
+                .transpose()?;
+            // Allowance used up by attempts still being checked: the lock is
+            // about to be set, so quote its full length.
+            let retry_at = locked_until.filter(|&t| t > now).unwrap_or(now + lockout_ms);
+            return Ok(Reservation::DestinationLimited { retry_at });
+        }
+        tx.commit().await?;
+        Ok(Reservation::Reserved(reserved))
+    }
+
+    /// After a wrong code: locks the destination if its allowance is spent.
+    /// Returns whether this call set the lock.
+    pub async fn lock_if_exhausted(
+        &self,
+        destination: &str,
+        now: i64,
+        failures_per_hour: i64,
+        lockout_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE destinations SET locked_until = $2 + $3 \
+             WHERE destination = $1 AND fail_count >= $4 AND locked_until <= $2",
+        )
+        .bind(destination)
+        .bind(now)
+        .bind(lockout_ms)
+        .bind(failures_per_hour)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Asks for one more code to `destination`. One conditional UPDATE
+    /// enforces the cooldown (doubling with each code in the hour, up to
+    /// 16×), the hourly and daily caps and any lock, so of 50 concurrent
+    /// requests exactly one wins.
+    pub async fn claim_send(
+        &self,
+        destination: &str,
+        now: i64,
+        cooldown_ms: i64,
+        per_hour: i64,
+        per_day: i64,
+    ) -> Result<SendClaim, sqlx::Error> {
+        sqlx::query("INSERT INTO destinations (destination) VALUES ($1) ON CONFLICT (destination) DO NOTHING")
+            .bind(destination)
+            .execute(&self.pool)
+            .await?;
+        // In SET, every column on the right-hand side is the old value (SQL
+        // standard; SQLite and Postgres agree).
+        let row = sqlx::query(
+            "UPDATE destinations SET \
+               next_send_at = $2 + $3 * CASE WHEN hour_start <= $2 - $4 OR hour_count <= 0 THEN 1 \
+                   WHEN hour_count = 1 THEN 2 WHEN hour_count = 2 THEN 4 WHEN hour_count = 3 THEN 8 ELSE 16 END, \
+               hour_count = CASE WHEN hour_start <= $2 - $4 THEN 1 ELSE hour_count + 1 END, \
+               hour_start = CASE WHEN hour_start <= $2 - $4 THEN $2 ELSE hour_start END, \
+               day_count = CASE WHEN day_start <= $2 - $5 THEN 1 ELSE day_count + 1 END, \
+               day_start = CASE WHEN day_start <= $2 - $5 THEN $2 ELSE day_start END \
+             WHERE destination = $1 AND next_send_at <= $2 AND locked_until <= $2 \
+               AND (hour_start <= $2 - $4 OR hour_count < $6) \
+               AND (day_start <= $2 - $5 OR day_count < $7) \
+             RETURNING next_send_at",
+        )
+        .bind(destination)
+        .bind(now)
+        .bind(cooldown_ms)
+        .bind(HOUR_MS)
+        .bind(DAY_MS)
+        .bind(per_hour)
+        .bind(per_day)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(ReservedAttempt {
-                code_hash: r.try_get("code_hash")?,
-                attempts: r.try_get("attempts")?,
-                max_attempts: r.try_get("max_attempts")?,
-            })
-        })
-        .transpose()
+        match row {
+            Some(r) => Ok(SendClaim::Granted { next_send_at: r.try_get("next_send_at")? }),
+            None => Ok(SendClaim::Refused {
+                retry_at: self.next_send_time(destination, now, per_hour, per_day).await?.max(now + 1000),
+            }),
+        }
+    }
+
+    /// When the next code to `destination` may be sent (`<= now`: now).
+    pub async fn next_send_time(&self, destination: &str, now: i64, per_hour: i64, per_day: i64) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT hour_start, hour_count, day_start, day_count, next_send_at, locked_until \
+             FROM destinations WHERE destination = $1",
+        )
+        .bind(destination)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(now) };
+        let get = |c: &str| r.try_get::<i64, _>(c);
+        let mut at = get("next_send_at")?.max(get("locked_until")?);
+        if get("hour_count")? >= per_hour && get("hour_start")? + HOUR_MS > now {
+            at = at.max(get("hour_start")? + HOUR_MS);
+        }
+        if get("day_count")? >= per_day && get("day_start")? + DAY_MS > now {
+            at = at.max(get("day_start")? + DAY_MS);
+        }
+        Ok(at)
+    }
+
+    /// Counts one SMS against the hourly budget shared by all instances.
+    pub async fn claim_sms(&self, now: i64, per_hour: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE sms_budget SET \
+               hour_count = CASE WHEN hour_start <= $1 - $2 THEN 1 ELSE hour_count + 1 END, \
+               hour_start = CASE WHEN hour_start <= $1 - $2 THEN $1 ELSE hour_start END \
+             WHERE id = 1 AND (hour_start <= $1 - $2 OR hour_count < $3)",
+        )
+        .bind(now)
+        .bind(HOUR_MS)
+        .bind(per_hour)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn insert_audit(&self, e: &AuditEvent) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, kind, destination_hash, destination_masked, user_id, ip, user_agent, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(e.at)
+        .bind(e.kind)
+        .bind(e.destination_hash.as_deref())
+        .bind(e.destination_masked.as_deref())
+        .bind(e.user_id.as_deref())
+        .bind(e.ip.as_deref())
+        .bind(e.user_agent.as_deref())
+        .bind(e.detail.as_deref())
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
     }
 
     pub async fn challenge_state(&self, id: &ChallengeId, now: i64) -> Result<ChallengeState, sqlx::Error> {
@@ -200,6 +403,11 @@ impl Store {
         };
         let destination: String = consumed.try_get("destination")?;
         let channel: String = consumed.try_get("channel")?;
+        // A success gives the destination its failure allowance back.
+        sqlx::query("UPDATE destinations SET fail_count = 0, fail_start = 0 WHERE destination = $1")
+            .bind(&destination)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO users (id, identifier, channel, created_at, last_sign_in_at) VALUES ($1, $2, $3, $4, $4) \
              ON CONFLICT (identifier) DO UPDATE SET last_sign_in_at = $4",

@@ -47,10 +47,11 @@ fn CodeForm(
 ) -> impl IntoView {
     let verify_error = Signal::derive(move || verify.value().get().and_then(Result::err));
     let resend_error = Signal::derive(move || resend.value().get().and_then(Result::err));
+    let resent = move || matches!(resend.value().get(), Some(Ok(_)));
     // Only the newest outcome speaks: a successful resend clears an old
     // "wrong code", and a new attempt clears the resend notice.
     Effect::new(move |_| {
-        if matches!(resend.value().get(), Some(Ok(()))) {
+        if matches!(resend.value().get(), Some(Ok(_))) {
             verify.value().set(None);
         }
     });
@@ -59,9 +60,34 @@ fn CodeForm(
             resend.value().set(None);
         }
     });
-    let resent = move || matches!(resend.value().get(), Some(Ok(())));
-    let code_error = Signal::derive(move || verify_error.get().or_else(|| resend_error.get()));
-    let invalid = move || code_error.get().is_some_and(|e| e.field() == Field::Code);
+
+    // Seconds until "Send a new code" works again. The countdown runs only
+    // once the page is hydrated; without JavaScript the button stays usable
+    // and the server answers with the wait in words.
+    let wait = RwSignal::new(pending.resend_in_secs);
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    Effect::new(move |_| match resend.value().get() {
+        Some(Ok(next)) => wait.set(next),
+        Some(Err(e)) => {
+            if let Some(secs) = e.retry_after() {
+                wait.set(secs);
+            }
+        }
+        None => {}
+    });
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(handle) = set_interval_with_handle(
+            move || wait.update(|w| *w = w.saturating_sub(1)),
+            std::time::Duration::from_secs(1),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    let counting = move || hydrated.get() && wait.get() > 0;
+
+    let invalid = move || verify_error.get().is_some_and(|e| e.field() == Field::Code);
     let other_way = if pending.channel == "sms" { "/sign-in?with=phone" } else { "/sign-in" };
     let other_label = if pending.channel == "sms" { "Use a different number" } else { "Use a different email address" };
     let (inputmode, pattern) = if pending.numeric { ("numeric", "[0-9 -]*") } else { ("text", "[A-Za-z0-9 -]*") };
@@ -85,21 +111,24 @@ fn CodeForm(
                         pattern=pattern maxlength="24" required autofocus spellcheck="false" autocapitalize="characters"
                         class="code-input" aria-describedby="code-hint code-error"
                         aria-invalid=move || invalid().then_some("true")/>
-                    <FieldMessage id="code-error" field=Field::Code error=code_error/>
+                    <FieldMessage id="code-error" field=Field::Code error=verify_error/>
                 </div>
-                <FieldMessage id="form-error" field=Field::Form error=code_error/>
+                <FieldMessage id="form-error" field=Field::Form error=verify_error/>
                 <button type="submit" class="primary" disabled=move || verify.pending().get()>
                     {move || if verify.pending().get() { "Checking…" } else { "Sign in" }}
                 </button>
             </ActionForm>
             <div class="secondary-actions">
                 <ActionForm action=resend attr:class="inline-form">
-                    <button type="submit" class="link-button" disabled=move || resend.pending().get()>
-                        "Send a new code"
+                    <button type="submit" class="link-button" disabled=move || resend.pending().get() || counting()>
+                        {move || if counting() { format!("Send a new code ({} s)", wait.get()) } else { "Send a new code".to_owned() }}
                     </button>
                 </ActionForm>
                 <A href=other_way attr:class="link">{other_label}</A>
             </div>
+            <p id="resend-error" class="field-error" role="alert" aria-live="assertive">
+                {move || resend_error.get().map(|e| e.to_string())}
+            </p>
         </Card>
     }
 }

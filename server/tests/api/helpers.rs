@@ -39,6 +39,9 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     src.insert("PASSCODE_ARGON2_MEMORY_KIB".into(), "1024".into());
     src.insert("PASSCODE_ADDR".into(), "127.0.0.1:0".into());
     src.insert("PASSCODE_PUBLIC_URL".into(), "http://127.0.0.1:3000".into());
+    // Every test comes from 127.0.0.1: per-IP limits are tested on their own.
+    src.insert("PASSCODE_IP_SEND_BURST".into(), "100000".into());
+    src.insert("PASSCODE_IP_VERIFY_BURST".into(), "100000".into());
     for (k, v) in env {
         src.insert((*k).into(), (*v).into());
     }
@@ -139,6 +142,17 @@ impl TestApp {
 
     pub async fn request_code(&self, identifier: &str) -> Response {
         self.post("/api/request_code", &[("identifier", identifier)]).await
+    }
+
+    /// The same, as if from `ip` behind a proxy (or claiming to be).
+    pub async fn request_code_forwarded(&self, identifier: &str, forwarded_for: &str) -> Response {
+        self.client
+            .post(self.url("/api/request_code"))
+            .header("x-forwarded-for", forwarded_for)
+            .form(&[("identifier", identifier)])
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn verify(&self, code: &str) -> Response {

@@ -2,4 +2,6 @@
 //! on a random port, against a fresh SQLite file.
 
 mod helpers;
+mod limits;
 mod sign_in;
+mod two_instances;

@@ -150,7 +150,8 @@ async fn a_new_code_invalidates_the_old_one() {
     let first_pending = app.cookie(PENDING).unwrap();
     let first = app.latest_code("a@example.com").await;
 
-    // "Send a new code" on the code page.
+    // "Send a new code" on the code page, after the cooldown.
+    app.clock.advance_ms(30_000);
     assert_eq!(app.post("/api/resend_code", &[]).await.status(), StatusCode::OK);
     let second_pending = app.cookie(PENDING).unwrap();
     let second = app.latest_code("a@example.com").await;
@@ -161,7 +162,8 @@ async fn a_new_code_invalidates_the_old_one() {
     assert_eq!(error_of(app.verify(&first).await).await, json!("CodeSuperseded"));
 
     // A fresh request from the sign-in page retires it too.
-    app.request_code("a@example.com").await;
+    app.clock.advance_ms(60_000);
+    assert_eq!(app.request_code("a@example.com").await.status(), StatusCode::OK);
     let third = app.latest_code("a@example.com").await;
     let third_pending = app.cookie(PENDING).unwrap();
     app.set_cookie(PENDING, &second_pending);
@@ -251,6 +253,7 @@ async fn every_sign_in_gets_a_new_token() {
     let app = spawn_app().await;
     app.sign_in("a@example.com", "a@example.com").await;
     let first = app.cookie(SESSION).unwrap();
+    app.clock.advance_ms(30_000);
     app.sign_in("a@example.com", "a@example.com").await;
     assert_ne!(app.cookie(SESSION).unwrap(), first);
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);

@@ -1,0 +1,135 @@
+//! Two real server processes on one SQLite file: whatever limits brute force
+//! and flooding must hold when requests alternate between them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::SECRET;
+
+struct Instance {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the real binary and waits for its "listening on" line.
+fn start(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Instance {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_passcode"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PASSCODE_ADDR", "127.0.0.1:0")
+        .env("PASSCODE_PUBLIC_URL", "http://127.0.0.1:3000")
+        .env("PASSCODE_DATA_DIR", data_dir)
+        .env("PASSCODE_SECRET", SECRET)
+        .env("PASSCODE_ARGON2_MEMORY_KIB", "1024")
+        .env("PASSCODE_IP_SEND_BURST", "1000")
+        .env("PASSCODE_IP_VERIFY_BURST", "1000")
+        .env("PASSCODE_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("the passcode binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep draining the pipe so the server never blocks on logging.
+    std::thread::spawn(move || for _ in lines {});
+    Instance { child, base }
+}
+
+struct Browser {
+    client: reqwest::Client,
+    cookies: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            cookies: Default::default(),
+        }
+    }
+
+    async fn post(&self, base: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let cookie = self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let res = self.client.post(format!("{base}{path}")).header("cookie", cookie).form(form).send().await.unwrap();
+        let mut jar = self.cookies.lock().unwrap();
+        for line in res.headers().get_all("set-cookie") {
+            let line = line.to_str().unwrap();
+            let (pair, _) = line.split_once(';').unwrap_or((line, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            jar.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                jar.push((k.to_owned(), v.to_owned()));
+            }
+        }
+        res
+    }
+
+    async fn account(&self, base: &str) -> StatusCode {
+        let cookie = self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        self.client.get(format!("{base}/account")).header("cookie", cookie).send().await.unwrap().status()
+    }
+}
+
+async fn latest_code(base: &str, to: &str) -> String {
+    let list: Vec<Value> = reqwest::get(format!("{base}/dev/outbox.json")).await.unwrap().json().await.unwrap();
+    list.iter().find(|m| m["to"] == to).expect("a message was sent")["code"].as_str().unwrap().to_owned()
+}
+
+fn wrong(code: &str) -> String {
+    code.chars().map(|c| char::from_digit((c.to_digit(10).unwrap() + 1) % 10, 10).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn limits_and_sessions_hold_across_two_processes_on_one_sqlite_file() {
+    let dir = std::env::temp_dir().join(format!("passcode-two-{}", app::domain::random_id()));
+    let limits = [("PASSCODE_FAILURES_PER_HOUR", "3"), ("PASSCODE_RESEND_COOLDOWN_SECS", "30")];
+    // One after the other: the first applies the migrations.
+    let a = start(&dir, &limits);
+    let b = start(&dir, &limits);
+
+    // A code requested on A, then again on B inside the cooldown: refused.
+    let browser = Browser::new();
+    assert_eq!(browser.post(&a.base, "/api/request_code", &[("identifier", "x@example.com")]).await.status(), StatusCode::OK);
+    let res = browser.post(&b.base, "/api/request_code", &[("identifier", "x@example.com")]).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Requested on A, verified on B; the session then works on both.
+    let code = latest_code(&b.base, "x@example.com").await;
+    assert_eq!(browser.post(&b.base, "/api/verify_code", &[("code", &code)]).await.status(), StatusCode::OK);
+    assert_eq!(browser.account(&a.base).await, StatusCode::OK);
+    assert_eq!(browser.account(&b.base).await, StatusCode::OK);
+
+    // Wrong guesses alternating between the instances count together: the
+    // third locks the address on both.
+    let attacker = Browser::new();
+    assert_eq!(attacker.post(&b.base, "/api/request_code", &[("identifier", "y@example.com")]).await.status(), StatusCode::OK);
+    let code = latest_code(&a.base, "y@example.com").await;
+    for base in [&a.base, &b.base, &a.base] {
+        assert_eq!(attacker.post(base, "/api/verify_code", &[("code", &wrong(&code))]).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    for base in [&b.base, &a.base] {
+        let res = attacker.post(base, "/api/verify_code", &[("code", &code)]).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "locked on {base}");
+    }
+    drop((a, b));
+    let _ = std::fs::remove_dir_all(&dir);
+}
