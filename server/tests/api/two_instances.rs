@@ -12,6 +12,8 @@ use crate::helpers::SECRET;
 struct Instance {
     child: Child,
     base: String,
+    /// Everything the server logged (INFO and up).
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Instance {
@@ -43,15 +45,22 @@ fn start(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Instance {
     let mut child = cmd.spawn().expect("the passcode binary starts");
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let base = loop {
         let line = lines.next().expect("server exited before listening").unwrap();
+        log.lock().unwrap().push(line.clone());
         if let Some(rest) = line.split("listening on ").nth(1) {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
     };
     // Keep draining the pipe so the server never blocks on logging.
-    std::thread::spawn(move || for _ in lines {});
-    Instance { child, base }
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    Instance { child, base, log }
 }
 
 struct Browser {
@@ -115,6 +124,8 @@ async fn limits_and_sessions_hold_across_two_processes_on_one_sqlite_file() {
     // Requested on A, verified on B; the session then works on both.
     let code = latest_code(&b.base, "x@example.com").await;
     assert_eq!(browser.post(&b.base, "/api/verify_code", &[("code", &code)]).await.status(), StatusCode::OK);
+    let token = browser.cookies.lock().unwrap().iter().find(|(k, _)| k == "__Host-passcode_session").unwrap().1.clone();
+    let mut secrets = vec![code.clone(), token, "x@example.com".to_owned()];
     assert_eq!(browser.account(&a.base).await, StatusCode::OK);
     assert_eq!(browser.account(&b.base).await, StatusCode::OK);
 
@@ -129,6 +140,18 @@ async fn limits_and_sessions_hold_across_two_processes_on_one_sqlite_file() {
     for base in [&b.base, &a.base] {
         let res = attacker.post(base, "/api/verify_code", &[("code", &code)]).await;
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "locked on {base}");
+    }
+
+    // Neither server logged a code, a token or a full address at INFO.
+    secrets.push(code);
+    secrets.push("y@example.com".to_owned());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for instance in [&a, &b] {
+        let log = instance.log.lock().unwrap();
+        assert!(log.iter().any(|l| l.contains("code sent")), "the log is being read");
+        for secret in &secrets {
+            assert!(!log.iter().any(|l| l.contains(secret.as_str())), "{secret} appears in the log");
+        }
     }
     drop((a, b));
     let _ = std::fs::remove_dir_all(&dir);
