@@ -113,9 +113,11 @@ pub fn clear_pending_cookie() {
 }
 
 /// A plain form post (no JavaScript) must get its 302 back to the page, so
-/// the status is only set for script and API clients.
+/// the status is only set for script and API clients, and for page loads
+/// (a page whose data failed says so with its status, e.g. 503).
 fn is_plain_form_post() -> bool {
     parts()
+        .filter(|p| p.method == http::Method::POST)
         .and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
         .unwrap_or(false)
 }

@@ -71,6 +71,10 @@ pub struct Config {
     pub public_url: String,
     pub data_dir: PathBuf,
     pub database_url: String,
+    pub pool: crate::db::PoolSettings,
+    /// How often expired rows are deleted.
+    pub purge_interval_secs: u64,
+    pub audit_retention_days: i64,
     /// `None`: generate one in `data_dir` (development only).
     pub secret: Option<Secret>,
     pub code: CodePolicy,
@@ -187,9 +191,27 @@ impl Config {
         let database_url = src
             .get("DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("passcode.db").display()));
-        if !database_url.starts_with("sqlite:") {
-            return Err(err("DATABASE_URL", "only sqlite:// URLs are supported so far"));
+        if crate::db::Backend::of(&database_url).is_none() {
+            return Err(err("DATABASE_URL", "expected a sqlite:// or postgres:// URL"));
         }
+        let defaults = crate::db::PoolSettings::default();
+        let pool = crate::db::PoolSettings {
+            max_connections: in_range("PASSCODE_DB_MAX_CONNECTIONS", parse(src, "PASSCODE_DB_MAX_CONNECTIONS", defaults.max_connections, "a number")?, 1, 1000)?,
+            acquire_timeout: std::time::Duration::from_millis(in_range(
+                "PASSCODE_DB_ACQUIRE_TIMEOUT_MS",
+                parse(src, "PASSCODE_DB_ACQUIRE_TIMEOUT_MS", defaults.acquire_timeout.as_millis() as u64, "milliseconds")?,
+                100,
+                60_000,
+            )?),
+            statement_timeout: std::time::Duration::from_millis(in_range(
+                "PASSCODE_DB_STATEMENT_TIMEOUT_MS",
+                parse(src, "PASSCODE_DB_STATEMENT_TIMEOUT_MS", defaults.statement_timeout.as_millis() as u64, "milliseconds")?,
+                100,
+                600_000,
+            )?),
+        };
+        let purge_interval_secs = in_range("PASSCODE_PURGE_INTERVAL_SECS", parse(src, "PASSCODE_PURGE_INTERVAL_SECS", 600u64, "seconds")?, 1, 86_400)?;
+        let audit_retention_days = in_range("PASSCODE_AUDIT_RETENTION_DAYS", parse(src, "PASSCODE_AUDIT_RETENTION_DAYS", 90i64, "days")?, 1, 3650)?;
 
         let secret = src.get("PASSCODE_SECRET").map(|s| Secret::parse_hex("PASSCODE_SECRET", &s)).transpose()?;
         if secret.is_none() && mode == Mode::Production {
@@ -267,6 +289,9 @@ impl Config {
             public_url,
             data_dir,
             database_url,
+            pool,
+            purge_interval_secs,
+            audit_retention_days,
             secret,
             code: CodePolicy { length, alphabet },
             code_ttl_secs,
@@ -334,6 +359,7 @@ mod tests {
             ("PASSCODE_ENV", "staging"),
             ("PASSCODE_DEFAULT_REGION", "Britain"),
             ("DATABASE_URL", "mysql://x"),
+            ("PASSCODE_DB_ACQUIRE_TIMEOUT_MS", "5"),
             ("PASSCODE_TRUSTED_PROXIES", "10.0.0.0/8, proxy.example"),
             ("PASSCODE_CODES_PER_HOUR", "0"),
         ] {

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod db;
 mod guard;
+mod jobs;
 mod outbox;
 
 use std::sync::Arc;
@@ -57,12 +58,20 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     options.open(path)?.write_all(contents.as_bytes())
 }
 
-/// Builds everything the server needs. `clock` is injectable so tests can
-/// move time instead of sleeping.
-pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Router> {
+/// A built server: the router to serve, and the pool to close on shutdown.
+pub struct Server {
+    pub router: Router,
+    pub pool: sqlx::AnyPool,
+}
+
+/// Builds everything the server needs and applies migrations. `clock` is
+/// injectable so tests can move time instead of sleeping.
+pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
     let secret = load_or_create_secret(config)?;
-    let pool = db::connect(&config.database_url).await?;
-    let store = Store::new(pool);
+    let (pool, backend) = db::pool(&config.database_url, &config.pool)?;
+    db::migrate(&pool, backend).await?;
+    let store = Store::new(pool.clone());
+    jobs::spawn_purge(store.clone(), clock.clone(), config);
     let delivery: Arc<dyn Delivery> = match config.delivery {
         DeliveryKind::Outbox => {
             if config.mode == Mode::Production {
@@ -89,12 +98,27 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Rou
         leptos_options: config.leptos.clone(),
         trusted_proxies: Arc::from(config.trusted_proxies.clone()),
     };
-    Ok(router(config, state))
+    let router = router(config, state, pool.clone(), backend);
+    Ok(Server { router, pool })
 }
 
-fn router(config: &Config, state: AppState) -> Router {
+async fn readyz(pool: sqlx::AnyPool, backend: db::Backend) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match db::ready(&pool, backend).await {
+        Ok(()) => (http::StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!("not ready: {e:#}");
+            (http::StatusCode::SERVICE_UNAVAILABLE, "not ready: the database is unreachable or not migrated").into_response()
+        }
+    }
+}
+
+fn router(config: &Config, state: AppState, pool: sqlx::AnyPool, backend: db::Backend) -> Router {
     let routes = generate_route_list(App);
-    let mut router = Router::new();
+    let mut router = Router::new()
+        // Alive: the process answers. Ready: it can also serve sign-ins.
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(move || readyz(pool.clone(), backend)));
     if config.outbox_enabled() {
         router = router
             .route("/dev/outbox", get(outbox::outbox_html))

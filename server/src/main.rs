@@ -25,6 +25,25 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let migrate_only = std::env::args().skip(1).any(|a| a == "--migrate-only");
+    if let Some(bad) = std::env::args().skip(1).find(|a| a != "--migrate-only") {
+        eprintln!("unknown argument {bad:?}; the only one is --migrate-only (apply migrations and exit)");
+        std::process::exit(2);
+    }
+    if migrate_only {
+        let result = async {
+            let (pool, backend) = passcode::db::pool(&config.database_url, &config.pool)?;
+            passcode::db::migrate(&pool, backend).await?;
+            pool.close().await;
+            anyhow::Ok(())
+        };
+        if let Err(e) = result.await {
+            tracing::error!("{e:#}");
+            std::process::exit(1);
+        }
+        tracing::info!("migrations applied");
+        return;
+    }
     if let Err(e) = run(config).await {
         tracing::error!("{e:#}");
         std::process::exit(1);
@@ -32,13 +51,14 @@ async fn main() {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let router = passcode::build(&config, Arc::new(SystemClock)).await?;
+    let server = passcode::build(&config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     tracing::info!("listening on http://{} (public URL {})", listener.local_addr()?, config.public_url);
     if config.outbox_enabled() {
         tracing::info!("dev outbox: {}/dev/outbox", config.public_url);
     }
-    passcode::serve(listener, router, shutdown_signal()).await?;
+    passcode::serve(listener, server.router, shutdown_signal()).await?;
+    server.pool.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,8 +7,10 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::clock::{Clock as _, MonotonicClock};
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::middleware::NoOpMiddleware;
+use governor::{Quota, RateLimiter};
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -71,13 +73,17 @@ fn quota(per_10_min: u32, burst: u32) -> Quota {
 
 /// Keyed token buckets for one kind of request.
 pub struct IpLimiter {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
-    clock: DefaultClock,
+    limiter: RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, MonotonicClock, NoOpMiddleware<std::time::Instant>>,
+    clock: MonotonicClock,
 }
 
 impl IpLimiter {
     pub fn new(per_10_min: u32, burst: u32) -> Self {
-        Self { limiter: RateLimiter::keyed(quota(per_10_min, burst)), clock: DefaultClock::default() }
+        // std's monotonic Instant rather than governor's default (quanta,
+        // which reads the TSC and calibrates it on a background thread):
+        // plenty precise for minutes-long windows, and one dependency less.
+        let clock = MonotonicClock;
+        Self { limiter: RateLimiter::dashmap_with_clock(quota(per_10_min, burst), clock.clone()), clock }
     }
 
     /// `Err(seconds to wait)` when this client is over its limit. A request

@@ -1,4 +1,8 @@
-//! Every SQL statement lives here. Queries use `$n` binds, integer
+//! Every SQL statement lives here. `UPDATE … RETURNING` results are read
+//! with `fetch_all`: on SQLite a statement left half-read keeps its
+//! transaction open on that pooled connection, and other connections then
+//! see stale data.
+//! Queries use `$n` binds, integer
 //! milliseconds for time and text ids, so they run unchanged on SQLite and
 //! Postgres through sqlx's `Any` driver.
 
@@ -164,8 +168,7 @@ impl Store {
         )
         .bind(id.as_ref())
         .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
+        .fetch_all(&mut *tx).await?.into_iter().next();
         let Some(row) = row else {
             tx.rollback().await?;
             return Ok(Reservation::ChallengeClosed);
@@ -190,8 +193,7 @@ impl Store {
         .bind(now)
         .bind(HOUR_MS)
         .bind(failures_per_hour)
-        .fetch_optional(&mut *tx)
-        .await?;
+        .fetch_all(&mut *tx).await?.into_iter().next();
         if allowed.is_none() {
             tx.rollback().await?;
             let locked_until: Option<i64> = sqlx::query("SELECT locked_until FROM destinations WHERE destination = $1")
@@ -243,40 +245,58 @@ impl Store {
         per_hour: i64,
         per_day: i64,
     ) -> Result<SendClaim, sqlx::Error> {
-        sqlx::query("INSERT INTO destinations (destination) VALUES ($1) ON CONFLICT (destination) DO NOTHING")
+        // The purge job deletes counter rows whose windows are all over, so
+        // a row can vanish between the INSERT and the UPDATE: then go round
+        // once more. A new row starts its windows now, so the purge never
+        // takes it for an old one.
+        for _ in 0..3 {
+            sqlx::query(
+                "INSERT INTO destinations (destination, hour_start, day_start) VALUES ($1, $2, $2) \
+                 ON CONFLICT (destination) DO NOTHING",
+            )
             .bind(destination)
+            .bind(now)
             .execute(&self.pool)
             .await?;
-        // In SET, every column on the right-hand side is the old value (SQL
-        // standard; SQLite and Postgres agree).
-        let row = sqlx::query(
-            "UPDATE destinations SET \
-               next_send_at = $2 + $3 * CASE WHEN hour_start <= $2 - $4 OR hour_count <= 0 THEN 1 \
-                   WHEN hour_count = 1 THEN 2 WHEN hour_count = 2 THEN 4 WHEN hour_count = 3 THEN 8 ELSE 16 END, \
-               hour_count = CASE WHEN hour_start <= $2 - $4 THEN 1 ELSE hour_count + 1 END, \
-               hour_start = CASE WHEN hour_start <= $2 - $4 THEN $2 ELSE hour_start END, \
-               day_count = CASE WHEN day_start <= $2 - $5 THEN 1 ELSE day_count + 1 END, \
-               day_start = CASE WHEN day_start <= $2 - $5 THEN $2 ELSE day_start END \
-             WHERE destination = $1 AND next_send_at <= $2 AND locked_until <= $2 \
-               AND (hour_start <= $2 - $4 OR hour_count < $6) \
-               AND (day_start <= $2 - $5 OR day_count < $7) \
-             RETURNING next_send_at",
-        )
-        .bind(destination)
-        .bind(now)
-        .bind(cooldown_ms)
-        .bind(HOUR_MS)
-        .bind(DAY_MS)
-        .bind(per_hour)
-        .bind(per_day)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(r) => Ok(SendClaim::Granted { next_send_at: r.try_get("next_send_at")? }),
-            None => Ok(SendClaim::Refused {
-                retry_at: self.next_send_time(destination, now, per_hour, per_day).await?.max(now + 1000),
-            }),
+            // In SET, every column on the right-hand side is the old value
+            // (SQL standard; SQLite and Postgres agree).
+            let row = sqlx::query(
+                "UPDATE destinations SET \
+                   next_send_at = $2 + $3 * CASE WHEN hour_start <= $2 - $4 OR hour_count <= 0 THEN 1 \
+                       WHEN hour_count = 1 THEN 2 WHEN hour_count = 2 THEN 4 WHEN hour_count = 3 THEN 8 ELSE 16 END, \
+                   hour_count = CASE WHEN hour_start <= $2 - $4 THEN 1 ELSE hour_count + 1 END, \
+                   hour_start = CASE WHEN hour_start <= $2 - $4 THEN $2 ELSE hour_start END, \
+                   day_count = CASE WHEN day_start <= $2 - $5 THEN 1 ELSE day_count + 1 END, \
+                   day_start = CASE WHEN day_start <= $2 - $5 THEN $2 ELSE day_start END \
+                 WHERE destination = $1 AND next_send_at <= $2 AND locked_until <= $2 \
+                   AND (hour_start <= $2 - $4 OR hour_count < $6) \
+                   AND (day_start <= $2 - $5 OR day_count < $7) \
+                 RETURNING next_send_at",
+            )
+            .bind(destination)
+            .bind(now)
+            .bind(cooldown_ms)
+            .bind(HOUR_MS)
+            .bind(DAY_MS)
+            .bind(per_hour)
+            .bind(per_day)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .next();
+            if let Some(r) = row {
+                return Ok(SendClaim::Granted { next_send_at: r.try_get("next_send_at")? });
+            }
+            let exists = sqlx::query("SELECT 1 AS one FROM destinations WHERE destination = $1")
+                .bind(destination)
+                .fetch_all(&self.pool)
+                .await?;
+            if !exists.is_empty() {
+                let retry_at = self.next_send_time(destination, now, per_hour, per_day).await?.max(now + 1000);
+                return Ok(SendClaim::Refused { retry_at });
+            }
         }
+        Err(sqlx::Error::Protocol("destination row kept disappearing".into()))
     }
 
     /// When the next code to `destination` may be sent (`<= now`: now).
@@ -395,8 +415,7 @@ impl Store {
         )
         .bind(now)
         .bind(id.as_ref())
-        .fetch_optional(&mut *tx)
-        .await?;
+        .fetch_all(&mut *tx).await?.into_iter().next();
         let Some(consumed) = consumed else {
             tx.rollback().await?;
             return Ok(None);
@@ -477,6 +496,28 @@ impl Store {
         .execute(&self.pool)
         .await
         .map(|_| ())
+    }
+
+    /// Deletes what nobody needs any more. Each DELETE is idempotent, so
+    /// several instances may run this at the same time.
+    pub async fn purge(&self, now: i64, audit_keep_ms: i64) -> Result<u64, sqlx::Error> {
+        let statements: [(&str, i64); 5] = [
+            // A day after expiry a challenge is no longer worth explaining.
+            ("DELETE FROM challenges WHERE expires_at < $1", now - DAY_MS),
+            ("DELETE FROM sessions WHERE expires_at < $1", now),
+            ("DELETE FROM audit_events WHERE at < $1", now - audit_keep_ms),
+            ("DELETE FROM outbox WHERE sent_at < $1", now - DAY_MS),
+            // Counters whose every window is over carry no information.
+            (
+                "DELETE FROM destinations WHERE day_start < $1 AND hour_start < $1 AND fail_start < $1 AND locked_until < $1 AND next_send_at < $1",
+                now - DAY_MS,
+            ),
+        ];
+        let mut removed = 0;
+        for (sql, cutoff) in statements {
+            removed += sqlx::query(sql).bind(cutoff).execute(&self.pool).await?.rows_affected();
+        }
+        Ok(removed)
     }
 
     /// Newest first.

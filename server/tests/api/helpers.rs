@@ -11,8 +11,67 @@ use passcode::config::Config;
 
 pub const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+/// A database for one test: a fresh SQLite file, or (with
+/// `TEST_DATABASE=postgres`) a fresh Postgres database, dropped afterwards.
+pub struct TestDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+}
+
+pub fn backend() -> String {
+    std::env::var("TEST_DATABASE").unwrap_or_else(|_| "sqlite".into())
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+impl TestDatabase {
+    pub async fn create(data_dir: &std::path::Path) -> Self {
+        match backend().as_str() {
+            "sqlite" => Self { url: format!("sqlite://{}?mode=rwc", data_dir.join("passcode.db").display()), postgres: None },
+            "postgres" => {
+                static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+                let name = format!(
+                    "passcode_test_{}_{}_{nanos}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                );
+                let admin = postgres_admin_url();
+                sqlx::any::install_default_drivers();
+                // Fails, never skips, when Postgres is not there.
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("TEST_DATABASE=postgres but {admin} is unreachable: {e}"));
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+                let base = admin.rsplit_once('/').expect("TEST_POSTGRES_URL has a database path").0;
+                Self { url: format!("{base}/{name}"), postgres: Some((admin, name)) }
+            }
+            other => panic!("TEST_DATABASE must be sqlite or postgres, not {other:?}"),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else { return };
+        // Drop runs inside the test's runtime; a thread of its own may block.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub db: TestDatabase,
     pub clock: ManualClock,
     pub client: reqwest::Client,
     pub data_dir: PathBuf,
@@ -32,7 +91,9 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     let data_dir = std::env::temp_dir().join(format!("passcode-test-{}", app::domain::random_id()));
+    let db = TestDatabase::create(&data_dir).await;
     let mut src: HashMap<String, String> = HashMap::new();
+    src.insert("DATABASE_URL".into(), db.url.clone());
     src.insert("PASSCODE_DATA_DIR".into(), data_dir.display().to_string());
     src.insert("PASSCODE_SECRET".into(), SECRET.into());
     // Small but real argon2id: keeps the suite fast on two cores.
@@ -47,12 +108,12 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     }
     let config = Config::from_source(&src).expect("test configuration is valid");
     let clock = ManualClock::new(1_800_000_000_000);
-    let router = passcode::build(&config, Arc::new(clock.clone())).await.expect("server builds");
+    let router = passcode::build(&config, Arc::new(clock.clone())).await.expect("server builds").router;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(passcode::serve(listener, router, std::future::pending()));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { addr, clock, client, data_dir, jar: Mutex::new(HashMap::new()) }
+    TestApp { addr, db, clock, client, data_dir, jar: Mutex::new(HashMap::new()) }
 }
 
 impl TestApp {
@@ -189,9 +250,8 @@ impl TestApp {
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        let url = format!("sqlite://{}", self.data_dir.join("passcode.db").display());
         sqlx::any::install_default_drivers();
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.db.url).await.unwrap();
         let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
         sqlx::Row::get::<i64, _>(&row, 0)
     }

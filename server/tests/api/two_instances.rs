@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::SECRET;
+use crate::helpers::{SECRET, TestDatabase, backend};
 
 struct Instance {
     child: Child,
@@ -24,13 +24,14 @@ impl Drop for Instance {
 }
 
 /// Starts the real binary and waits for its "listening on" line.
-fn start(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Instance {
+fn start(data_dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -> Instance {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_passcode"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("PASSCODE_ADDR", "127.0.0.1:0")
         .env("PASSCODE_PUBLIC_URL", "http://127.0.0.1:3000")
         .env("PASSCODE_DATA_DIR", data_dir)
+        .env("DATABASE_URL", database_url)
         .env("PASSCODE_SECRET", SECRET)
         .env("PASSCODE_ARGON2_MEMORY_KIB", "1024")
         .env("PASSCODE_IP_SEND_BURST", "1000")
@@ -108,12 +109,14 @@ fn wrong(code: &str) -> String {
 }
 
 #[tokio::test]
-async fn limits_and_sessions_hold_across_two_processes_on_one_sqlite_file() {
+async fn limits_and_sessions_hold_across_two_processes_on_one_database() {
     let dir = std::env::temp_dir().join(format!("passcode-two-{}", app::domain::random_id()));
+    let db = TestDatabase::create(&dir).await;
+    eprintln!("two instances on {}", backend());
     let limits = [("PASSCODE_FAILURES_PER_HOUR", "3"), ("PASSCODE_RESEND_COOLDOWN_SECS", "30")];
     // One after the other: the first applies the migrations.
-    let a = start(&dir, &limits);
-    let b = start(&dir, &limits);
+    let a = start(&dir, &db.url, &limits);
+    let b = start(&dir, &db.url, &limits);
 
     // A code requested on A, then again on B inside the cooldown: refused.
     let browser = Browser::new();
@@ -154,5 +157,6 @@ async fn limits_and_sessions_hold_across_two_processes_on_one_sqlite_file() {
         }
     }
     drop((a, b));
+    drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,29 @@
+//! Background jobs. Each instance runs them; they are written so that
+//! several instances running them at once is harmless.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::auth::{Clock, Store};
+
+use crate::config::Config;
+
+/// Deletes expired challenges and sessions, old audit rows and stale
+/// counters every `PASSCODE_PURGE_INTERVAL_SECS`.
+pub fn spawn_purge(store: Store, clock: Arc<dyn Clock>, config: &Config) {
+    let every = Duration::from_secs(config.purge_interval_secs);
+    let audit_keep_ms = config.audit_retention_days * 86_400_000;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match store.purge(clock.now_ms(), audit_keep_ms).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "purged expired rows"),
+                // The database may be down; the next tick tries again.
+                Err(e) => tracing::warn!(error = %e, "purge failed"),
+            }
+        }
+    });
+}
