@@ -30,26 +30,30 @@ impl TestDatabase {
     pub async fn create(data_dir: &std::path::Path) -> Self {
         match backend().as_str() {
             "sqlite" => Self { url: format!("sqlite://{}?mode=rwc", data_dir.join("passcode.db").display()), postgres: None },
-            "postgres" => {
-                static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-                let name = format!(
-                    "passcode_test_{}_{}_{nanos}",
-                    std::process::id(),
-                    NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-                );
-                let admin = postgres_admin_url();
-                sqlx::any::install_default_drivers();
-                // Fails, never skips, when Postgres is not there.
-                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
-                    .await
-                    .unwrap_or_else(|e| panic!("TEST_DATABASE=postgres but {admin} is unreachable: {e}"));
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
-                let base = admin.rsplit_once('/').expect("TEST_POSTGRES_URL has a database path").0;
-                Self { url: format!("{base}/{name}"), postgres: Some((admin, name)) }
-            }
+            "postgres" => Self::create_postgres().await,
             other => panic!("TEST_DATABASE must be sqlite or postgres, not {other:?}"),
         }
+    }
+
+    /// A fresh database on the test Postgres server, whatever the backend
+    /// under test.
+    pub async fn create_postgres() -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let name = format!(
+            "passcode_test_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let admin = postgres_admin_url();
+        sqlx::any::install_default_drivers();
+        // Fails, never skips, when Postgres is not there.
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("Postgres at {admin} (TEST_POSTGRES_URL) is unreachable: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        let base = admin.rsplit_once('/').expect("TEST_POSTGRES_URL has a database path").0;
+        Self { url: format!("{base}/{name}"), postgres: Some((admin, name)) }
     }
 }
 
@@ -72,6 +76,8 @@ impl Drop for TestDatabase {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: TestDatabase,
+    /// The server's own pool, for calling the store directly.
+    pub pool: sqlx::AnyPool,
     pub clock: ManualClock,
     pub client: reqwest::Client,
     pub data_dir: PathBuf,
@@ -108,12 +114,13 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     }
     let config = Config::from_source(&src).expect("test configuration is valid");
     let clock = ManualClock::new(1_800_000_000_000);
-    let router = passcode::build(&config, Arc::new(clock.clone())).await.expect("server builds").router;
+    let built = passcode::build(&config, Arc::new(clock.clone())).await.expect("server builds");
+    let (router, pool) = (built.router, built.pool);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(passcode::serve(listener, router, std::future::pending()));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { addr, db, clock, client, data_dir, jar: Mutex::new(HashMap::new()) }
+    TestApp { addr, db, pool, clock, client, data_dir, jar: Mutex::new(HashMap::new()) }
 }
 
 impl TestApp {

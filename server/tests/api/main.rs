@@ -3,5 +3,6 @@
 
 mod helpers;
 mod limits;
+mod operations;
 mod sign_in;
 mod two_instances;
