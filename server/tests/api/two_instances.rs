@@ -185,3 +185,28 @@ async fn sigterm_stops_the_server_cleanly() {
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn migrate_only_applies_the_schema_and_exits() {
+    let dir = std::env::temp_dir().join(format!("passcode-migrate-{}", app::domain::random_id()));
+    let db = TestDatabase::create(&dir).await;
+    let status = Command::new(env!("CARGO_BIN_EXE_passcode"))
+        .arg("--migrate-only")
+        .env("DATABASE_URL", &db.url)
+        .env("PASSCODE_DATA_DIR", &dir)
+        .env("PASSCODE_SECRET", SECRET)
+        .env("PASSCODE_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db.url).await.unwrap();
+    let row = sqlx::query("SELECT COUNT(*) FROM audit_events").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(sqlx::Row::get::<i64, _>(&row, 0), 0, "the newest table exists");
+    drop(conn);
+    let bad = Command::new(env!("CARGO_BIN_EXE_passcode")).arg("--bogus").stderr(Stdio::null()).status().unwrap();
+    assert_eq!(bad.code(), Some(2));
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}
