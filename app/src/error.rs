@@ -2,9 +2,9 @@
 //! none carries a code, a hash, a token or a hint about whether an identifier
 //! is known. Server-side causes are logged where they are mapped, not here.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
@@ -52,10 +52,7 @@ impl AppError {
         match self {
             AppError::InvalidIdentifier(_) | AppError::InvalidCode(_) => 422,
             AppError::WrongCode { .. } => 401,
-            AppError::TooManyAttempts
-            | AppError::CodeExpired
-            | AppError::CodeUsed
-            | AppError::CodeSuperseded => 410,
+            AppError::TooManyAttempts | AppError::CodeExpired | AppError::CodeUsed | AppError::CodeSuperseded => 410,
             AppError::NoChallenge => 404,
             AppError::NotSignedIn => 401,
             AppError::SendLimited { .. } | AppError::VerifyLimited { .. } => 429,
@@ -87,7 +84,9 @@ impl AppError {
     /// Seconds to wait before trying again, for `Retry-After`.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            AppError::SendLimited { retry_after_secs } | AppError::VerifyLimited { retry_after_secs } => Some(*retry_after_secs),
+            AppError::SendLimited { retry_after_secs } | AppError::VerifyLimited { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             _ => None,
         }
     }
@@ -96,10 +95,7 @@ impl AppError {
     pub fn needs_new_code(&self) -> bool {
         matches!(
             self,
-            AppError::TooManyAttempts
-                | AppError::CodeExpired
-                | AppError::CodeUsed
-                | AppError::CodeSuperseded
+            AppError::TooManyAttempts | AppError::CodeExpired | AppError::CodeUsed | AppError::CodeSuperseded
         )
     }
 }

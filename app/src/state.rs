@@ -91,7 +91,8 @@ fn set_cookie(name: &'static str, value: String, max_age_secs: i64) {
         .path("/")
         .max_age(cookie::time::Duration::seconds(max_age_secs))
         .build();
-    if let (Some(res), Ok(value)) = (use_context::<ResponseOptions>(), http::HeaderValue::from_str(&cookie.to_string())) {
+    if let (Some(res), Ok(value)) = (use_context::<ResponseOptions>(), http::HeaderValue::from_str(&cookie.to_string()))
+    {
         res.append_header(SET_COOKIE, value);
     }
 }
@@ -135,4 +136,3 @@ pub fn fail(err: impl Into<AppError>) -> AppError {
     }
     err
 }
-

@@ -14,6 +14,9 @@ test('sign in with an email address, then sign out', async ({ page, request }) =
   await expect(input).toHaveAttribute('type', 'email');
   await expect(input).toHaveAttribute('autocomplete', 'email');
   await page.screenshot({ path: `${shots}/sign-in.png`, fullPage: true });
+  // Survives only if no step below reloads the page.
+  await page.waitForLoadState('networkidle');
+  await page.evaluate(() => ((window as any).__sameDocument = true));
 
   await input.fill(email);
   await page.getByRole('button', { name: 'Send code' }).click();
@@ -29,6 +32,7 @@ test('sign in with an email address, then sign out', async ({ page, request }) =
   await enterCode(page, `${code.slice(0, 3)} ${code.slice(3)}`);
   await expect(page).toHaveURL(/\/account$/);
   await expect(page.getByTestId('identity')).toHaveText(email);
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
   await page.screenshot({ path: `${shots}/account.png`, fullPage: true });
   const cookies = await page.context().cookies();
   const session = cookies.find((c) => c.name === '__Host-passcode_session');

@@ -45,8 +45,11 @@ impl Secret {
 
     fn parse_hex(var: &'static str, s: &str) -> Result<Self, ConfigError> {
         let s = s.trim();
-        if s.len() < 64 || s.len() % 2 != 0 || s.len() > 256 {
-            return Err(err(var, "must be 32 to 128 bytes written as hex (64 to 256 hex digits); generate one with `openssl rand -hex 32`"));
+        if s.len() < 64 || !s.len().is_multiple_of(2) || s.len() > 256 {
+            return Err(err(
+                var,
+                "must be 32 to 128 bytes written as hex (64 to 256 hex digits); generate one with `openssl rand -hex 32`",
+            ));
         }
         let bytes = (0..s.len())
             .step_by(2)
@@ -151,13 +154,15 @@ pub fn leptos_options(src: &dyn Source) -> Result<LeptosOptions, ConfigError> {
         options.output_name = name.into();
     }
     if let Some(addr) = src.get("LEPTOS_SITE_ADDR") {
-        options.site_addr = addr.parse().map_err(|_| err("LEPTOS_SITE_ADDR", format!("expected host:port, got {addr:?}")))?;
+        options.site_addr =
+            addr.parse().map_err(|_| err("LEPTOS_SITE_ADDR", format!("expected host:port, got {addr:?}")))?;
     }
     if let Some(port) = src.get("LEPTOS_RELOAD_PORT") {
         options.reload_port = port.parse().map_err(|_| err("LEPTOS_RELOAD_PORT", "expected a port number"))?;
     }
     if let Some(env) = src.get("LEPTOS_ENV") {
-        options.env = env.as_str().try_into().map_err(|_| err("LEPTOS_ENV", "expected DEV or PROD"))?;
+        // `From<&str>` would panic on a bad value; `TryFrom<String>` reports it.
+        options.env = leptos::config::Env::try_from(env).map_err(|_| err("LEPTOS_ENV", "expected DEV or PROD"))?;
     }
     Ok(options)
 }
@@ -184,7 +189,10 @@ impl Config {
             && public_url.splitn(4, '/').nth(3).is_none()
             && public_url.len() > "https://".len();
         if !valid_url {
-            return Err(err("PASSCODE_PUBLIC_URL", format!("expected an origin like https://login.example.com (no path), got {public_url:?}")));
+            return Err(err(
+                "PASSCODE_PUBLIC_URL",
+                format!("expected an origin like https://login.example.com (no path), got {public_url:?}"),
+            ));
         }
 
         let data_dir = PathBuf::from(src.get("PASSCODE_DATA_DIR").unwrap_or_else(|| "data".into()));
@@ -196,52 +204,114 @@ impl Config {
         }
         let defaults = crate::db::PoolSettings::default();
         let pool = crate::db::PoolSettings {
-            max_connections: in_range("PASSCODE_DB_MAX_CONNECTIONS", parse(src, "PASSCODE_DB_MAX_CONNECTIONS", defaults.max_connections, "a number")?, 1, 1000)?,
+            max_connections: in_range(
+                "PASSCODE_DB_MAX_CONNECTIONS",
+                parse(src, "PASSCODE_DB_MAX_CONNECTIONS", defaults.max_connections, "a number")?,
+                1,
+                1000,
+            )?,
             acquire_timeout: std::time::Duration::from_millis(in_range(
                 "PASSCODE_DB_ACQUIRE_TIMEOUT_MS",
-                parse(src, "PASSCODE_DB_ACQUIRE_TIMEOUT_MS", defaults.acquire_timeout.as_millis() as u64, "milliseconds")?,
+                parse(
+                    src,
+                    "PASSCODE_DB_ACQUIRE_TIMEOUT_MS",
+                    defaults.acquire_timeout.as_millis() as u64,
+                    "milliseconds",
+                )?,
                 100,
                 60_000,
             )?),
             statement_timeout: std::time::Duration::from_millis(in_range(
                 "PASSCODE_DB_STATEMENT_TIMEOUT_MS",
-                parse(src, "PASSCODE_DB_STATEMENT_TIMEOUT_MS", defaults.statement_timeout.as_millis() as u64, "milliseconds")?,
+                parse(
+                    src,
+                    "PASSCODE_DB_STATEMENT_TIMEOUT_MS",
+                    defaults.statement_timeout.as_millis() as u64,
+                    "milliseconds",
+                )?,
                 100,
                 600_000,
             )?),
         };
-        let purge_interval_secs = in_range("PASSCODE_PURGE_INTERVAL_SECS", parse(src, "PASSCODE_PURGE_INTERVAL_SECS", 600u64, "seconds")?, 1, 86_400)?;
-        let audit_retention_days = in_range("PASSCODE_AUDIT_RETENTION_DAYS", parse(src, "PASSCODE_AUDIT_RETENTION_DAYS", 90i64, "days")?, 1, 3650)?;
+        let purge_interval_secs = in_range(
+            "PASSCODE_PURGE_INTERVAL_SECS",
+            parse(src, "PASSCODE_PURGE_INTERVAL_SECS", 600u64, "seconds")?,
+            1,
+            86_400,
+        )?;
+        let audit_retention_days = in_range(
+            "PASSCODE_AUDIT_RETENTION_DAYS",
+            parse(src, "PASSCODE_AUDIT_RETENTION_DAYS", 90i64, "days")?,
+            1,
+            3650,
+        )?;
 
         let secret = src.get("PASSCODE_SECRET").map(|s| Secret::parse_hex("PASSCODE_SECRET", &s)).transpose()?;
         if secret.is_none() && mode == Mode::Production {
             return Err(err("PASSCODE_SECRET", "is required in production (generate one with `openssl rand -hex 32`)"));
         }
 
-        let length = in_range("PASSCODE_CODE_LENGTH", parse(src, "PASSCODE_CODE_LENGTH", 6usize, "a number")?, CodePolicy::MIN_LENGTH, CodePolicy::MAX_LENGTH)?;
+        let length = in_range(
+            "PASSCODE_CODE_LENGTH",
+            parse(src, "PASSCODE_CODE_LENGTH", 6usize, "a number")?,
+            CodePolicy::MIN_LENGTH,
+            CodePolicy::MAX_LENGTH,
+        )?;
         let alphabet = match src.get("PASSCODE_CODE_ALPHABET").map(|v| v.to_ascii_lowercase()) {
             None => CodeAlphabet::Digits,
             Some(v) if v == "digits" => CodeAlphabet::Digits,
             Some(v) if v == "alphanumeric" => CodeAlphabet::Alphanumeric,
-            Some(v) => return Err(err("PASSCODE_CODE_ALPHABET", format!("expected digits or alphanumeric, got {v:?}"))),
+            Some(v) => {
+                return Err(err("PASSCODE_CODE_ALPHABET", format!("expected digits or alphanumeric, got {v:?}")));
+            }
         };
-        let code_ttl_secs = in_range("PASSCODE_CODE_TTL_SECS", parse(src, "PASSCODE_CODE_TTL_SECS", 600i64, "seconds")?, 1, 3600)?;
-        let max_attempts = in_range("PASSCODE_MAX_ATTEMPTS", parse(src, "PASSCODE_MAX_ATTEMPTS", 5u32, "a number")?, 1, 10)?;
-        let session_ttl_secs = in_range("PASSCODE_SESSION_TTL_SECS", parse(src, "PASSCODE_SESSION_TTL_SECS", 30 * 24 * 3600i64, "seconds")?, 60, 400 * 24 * 3600)?;
+        let code_ttl_secs =
+            in_range("PASSCODE_CODE_TTL_SECS", parse(src, "PASSCODE_CODE_TTL_SECS", 600i64, "seconds")?, 1, 3600)?;
+        let max_attempts =
+            in_range("PASSCODE_MAX_ATTEMPTS", parse(src, "PASSCODE_MAX_ATTEMPTS", 5u32, "a number")?, 1, 10)?;
+        let session_ttl_secs = in_range(
+            "PASSCODE_SESSION_TTL_SECS",
+            parse(src, "PASSCODE_SESSION_TTL_SECS", 30 * 24 * 3600i64, "seconds")?,
+            60,
+            400 * 24 * 3600,
+        )?;
         let default_region = src.get("PASSCODE_DEFAULT_REGION").map(|r| r.trim().to_ascii_uppercase());
         if let Some(region) = &default_region
             && (region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()))
         {
-            return Err(err("PASSCODE_DEFAULT_REGION", format!("expected a two-letter region like GB or US, got {region:?}")));
+            return Err(err(
+                "PASSCODE_DEFAULT_REGION",
+                format!("expected a two-letter region like GB or US, got {region:?}"),
+            ));
         }
         let defaults = HashParams::default();
         let argon2 = HashParams {
-            memory_kib: in_range("PASSCODE_ARGON2_MEMORY_KIB", parse(src, "PASSCODE_ARGON2_MEMORY_KIB", defaults.memory_kib, "KiB")?, 1024, 1024 * 1024)?,
-            iterations: in_range("PASSCODE_ARGON2_ITERATIONS", parse(src, "PASSCODE_ARGON2_ITERATIONS", defaults.iterations, "a number")?, 1, 10)?,
-            parallelism: in_range("PASSCODE_ARGON2_PARALLELISM", parse(src, "PASSCODE_ARGON2_PARALLELISM", defaults.parallelism, "a number")?, 1, 16)?,
+            memory_kib: in_range(
+                "PASSCODE_ARGON2_MEMORY_KIB",
+                parse(src, "PASSCODE_ARGON2_MEMORY_KIB", defaults.memory_kib, "KiB")?,
+                1024,
+                1024 * 1024,
+            )?,
+            iterations: in_range(
+                "PASSCODE_ARGON2_ITERATIONS",
+                parse(src, "PASSCODE_ARGON2_ITERATIONS", defaults.iterations, "a number")?,
+                1,
+                10,
+            )?,
+            parallelism: in_range(
+                "PASSCODE_ARGON2_PARALLELISM",
+                parse(src, "PASSCODE_ARGON2_PARALLELISM", defaults.parallelism, "a number")?,
+                1,
+                16,
+            )?,
         };
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let hash_concurrency = in_range("PASSCODE_HASH_CONCURRENCY", parse(src, "PASSCODE_HASH_CONCURRENCY", cores * 2, "a number")?, 1, 1024)?;
+        let hash_concurrency = in_range(
+            "PASSCODE_HASH_CONCURRENCY",
+            parse(src, "PASSCODE_HASH_CONCURRENCY", cores * 2, "a number")?,
+            1,
+            1024,
+        )?;
         let delivery = match src.get("PASSCODE_DELIVERY").map(|v| v.to_ascii_lowercase()) {
             None => DeliveryKind::Outbox,
             Some(v) if v == "outbox" => DeliveryKind::Outbox,
@@ -257,16 +327,66 @@ impl Config {
         }
         let d = Limits::default();
         let limits = Limits {
-            resend_cooldown_ms: in_range("PASSCODE_RESEND_COOLDOWN_SECS", parse(src, "PASSCODE_RESEND_COOLDOWN_SECS", d.resend_cooldown_ms / 1000, "seconds")?, 1, 3600)? * 1000,
-            codes_per_hour: in_range("PASSCODE_CODES_PER_HOUR", parse(src, "PASSCODE_CODES_PER_HOUR", d.codes_per_hour, "a number")?, 1, 1000)?,
-            codes_per_day: in_range("PASSCODE_CODES_PER_DAY", parse(src, "PASSCODE_CODES_PER_DAY", d.codes_per_day, "a number")?, 1, 10_000)?,
-            failures_per_hour: in_range("PASSCODE_FAILURES_PER_HOUR", parse(src, "PASSCODE_FAILURES_PER_HOUR", d.failures_per_hour, "a number")?, 1, 1000)?,
-            lockout_ms: in_range("PASSCODE_LOCKOUT_SECS", parse(src, "PASSCODE_LOCKOUT_SECS", d.lockout_ms / 1000, "seconds")?, 1, 86_400)? * 1000,
-            ip_sends_per_10_min: in_range("PASSCODE_IP_SENDS_PER_10_MIN", parse(src, "PASSCODE_IP_SENDS_PER_10_MIN", d.ip_sends_per_10_min, "a number")?, 1, 1_000_000)?,
-            ip_send_burst: in_range("PASSCODE_IP_SEND_BURST", parse(src, "PASSCODE_IP_SEND_BURST", d.ip_send_burst, "a number")?, 1, 1_000_000)?,
-            ip_verifies_per_10_min: in_range("PASSCODE_IP_VERIFIES_PER_10_MIN", parse(src, "PASSCODE_IP_VERIFIES_PER_10_MIN", d.ip_verifies_per_10_min, "a number")?, 1, 1_000_000)?,
-            ip_verify_burst: in_range("PASSCODE_IP_VERIFY_BURST", parse(src, "PASSCODE_IP_VERIFY_BURST", d.ip_verify_burst, "a number")?, 1, 1_000_000)?,
-            sms_per_hour: in_range("PASSCODE_SMS_PER_HOUR", parse(src, "PASSCODE_SMS_PER_HOUR", d.sms_per_hour, "a number")?, 0, 10_000_000)?,
+            resend_cooldown_ms: in_range(
+                "PASSCODE_RESEND_COOLDOWN_SECS",
+                parse(src, "PASSCODE_RESEND_COOLDOWN_SECS", d.resend_cooldown_ms / 1000, "seconds")?,
+                1,
+                3600,
+            )? * 1000,
+            codes_per_hour: in_range(
+                "PASSCODE_CODES_PER_HOUR",
+                parse(src, "PASSCODE_CODES_PER_HOUR", d.codes_per_hour, "a number")?,
+                1,
+                1000,
+            )?,
+            codes_per_day: in_range(
+                "PASSCODE_CODES_PER_DAY",
+                parse(src, "PASSCODE_CODES_PER_DAY", d.codes_per_day, "a number")?,
+                1,
+                10_000,
+            )?,
+            failures_per_hour: in_range(
+                "PASSCODE_FAILURES_PER_HOUR",
+                parse(src, "PASSCODE_FAILURES_PER_HOUR", d.failures_per_hour, "a number")?,
+                1,
+                1000,
+            )?,
+            lockout_ms: in_range(
+                "PASSCODE_LOCKOUT_SECS",
+                parse(src, "PASSCODE_LOCKOUT_SECS", d.lockout_ms / 1000, "seconds")?,
+                1,
+                86_400,
+            )? * 1000,
+            ip_sends_per_10_min: in_range(
+                "PASSCODE_IP_SENDS_PER_10_MIN",
+                parse(src, "PASSCODE_IP_SENDS_PER_10_MIN", d.ip_sends_per_10_min, "a number")?,
+                1,
+                1_000_000,
+            )?,
+            ip_send_burst: in_range(
+                "PASSCODE_IP_SEND_BURST",
+                parse(src, "PASSCODE_IP_SEND_BURST", d.ip_send_burst, "a number")?,
+                1,
+                1_000_000,
+            )?,
+            ip_verifies_per_10_min: in_range(
+                "PASSCODE_IP_VERIFIES_PER_10_MIN",
+                parse(src, "PASSCODE_IP_VERIFIES_PER_10_MIN", d.ip_verifies_per_10_min, "a number")?,
+                1,
+                1_000_000,
+            )?,
+            ip_verify_burst: in_range(
+                "PASSCODE_IP_VERIFY_BURST",
+                parse(src, "PASSCODE_IP_VERIFY_BURST", d.ip_verify_burst, "a number")?,
+                1,
+                1_000_000,
+            )?,
+            sms_per_hour: in_range(
+                "PASSCODE_SMS_PER_HOUR",
+                parse(src, "PASSCODE_SMS_PER_HOUR", d.sms_per_hour, "a number")?,
+                0,
+                10_000_000,
+            )?,
         };
         let trusted_proxies = match src.get("PASSCODE_TRUSTED_PROXIES") {
             None => Vec::new(),
@@ -277,11 +397,21 @@ impl Config {
                 .map(|s| {
                     s.parse::<ipnet::IpNet>()
                         .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                        .map_err(|_| err("PASSCODE_TRUSTED_PROXIES", format!("expected addresses or CIDRs like 10.0.0.0/8, got {s:?}")))
+                        .map_err(|_| {
+                            err(
+                                "PASSCODE_TRUSTED_PROXIES",
+                                format!("expected addresses or CIDRs like 10.0.0.0/8, got {s:?}"),
+                            )
+                        })
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let max_body_bytes = in_range("PASSCODE_MAX_BODY_BYTES", parse(src, "PASSCODE_MAX_BODY_BYTES", 16 * 1024usize, "bytes")?, 1024, 1024 * 1024)?;
+        let max_body_bytes = in_range(
+            "PASSCODE_MAX_BODY_BYTES",
+            parse(src, "PASSCODE_MAX_BODY_BYTES", 16 * 1024usize, "bytes")?,
+            1024,
+            1024 * 1024,
+        )?;
 
         Ok(Self {
             mode,
@@ -362,6 +492,7 @@ mod tests {
             ("PASSCODE_DB_ACQUIRE_TIMEOUT_MS", "5"),
             ("PASSCODE_TRUSTED_PROXIES", "10.0.0.0/8, proxy.example"),
             ("PASSCODE_CODES_PER_HOUR", "0"),
+            ("LEPTOS_ENV", "staging"),
         ] {
             let e = Config::from_source(&src(&[(var, value)])).unwrap_err();
             assert_eq!(e.var, var, "{value}: {e}");

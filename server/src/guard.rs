@@ -60,7 +60,11 @@ mod tests {
         assert!(!is_allowed(&post, &headers(&[("sec-fetch-site", "cross-site")]), o));
         assert!(!is_allowed(&post, &headers(&[("sec-fetch-site", "same-site")]), o));
         // Fetch metadata wins over a matching Origin.
-        assert!(!is_allowed(&post, &headers(&[("sec-fetch-site", "cross-site"), ("origin", "https://login.example.com")]), o));
+        assert!(!is_allowed(
+            &post,
+            &headers(&[("sec-fetch-site", "cross-site"), ("origin", "https://login.example.com")]),
+            o
+        ));
         assert!(is_allowed(&post, &headers(&[("origin", "https://login.example.com")]), o));
         assert!(!is_allowed(&post, &headers(&[("origin", "https://evil.example")]), o));
         assert!(!is_allowed(&post, &headers(&[("origin", "null")]), o));

@@ -75,7 +75,9 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let delivery: Arc<dyn Delivery> = match config.delivery {
         DeliveryKind::Outbox => {
             if config.mode == Mode::Production {
-                tracing::warn!("!!! THE DEVELOPMENT OUTBOX IS ON IN PRODUCTION: every code is readable at /dev/outbox by anyone !!!");
+                tracing::warn!(
+                    "!!! THE DEVELOPMENT OUTBOX IS ON IN PRODUCTION: every code is readable at /dev/outbox by anyone !!!"
+                );
             }
             Arc::new(Outbox::new(store.clone(), clock.clone()))
         }
@@ -108,7 +110,8 @@ async fn readyz(pool: sqlx::AnyPool, backend: db::Backend) -> axum::response::Re
         Ok(()) => (http::StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!("not ready: {e:#}");
-            (http::StatusCode::SERVICE_UNAVAILABLE, "not ready: the database is unreachable or not migrated").into_response()
+            (http::StatusCode::SERVICE_UNAVAILABLE, "not ready: the database is unreachable or not migrated")
+                .into_response()
         }
     }
 }
@@ -120,9 +123,8 @@ fn router(config: &Config, state: AppState, pool: sqlx::AnyPool, backend: db::Ba
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(move || readyz(pool.clone(), backend)));
     if config.outbox_enabled() {
-        router = router
-            .route("/dev/outbox", get(outbox::outbox_html))
-            .route("/dev/outbox.json", get(outbox::outbox_json));
+        router =
+            router.route("/dev/outbox", get(outbox::outbox_html)).route("/dev/outbox.json", get(outbox::outbox_json));
     }
     let origin = guard::AllowedOrigin(Arc::from(config.public_url.as_str()));
     router
@@ -139,7 +141,10 @@ fn router(config: &Config, state: AppState, pool: sqlx::AnyPool, backend: db::Ba
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
         // Same-origin navigations keep the full Referer: the no-JavaScript
         // form flow redirects back to it.
         .layer(SetResponseHeaderLayer::overriding(
@@ -162,7 +167,10 @@ fn router(config: &Config, state: AppState, pool: sqlx::AnyPool, backend: db::Ba
 /// Every failure of our own server functions sets its status (`state::fail`).
 /// A 500 from a server function therefore comes from Leptos itself failing to
 /// decode the request's arguments: the client's fault, so 400.
-async fn arguments_are_client_errors(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn arguments_are_client_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let is_server_fn = req.uri().path().starts_with("/api/");
     let mut res = next.run(req).await;
     if is_server_fn && res.status() == http::StatusCode::INTERNAL_SERVER_ERROR {

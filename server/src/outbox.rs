@@ -39,7 +39,14 @@ pub async fn outbox_json(State(state): State<AppState>) -> Response {
         Ok(list) => {
             let list: Vec<JsonEntry> = list
                 .into_iter()
-                .map(|e| JsonEntry { to: e.to, channel: e.channel, subject: e.subject, body: e.body, code: e.code, sent_at: rfc3339(e.sent_at) })
+                .map(|e| JsonEntry {
+                    to: e.to,
+                    channel: e.channel,
+                    subject: e.subject,
+                    body: e.body,
+                    code: e.code,
+                    sent_at: rfc3339(e.sent_at),
+                })
                 .collect();
             ([(http::header::CACHE_CONTROL, "no-store")], Json(list)).into_response()
         }
@@ -70,7 +77,9 @@ pub async fn outbox_html(State(state): State<AppState>) -> Response {
         ));
     }
     if list.is_empty() {
-        rows.push_str("<p class=\"card\">Nothing sent yet. Request a code on the <a href=\"/sign-in\">sign-in page</a>.</p>");
+        rows.push_str(
+            "<p class=\"card\">Nothing sent yet. Request a code on the <a href=\"/sign-in\">sign-in page</a>.</p>",
+        );
     }
     let css = format!("/pkg/{}.css", app::OUTPUT_NAME);
     Html(format!(

@@ -40,12 +40,8 @@ impl CodeHasher {
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
         let secret: Arc<[u8]> = secret.into();
-        let mut hasher = Self {
-            secret,
-            params,
-            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
-            dummy: Arc::from(""),
-        };
+        let mut hasher =
+            Self { secret, params, permits: Arc::new(Semaphore::new(max_in_flight.max(1))), dummy: Arc::from("") };
         hasher.dummy = Arc::from(hasher.hash_blocking("000000")?);
         Ok(hasher)
     }
@@ -101,9 +97,7 @@ async fn spawn_blocking_in_span<T: Send + 'static>(
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
     let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(f))
-        .await
-        .context("hashing task panicked")?
+    tokio::task::spawn_blocking(move || span.in_scope(f)).await.context("hashing task panicked")?
 }
 
 #[cfg(test)]

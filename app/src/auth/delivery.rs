@@ -26,10 +26,7 @@ impl Message {
 
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Message")
-            .field("to", &self.to.masked())
-            .field("subject", &self.subject)
-            .finish_non_exhaustive()
+        f.debug_struct("Message").field("to", &self.to.masked()).field("subject", &self.subject).finish_non_exhaustive()
     }
 }
 
@@ -86,7 +83,10 @@ impl Delivery for Outbox {
                 code: message.code.expose().to_owned(),
                 sent_at: self.clock.now_ms(),
             };
-            self.store.insert_outbox(&entry).await.map_err(|e| anyhow::Error::new(e).context("writing to the dev outbox"))?;
+            self.store
+                .insert_outbox(&entry)
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("writing to the dev outbox"))?;
             // The code itself stays out of the log, even in development:
             // logs get copied into tickets and chat.
             tracing::info!(to = %message.to.masked(), channel = message.channel().as_str(), "message stored in the dev outbox; read it at /dev/outbox");

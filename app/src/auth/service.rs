@@ -104,7 +104,15 @@ impl AuthService {
 
     /// Records a security event. A failure to record is logged, not
     /// surfaced: the outcome the person gets has already been decided.
-    async fn audit(&self, kind: &'static str, to: Option<&str>, masked: Option<String>, ctx: &RequestContext, detail: Option<String>, user_id: Option<String>) {
+    async fn audit(
+        &self,
+        kind: &'static str,
+        to: Option<&str>,
+        masked: Option<String>,
+        ctx: &RequestContext,
+        detail: Option<String>,
+        user_id: Option<String>,
+    ) {
         let event = AuditEvent {
             at: self.clock.now_ms(),
             kind,
@@ -125,8 +133,20 @@ impl AuthService {
         let Err(retry_after_secs) = limiter.check(ctx.client_ip) else { return Ok(()) };
         tracing::info!(ip = ?ctx.client_ip, send, "client IP over its limit");
         let what = if send { "send" } else { "verify" };
-        self.audit("rate_limited", None, None, ctx, Some(format!("{what} per IP; retry after {retry_after_secs} s")), None).await;
-        Err(if send { AuthError::SendLimited { retry_after_secs } } else { AuthError::VerifyLimited { retry_after_secs } })
+        self.audit(
+            "rate_limited",
+            None,
+            None,
+            ctx,
+            Some(format!("{what} per IP; retry after {retry_after_secs} s")),
+            None,
+        )
+        .await;
+        Err(if send {
+            AuthError::SendLimited { retry_after_secs }
+        } else {
+            AuthError::VerifyLimited { retry_after_secs }
+        })
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -156,7 +176,8 @@ impl AuthService {
     /// browser's, whatever state that challenge is in.
     pub async fn resend_code(&self, previous: &ChallengeId, ctx: &RequestContext) -> Result<Pending, AuthError> {
         let view = self.store.challenge_view(previous).await?.ok_or(AuthError::NoChallenge)?;
-        let to = Identifier::from_stored(view.channel, &view.destination).context("stored destination no longer parses")?;
+        let to =
+            Identifier::from_stored(view.channel, &view.destination).context("stored destination no longer parses")?;
         self.ip_limited(true, ctx).await?;
         self.send_new_code(to, ctx).await
     }
@@ -165,17 +186,27 @@ impl AuthService {
         let l = &self.settings.limits;
         let now = self.clock.now_ms();
         let dest = to.as_ref();
-        let next_send_at = match self.store.claim_send(dest, now, l.resend_cooldown_ms, l.codes_per_hour, l.codes_per_day).await? {
-            SendClaim::Granted { next_send_at } => next_send_at,
-            SendClaim::Refused { retry_at } => {
-                let retry_after_secs = secs_until(now, retry_at);
-                self.audit("rate_limited", Some(dest), Some(to.masked()), ctx, Some(format!("send; retry after {retry_after_secs} s")), None).await;
-                return Err(AuthError::SendLimited { retry_after_secs });
-            }
-        };
+        let next_send_at =
+            match self.store.claim_send(dest, now, l.resend_cooldown_ms, l.codes_per_hour, l.codes_per_day).await? {
+                SendClaim::Granted { next_send_at } => next_send_at,
+                SendClaim::Refused { retry_at } => {
+                    let retry_after_secs = secs_until(now, retry_at);
+                    self.audit(
+                        "rate_limited",
+                        Some(dest),
+                        Some(to.masked()),
+                        ctx,
+                        Some(format!("send; retry after {retry_after_secs} s")),
+                        None,
+                    )
+                    .await;
+                    return Err(AuthError::SendLimited { retry_after_secs });
+                }
+            };
         if to.channel() == Channel::Sms && !self.store.claim_sms(now, l.sms_per_hour).await? {
             tracing::warn!("hourly SMS budget spent (PASSCODE_SMS_PER_HOUR); refusing SMS until the hour is over");
-            self.audit("rate_limited", Some(dest), Some(to.masked()), ctx, Some("global SMS budget".into()), None).await;
+            self.audit("rate_limited", Some(dest), Some(to.masked()), ctx, Some("global SMS budget".into()), None)
+                .await;
             return Err(AuthError::SmsUnavailable);
         }
         let code = Code::generate(&self.settings.code);
@@ -223,9 +254,12 @@ impl AuthService {
         let l = &self.settings.limits;
         Ok(match view {
             Some(v) => {
-                let to = Identifier::from_stored(v.channel, &v.destination).context("stored destination no longer parses")?;
-                let next_send_at =
-                    self.store.next_send_time(&v.destination, self.clock.now_ms(), l.codes_per_hour, l.codes_per_day).await?;
+                let to = Identifier::from_stored(v.channel, &v.destination)
+                    .context("stored destination no longer parses")?;
+                let next_send_at = self
+                    .store
+                    .next_send_time(&v.destination, self.clock.now_ms(), l.codes_per_hour, l.codes_per_day)
+                    .await?;
                 Some(Pending {
                     challenge: challenge.clone(),
                     masked_destination: to.masked(),
@@ -252,7 +286,15 @@ impl AuthService {
             Reservation::Reserved(r) => r,
             Reservation::DestinationLimited { retry_at } => {
                 let retry_after_secs = secs_until(now, retry_at);
-                self.audit("rate_limited", None, None, ctx, Some(format!("verify; retry after {retry_after_secs} s")), None).await;
+                self.audit(
+                    "rate_limited",
+                    None,
+                    None,
+                    ctx,
+                    Some(format!("verify; retry after {retry_after_secs} s")),
+                    None,
+                )
+                .await;
                 return Err(AuthError::VerifyLimited { retry_after_secs });
             }
             Reservation::ChallengeClosed => {
@@ -276,9 +318,21 @@ impl AuthService {
             let now = self.clock.now_ms();
             if self.store.lock_if_exhausted(dest, now, l.failures_per_hour, l.lockout_ms).await? {
                 tracing::warn!(ip = ?ctx.client_ip, "destination locked after too many wrong codes");
-                self.audit("destination_locked", Some(dest), None, ctx, Some(format!("{} s", l.lockout_ms / 1000)), None).await;
+                self.audit(
+                    "destination_locked",
+                    Some(dest),
+                    None,
+                    ctx,
+                    Some(format!("{} s", l.lockout_ms / 1000)),
+                    None,
+                )
+                .await;
             }
-            return Err(if left == 0 { AuthError::TooManyAttempts } else { AuthError::WrongCode { attempts_left: left } });
+            return Err(if left == 0 {
+                AuthError::TooManyAttempts
+            } else {
+                AuthError::WrongCode { attempts_left: left }
+            });
         }
         let token = SessionToken::generate();
         let now = self.clock.now_ms();
@@ -296,7 +350,8 @@ impl AuthService {
 
     pub async fn current_user(&self, token: &SessionToken) -> Result<Option<SignedInUser>, AuthError> {
         let Some(row) = self.store.session_user(token, self.clock.now_ms()).await? else { return Ok(None) };
-        let identifier = Identifier::from_stored(row.channel, &row.identifier).context("stored identifier no longer parses")?;
+        let identifier =
+            Identifier::from_stored(row.channel, &row.identifier).context("stored identifier no longer parses")?;
         Ok(Some(SignedInUser { id: row.id, identifier, since: row.created_at }))
     }
 

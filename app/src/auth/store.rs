@@ -70,7 +70,9 @@ pub enum Reservation {
     /// The challenge cannot take attempts (see `challenge_state`).
     ChallengeClosed,
     /// The destination has had too many failures; try again at `retry_at`.
-    DestinationLimited { retry_at: i64 },
+    DestinationLimited {
+        retry_at: i64,
+    },
 }
 
 const HOUR_MS: i64 = 3_600_000;
@@ -168,7 +170,10 @@ impl Store {
         )
         .bind(id.as_ref())
         .bind(now)
-        .fetch_all(&mut *tx).await?.into_iter().next();
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .next();
         let Some(row) = row else {
             tx.rollback().await?;
             return Ok(Reservation::ChallengeClosed);
@@ -300,7 +305,13 @@ impl Store {
     }
 
     /// When the next code to `destination` may be sent (`<= now`: now).
-    pub async fn next_send_time(&self, destination: &str, now: i64, per_hour: i64, per_day: i64) -> Result<i64, sqlx::Error> {
+    pub async fn next_send_time(
+        &self,
+        destination: &str,
+        now: i64,
+        per_hour: i64,
+        per_day: i64,
+    ) -> Result<i64, sqlx::Error> {
         let row = sqlx::query(
             "SELECT hour_start, hour_count, day_start, day_count, next_send_at, locked_until \
              FROM destinations WHERE destination = $1",
@@ -415,7 +426,10 @@ impl Store {
         )
         .bind(now)
         .bind(id.as_ref())
-        .fetch_all(&mut *tx).await?.into_iter().next();
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .next();
         let Some(consumed) = consumed else {
             tx.rollback().await?;
             return Ok(None);
@@ -476,10 +490,8 @@ impl Store {
     }
 
     pub async fn delete_session(&self, token: &SessionToken) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token.hash())
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token.hash()).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -57,9 +57,7 @@ impl Code {
     pub fn generate(policy: &CodePolicy) -> Self {
         let alphabet = policy.alphabet.chars();
         let mut rng = rand::rng();
-        let code = (0..policy.length)
-            .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
-            .collect();
+        let code = (0..policy.length).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect();
         Self(code)
     }
 
@@ -106,10 +104,7 @@ mod tests {
 
     #[test]
     fn generated_codes_fit_their_policy() {
-        for policy in [
-            CodePolicy::default(),
-            CodePolicy { length: 10, alphabet: CodeAlphabet::Alphanumeric },
-        ] {
+        for policy in [CodePolicy::default(), CodePolicy { length: 10, alphabet: CodeAlphabet::Alphanumeric }] {
             for _ in 0..200 {
                 let code = Code::generate(&policy);
                 assert_eq!(Code::parse(code.expose(), &policy).as_ref(), Ok(&code));

@@ -16,7 +16,9 @@ pub enum IdentifierError {
     InvalidEmail,
     #[error("Enter a phone number with its country code, like +44 7911 123456.")]
     InvalidPhone,
-    #[error("Enter an email address like name@example.com or a phone number with its country code, like +44 7911 123456.")]
+    #[error(
+        "Enter an email address like name@example.com or a phone number with its country code, like +44 7911 123456."
+    )]
     Unrecognised,
 }
 
@@ -62,9 +64,7 @@ impl EmailAddress {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain
-                .split('.')
-                .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
+            && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
             && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         if !valid_domain || user.is_empty() {
             return Err(IdentifierError::InvalidEmail);
@@ -106,10 +106,7 @@ impl PhoneNumber {
     /// national number; without it a leading `+` or `00` is required.
     pub fn parse(input: &str, default_region: Option<&str>) -> Result<Self, IdentifierError> {
         let trimmed = precheck(input)?;
-        if !trimmed
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.'))
-        {
+        if !trimmed.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.')) {
             return Err(IdentifierError::InvalidPhone);
         }
         if trimmed.rfind('+').is_some_and(|i| i > 0) {
@@ -257,7 +254,16 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_rejected() {
-        for bad in ["foo@", "@example.com", "foo@bar", "foo@@bar.com", "a b@c.com", "foo@exa mple.com", "foo@-x.com", "foo@x..com"] {
+        for bad in [
+            "foo@",
+            "@example.com",
+            "foo@bar",
+            "foo@@bar.com",
+            "a b@c.com",
+            "foo@exa mple.com",
+            "foo@-x.com",
+            "foo@x..com",
+        ] {
             assert_eq!(EmailAddress::parse(bad), Err(IdentifierError::InvalidEmail), "{bad}");
         }
         assert_eq!(Identifier::parse("x\u{7}@example.com", None), Err(IdentifierError::ControlCharacters));

@@ -30,11 +30,7 @@ pub fn Card(#[prop(into)] title: String, children: Children) -> impl IntoView {
 /// The live region next to a field. It is always in the page (empty when
 /// there is nothing to say) so screen readers announce new messages.
 #[component]
-pub fn FieldMessage(
-    id: &'static str,
-    field: Field,
-    #[prop(into)] error: Signal<Option<AppError>>,
-) -> impl IntoView {
+pub fn FieldMessage(id: &'static str, field: Field, #[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
     let text = move || error.get().filter(|e| e.field() == field).map(|e| e.to_string());
     view! {
         <p id=id class="field-error" role="alert" aria-live="assertive">

@@ -40,11 +40,7 @@ fn NoChallenge() -> impl IntoView {
 }
 
 #[component]
-fn CodeForm(
-    pending: PendingView,
-    verify: ServerAction<VerifyCode>,
-    resend: ServerAction<ResendCode>,
-) -> impl IntoView {
+fn CodeForm(pending: PendingView, verify: ServerAction<VerifyCode>, resend: ServerAction<ResendCode>) -> impl IntoView {
     let verify_error = Signal::derive(move || verify.value().get().and_then(Result::err));
     let resend_error = Signal::derive(move || resend.value().get().and_then(Result::err));
     let resent = move || matches!(resend.value().get(), Some(Ok(_)));
@@ -102,7 +98,7 @@ fn CodeForm(
         <Card title="Enter your code">
             <p class="lede" id="code-hint">{hint}</p>
             <p class="notice" role="status" aria-live="polite">
-                {move || resent().then(|| "A new code is on its way. Earlier codes no longer work.")}
+                {move || resent().then_some("A new code is on its way. Earlier codes no longer work.")}
             </p>
             <ActionForm action=verify attr:novalidate=true attr:class="form">
                 <div class="field">

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use app::auth::ManualClock;
+use passcode::config::Config;
 use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
-use passcode::config::Config;
 
 pub const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -29,7 +29,9 @@ fn postgres_admin_url() -> String {
 impl TestDatabase {
     pub async fn create(data_dir: &std::path::Path) -> Self {
         match backend().as_str() {
-            "sqlite" => Self { url: format!("sqlite://{}?mode=rwc", data_dir.join("passcode.db").display()), postgres: None },
+            "sqlite" => {
+                Self { url: format!("sqlite://{}?mode=rwc", data_dir.join("passcode.db").display()), postgres: None }
+            }
             "postgres" => Self::create_postgres().await,
             other => panic!("TEST_DATABASE must be sqlite or postgres, not {other:?}"),
         }
@@ -65,7 +67,8 @@ impl Drop for TestDatabase {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
                 if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
                 }
             });
         })
@@ -242,7 +245,9 @@ impl TestApp {
 
     /// A code of the right shape that is not the one sent.
     pub fn wrong(code: &str) -> String {
-        code.chars().map(|c| if c == '9' { '0' } else { char::from_digit(c.to_digit(10).unwrap() + 1, 10).unwrap() }).collect()
+        code.chars()
+            .map(|c| if c == '9' { '0' } else { char::from_digit(c.to_digit(10).unwrap() + 1, 10).unwrap() })
+            .collect()
     }
 
     pub async fn account_page(&self) -> Response {

@@ -181,7 +181,10 @@ async fn spoofed_forwarding_headers_from_an_untrusted_peer_change_nothing() {
     let res = app.request_code_forwarded("c@example.com", "203.0.113.3").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE ip = '127.0.0.1' AND kind = 'code_sent'").await, 2);
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE ip = '127.0.0.1' AND kind = 'rate_limited'").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE ip = '127.0.0.1' AND kind = 'rate_limited'").await,
+        1
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE ip LIKE '203.%'").await, 0);
 }
 

@@ -22,7 +22,8 @@ struct Cable {
 impl Cable {
     async fn new(target: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let cable = Cable { addr: listener.local_addr().unwrap(), target: target.to_owned(), tasks: Default::default() };
+        let cable =
+            Cable { addr: listener.local_addr().unwrap(), target: target.to_owned(), tasks: Default::default() };
         cable.serve(listener);
         cable
     }

@@ -183,8 +183,14 @@ async fn malformed_identifiers_get_specific_messages_and_write_nothing() {
         ("+1 12", "Enter a phone number with its country code, like +44 7911 123456."),
         ("07911 123456", "Enter a phone number with its country code, like +44 7911 123456."),
         (&long, "That is too long to be an email address or phone number."),
-        ("jane\r\nBcc: x@example.com", "That contains characters that can't be part of an email address or phone number."),
-        ("hello", "Enter an email address like name@example.com or a phone number with its country code, like +44 7911 123456."),
+        (
+            "jane\r\nBcc: x@example.com",
+            "That contains characters that can't be part of an email address or phone number.",
+        ),
+        (
+            "hello",
+            "Enter an email address like name@example.com or a phone number with its country code, like +44 7911 123456.",
+        ),
     ];
     for (input, message) in cases {
         let res = app.request_code(input).await;
@@ -302,7 +308,9 @@ async fn expired_session_is_not_accepted() {
 #[tokio::test]
 async fn cross_site_posts_are_refused() {
     let app = spawn_app().await;
-    for (header, value) in [("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site"), ("origin", "https://evil.example")] {
+    for (header, value) in
+        [("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site"), ("origin", "https://evil.example")]
+    {
         for path in ["/api/request_code", "/api/verify_code", "/api/resend_code", "/api/sign_out"] {
             let res = app
                 .client

@@ -78,7 +78,8 @@ impl Browser {
     }
 
     async fn post(&self, base: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let cookie = self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let cookie =
+            self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
         let res = self.client.post(format!("{base}{path}")).header("cookie", cookie).form(form).send().await.unwrap();
         let mut jar = self.cookies.lock().unwrap();
         for line in res.headers().get_all("set-cookie") {
@@ -94,7 +95,8 @@ impl Browser {
     }
 
     async fn account(&self, base: &str) -> StatusCode {
-        let cookie = self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let cookie =
+            self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
         self.client.get(format!("{base}/account")).header("cookie", cookie).send().await.unwrap().status()
     }
 }
@@ -120,7 +122,10 @@ async fn limits_and_sessions_hold_across_two_processes_on_one_database() {
 
     // A code requested on A, then again on B inside the cooldown: refused.
     let browser = Browser::new();
-    assert_eq!(browser.post(&a.base, "/api/request_code", &[("identifier", "x@example.com")]).await.status(), StatusCode::OK);
+    assert_eq!(
+        browser.post(&a.base, "/api/request_code", &[("identifier", "x@example.com")]).await.status(),
+        StatusCode::OK
+    );
     let res = browser.post(&b.base, "/api/request_code", &[("identifier", "x@example.com")]).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 
@@ -135,10 +140,16 @@ async fn limits_and_sessions_hold_across_two_processes_on_one_database() {
     // Wrong guesses alternating between the instances count together: the
     // third locks the address on both.
     let attacker = Browser::new();
-    assert_eq!(attacker.post(&b.base, "/api/request_code", &[("identifier", "y@example.com")]).await.status(), StatusCode::OK);
+    assert_eq!(
+        attacker.post(&b.base, "/api/request_code", &[("identifier", "y@example.com")]).await.status(),
+        StatusCode::OK
+    );
     let code = latest_code(&a.base, "y@example.com").await;
     for base in [&a.base, &b.base, &a.base] {
-        assert_eq!(attacker.post(base, "/api/verify_code", &[("code", &wrong(&code))]).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            attacker.post(base, "/api/verify_code", &[("code", &wrong(&code))]).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     for base in [&b.base, &a.base] {
         let res = attacker.post(base, "/api/verify_code", &[("code", &code)]).await;
