@@ -27,8 +27,10 @@ pub enum AppError {
     CodeSuperseded,
     #[error("There is no sign-in in progress in this browser. Start again with your email address or phone number.")]
     NoChallenge,
-    #[error("We couldn't send a code to {destination}. Please try again.")]
-    DeliveryFailed { destination: String },
+    #[error("We couldn't send a code to {destination}. {}", if *by_sms { "Try again or use your email address instead." } else { "Please try again." })]
+    DeliveryFailed { destination: String, by_sms: bool },
+    #[error("We're sending a lot of codes right now. Please try again in a few seconds.")]
+    DeliveryBusy,
     #[error("You are not signed in.")]
     NotSignedIn,
     /// Too many codes asked for (per destination or per client). The same
@@ -58,6 +60,7 @@ impl AppError {
             AppError::SendLimited { .. } | AppError::VerifyLimited { .. } => 429,
             AppError::SmsUnavailable => 503,
             AppError::DeliveryFailed { .. } => 502,
+            AppError::DeliveryBusy => 503,
             AppError::Unavailable => 503,
             AppError::Request(_) => 400,
         }
@@ -68,6 +71,7 @@ impl AppError {
         match self {
             AppError::InvalidIdentifier(_)
             | AppError::DeliveryFailed { .. }
+            | AppError::DeliveryBusy
             | AppError::SendLimited { .. }
             | AppError::SmsUnavailable => Field::Identifier,
             AppError::InvalidCode(_)

@@ -34,6 +34,23 @@ pub enum DeliveryKind {
     Outbox,
 }
 
+/// How text messages leave (email goes by `PASSCODE_DELIVERY`).
+#[derive(Debug, Clone)]
+pub enum SmsConfig {
+    /// With the email, into the dev outbox.
+    Outbox,
+    Twilio {
+        base_url: String,
+        account_sid: String,
+        auth_token: Secret,
+        sender: app::auth::TwilioSender,
+    },
+    Webhook {
+        url: String,
+        token: Secret,
+    },
+}
+
 /// A secret that never prints.
 #[derive(Clone)]
 pub struct Secret(Vec<u8>);
@@ -41,6 +58,10 @@ pub struct Secret(Vec<u8>);
 impl Secret {
     pub fn expose(&self) -> &[u8] {
         &self.0
+    }
+
+    pub fn expose_str(&self) -> String {
+        String::from_utf8_lossy(&self.0).into_owned()
     }
 
     fn parse_hex(var: &'static str, s: &str) -> Result<Self, ConfigError> {
@@ -92,6 +113,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub limits: Limits,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub sms: SmsConfig,
+    pub sms_timeout_ms: u64,
+    pub sms_max_in_flight: usize,
+    pub sms_countries: Option<Vec<u16>>,
     pub leptos: LeptosOptions,
 }
 
@@ -406,6 +431,86 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let required =
+            |var: &'static str| src.get(var).ok_or_else(|| err(var, "is required for this PASSCODE_SMS_PROVIDER"));
+        let sms = match src.get("PASSCODE_SMS_PROVIDER").map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("outbox") => SmsConfig::Outbox,
+            Some("twilio") => {
+                let sender = match (src.get("PASSCODE_TWILIO_FROM"), src.get("PASSCODE_TWILIO_MESSAGING_SERVICE_SID")) {
+                    (Some(from), None) => app::auth::TwilioSender::From(from),
+                    (None, Some(sid)) => app::auth::TwilioSender::MessagingService(sid),
+                    _ => {
+                        return Err(err(
+                            "PASSCODE_TWILIO_FROM",
+                            "set exactly one of PASSCODE_TWILIO_FROM and PASSCODE_TWILIO_MESSAGING_SERVICE_SID",
+                        ));
+                    }
+                };
+                SmsConfig::Twilio {
+                    base_url: src.get("PASSCODE_SMS_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
+                    account_sid: required("PASSCODE_TWILIO_ACCOUNT_SID")?,
+                    auth_token: Secret(required("PASSCODE_TWILIO_AUTH_TOKEN")?.into_bytes()),
+                    sender,
+                }
+            }
+            Some("webhook") => SmsConfig::Webhook {
+                url: required("PASSCODE_SMS_WEBHOOK_URL")?,
+                token: Secret(required("PASSCODE_SMS_WEBHOOK_TOKEN")?.into_bytes()),
+            },
+            Some(other) => {
+                return Err(err("PASSCODE_SMS_PROVIDER", format!("expected outbox, twilio or webhook, got {other:?}")));
+            }
+        };
+        for (var, url) in [
+            (
+                "PASSCODE_SMS_BASE_URL",
+                match &sms {
+                    SmsConfig::Twilio { base_url, .. } => Some(base_url),
+                    _ => None,
+                },
+            ),
+            (
+                "PASSCODE_SMS_WEBHOOK_URL",
+                match &sms {
+                    SmsConfig::Webhook { url, .. } => Some(url),
+                    _ => None,
+                },
+            ),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("https://")
+                    || url.starts_with("http://127.")
+                    || url.starts_with("http://localhost"))
+            {
+                return Err(err(var, format!("must be https:// (plain http only to localhost), got {url:?}")));
+            }
+        }
+        let sms_timeout_ms = in_range(
+            "PASSCODE_SMS_TIMEOUT_MS",
+            parse(src, "PASSCODE_SMS_TIMEOUT_MS", 10_000u64, "milliseconds")?,
+            100,
+            120_000,
+        )?;
+        let sms_max_in_flight = in_range(
+            "PASSCODE_SMS_MAX_IN_FLIGHT",
+            parse(src, "PASSCODE_SMS_MAX_IN_FLIGHT", 32usize, "a number")?,
+            1,
+            10_000,
+        )?;
+        let sms_countries = match src.get("PASSCODE_SMS_COUNTRIES") {
+            None => None,
+            Some(list) => Some(
+                list.split(',')
+                    .map(|c| c.trim().trim_start_matches('+'))
+                    .filter(|c| !c.is_empty())
+                    .map(|c| {
+                        c.parse::<u16>().map_err(|_| {
+                            err("PASSCODE_SMS_COUNTRIES", format!("expected calling codes like 44,1,49, got {c:?}"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
         let max_body_bytes = in_range(
             "PASSCODE_MAX_BODY_BYTES",
             parse(src, "PASSCODE_MAX_BODY_BYTES", 16 * 1024usize, "bytes")?,
@@ -435,6 +540,10 @@ impl Config {
             max_body_bytes,
             limits,
             trusted_proxies,
+            sms,
+            sms_timeout_ms,
+            sms_max_in_flight,
+            sms_countries,
             leptos,
         })
     }
@@ -493,6 +602,8 @@ mod tests {
             ("PASSCODE_TRUSTED_PROXIES", "10.0.0.0/8, proxy.example"),
             ("PASSCODE_CODES_PER_HOUR", "0"),
             ("LEPTOS_ENV", "staging"),
+            ("PASSCODE_SMS_PROVIDER", "carrier-pigeon"),
+            ("PASSCODE_SMS_COUNTRIES", "44,uk"),
         ] {
             let e = Config::from_source(&src(&[(var, value)])).unwrap_err();
             assert_eq!(e.var, var, "{value}: {e}");

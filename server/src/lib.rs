@@ -19,7 +19,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use app::auth::{AuthService, AuthSettings, Clock, CodeHasher, Delivery, Outbox, Store};
+use app::auth::{AuthService, AuthSettings, ByChannel, Clock, CodeHasher, Delivery, HttpSms, Outbox, SmsApi, Store};
 use app::state::AppState;
 use app::{App, shell};
 use config::{Config, DeliveryKind, Mode, Secret};
@@ -82,6 +82,29 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
             Arc::new(Outbox::new(store.clone(), clock.clone()))
         }
     };
+    let delivery: Arc<dyn Delivery> = match &config.sms {
+        config::SmsConfig::Outbox => delivery,
+        other => {
+            let timeout = std::time::Duration::from_millis(config.sms_timeout_ms);
+            let (api, url) = match other {
+                config::SmsConfig::Twilio { base_url, account_sid, auth_token, sender } => (
+                    SmsApi::Twilio {
+                        account_sid: account_sid.clone(),
+                        auth_token: auth_token.expose_str(),
+                        sender: sender.clone(),
+                    },
+                    base_url.clone(),
+                ),
+                config::SmsConfig::Webhook { url, token } => {
+                    (SmsApi::Webhook { token: token.expose_str() }, url.clone())
+                }
+                config::SmsConfig::Outbox => unreachable!("handled above"),
+            };
+            let sms = Arc::new(HttpSms::new(api, url, timeout, config.sms_max_in_flight)?);
+            tracing::info!(sms = sms.describe(), "SMS delivery configured");
+            Arc::new(ByChannel { email: delivery, sms })
+        }
+    };
     tracing::info!(delivery = delivery.describe(), "delivery configured");
     let hasher = CodeHasher::new(secret.expose(), config.argon2, config.hash_concurrency)?;
     let settings = AuthSettings {
@@ -93,6 +116,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         product_name: "Passcode".into(),
         public_host: config.public_host().to_owned(),
         limits: config.limits.clone(),
+        sms_countries: config.sms_countries.clone(),
     };
     let auth = Arc::new(AuthService::new(store, hasher, delivery, clock, settings, secret.expose()));
     let state = AppState {

@@ -34,6 +34,9 @@ impl fmt::Debug for Message {
 pub enum DeliveryError {
     #[error("delivery failed: {0}")]
     Failed(String),
+    /// Too many sends already in flight; nothing was attempted.
+    #[error("too many sends in flight")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -33,6 +33,8 @@ pub enum AuthError {
     VerifyLimited { retry_after_secs: u64 },
     #[error("the hourly SMS budget is spent")]
     SmsUnavailable,
+    #[error("SMS to that country calling code are not allowed")]
+    SmsCountryNotAllowed,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -59,10 +61,15 @@ impl From<AuthError> for AppError {
             AuthError::SendLimited { retry_after_secs } => AppError::SendLimited { retry_after_secs },
             AuthError::VerifyLimited { retry_after_secs } => AppError::VerifyLimited { retry_after_secs },
             AuthError::SmsUnavailable => AppError::SmsUnavailable,
+            AuthError::Delivery { source: DeliveryError::Busy, .. } => AppError::DeliveryBusy,
             AuthError::Delivery { masked, source } => {
                 tracing::error!(to = %masked, error = %source, "delivery failed");
-                AppError::DeliveryFailed { destination: masked }
+                let by_sms = masked.starts_with('+');
+                AppError::DeliveryFailed { destination: masked, by_sms }
             }
+            AuthError::SmsCountryNotAllowed => AppError::InvalidIdentifier(
+                "We can't send text messages to numbers in that country. Please use your email address instead.".into(),
+            ),
             AuthError::Unexpected(cause) => {
                 tracing::error!(error = ?cause, "unexpected failure in the auth core");
                 AppError::Unavailable

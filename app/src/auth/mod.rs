@@ -7,6 +7,7 @@ mod delivery;
 mod error;
 mod limits;
 mod service;
+mod sms;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -15,4 +16,5 @@ pub use delivery::{Delivery, DeliveryError, Message, Outbox, OutboxEntry};
 pub use error::AuthError;
 pub use limits::{IpLimiter, Limits, ip_key};
 pub use service::{AuthService, AuthSettings, NewSession, Pending, RequestContext, SignedInUser};
+pub use sms::{ByChannel, HttpSms, SmsApi, TwilioSender};
 pub use store::{AuditEvent, Store};

@@ -24,6 +24,9 @@ pub struct AuthSettings {
     /// Host of the public URL, for the SMS origin-bound code line (WebOTP).
     pub public_host: String,
     pub limits: Limits,
+    /// Country calling codes SMS may go to (`None`: all). A guard against
+    /// SMS pumping to premium-rate ranges.
+    pub sms_countries: Option<Vec<u16>>,
 }
 
 impl Default for AuthSettings {
@@ -37,6 +40,7 @@ impl Default for AuthSettings {
             product_name: "Passcode".into(),
             public_host: "localhost".into(),
             limits: Limits::default(),
+            sms_countries: None,
         }
     }
 }
@@ -183,6 +187,11 @@ impl AuthService {
     }
 
     async fn send_new_code(&self, to: Identifier, ctx: &RequestContext) -> Result<Pending, AuthError> {
+        if let (Identifier::Phone(phone), Some(allowed)) = (&to, &self.settings.sms_countries)
+            && !allowed.contains(&phone.country_code())
+        {
+            return Err(AuthError::SmsCountryNotAllowed);
+        }
         let l = &self.settings.limits;
         let now = self.clock.now_ms();
         let dest = to.as_ref();

@@ -5,4 +5,5 @@ mod helpers;
 mod limits;
 mod operations;
 mod sign_in;
+mod sms;
 mod two_instances;
