@@ -274,19 +274,35 @@ mod tests {
 
     #[test]
     fn phone_numbers_become_e164() {
+        // UK, US, India, Germany, written the ways people write them.
         let cases = [
             ("+44 7911 123456", "+447911123456"),
+            ("+44-7911-123-456", "+447911123456"),
             ("0044 7911 123456", "+447911123456"),
-            ("+1 (415) 555-2671", "+14155552671"),
+            ("+44 (0) 7911 123456", "+447911123456"),
+            ("+1 (201) 555-0123", "+12015550123"),
+            ("001 201 555 0123", "+12015550123"),
+            ("+1.201.555.0123", "+12015550123"),
             ("+91 98765 43210", "+919876543210"),
+            ("0091-98765-43210", "+919876543210"),
             ("+49 30 901820", "+4930901820"),
+            ("+49 (30) 901820", "+4930901820"),
+            ("0049 30 901820", "+4930901820"),
         ];
         for (input, e164) in cases {
             let p = PhoneNumber::parse(input, None).unwrap_or_else(|e| panic!("{input}: {e}"));
-            assert_eq!(p.as_ref(), e164);
+            assert_eq!(p.as_ref(), e164, "{input}");
         }
-        let national = PhoneNumber::parse("07911 123456", Some("GB")).unwrap();
-        assert_eq!(national.as_ref(), "+447911123456");
+        // National forms need a default region.
+        for (input, region, e164) in [
+            ("07911 123456", "GB", "+447911123456"),
+            ("(201) 555-0123", "US", "+12015550123"),
+            ("098765 43210", "IN", "+919876543210"),
+            ("030 901820", "DE", "+4930901820"),
+        ] {
+            let p = PhoneNumber::parse(input, Some(region)).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(p.as_ref(), e164, "{input} in {region}");
+        }
     }
 
     #[test]
