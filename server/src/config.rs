@@ -147,7 +147,16 @@ fn parse<T: FromStr>(src: &dyn Source, var: &'static str, default: T, what: &str
     }
 }
 
-fn in_range<T: PartialOrd + fmt::Display + Copy>(var: &'static str, v: T, lo: T, hi: T) -> Result<T, ConfigError> {
+/// `var` parsed as a number between `lo` and `hi` (inclusive), or `default`.
+fn ranged<T: FromStr + PartialOrd + fmt::Display + Copy>(
+    src: &dyn Source,
+    var: &'static str,
+    default: T,
+    what: &str,
+    lo: T,
+    hi: T,
+) -> Result<T, ConfigError> {
+    let v = parse(src, var, default, what)?;
     if v < lo || v > hi {
         return Err(err(var, format!("must be between {lo} and {hi}, got {v}")));
     }
@@ -229,59 +238,34 @@ impl Config {
         }
         let defaults = crate::db::PoolSettings::default();
         let pool = crate::db::PoolSettings {
-            max_connections: in_range(
-                "PASSCODE_DB_MAX_CONNECTIONS",
-                parse(src, "PASSCODE_DB_MAX_CONNECTIONS", defaults.max_connections, "a number")?,
-                1,
-                1000,
-            )?,
-            acquire_timeout: std::time::Duration::from_millis(in_range(
+            max_connections: ranged(src, "PASSCODE_DB_MAX_CONNECTIONS", defaults.max_connections, "a number", 1, 1000)?,
+            acquire_timeout: std::time::Duration::from_millis(ranged(
+                src,
                 "PASSCODE_DB_ACQUIRE_TIMEOUT_MS",
-                parse(
-                    src,
-                    "PASSCODE_DB_ACQUIRE_TIMEOUT_MS",
-                    defaults.acquire_timeout.as_millis() as u64,
-                    "milliseconds",
-                )?,
+                defaults.acquire_timeout.as_millis() as u64,
+                "milliseconds",
                 100,
                 60_000,
             )?),
-            statement_timeout: std::time::Duration::from_millis(in_range(
+            statement_timeout: std::time::Duration::from_millis(ranged(
+                src,
                 "PASSCODE_DB_STATEMENT_TIMEOUT_MS",
-                parse(
-                    src,
-                    "PASSCODE_DB_STATEMENT_TIMEOUT_MS",
-                    defaults.statement_timeout.as_millis() as u64,
-                    "milliseconds",
-                )?,
+                defaults.statement_timeout.as_millis() as u64,
+                "milliseconds",
                 100,
                 600_000,
             )?),
         };
-        let purge_interval_secs = in_range(
-            "PASSCODE_PURGE_INTERVAL_SECS",
-            parse(src, "PASSCODE_PURGE_INTERVAL_SECS", 600u64, "seconds")?,
-            1,
-            86_400,
-        )?;
-        let audit_retention_days = in_range(
-            "PASSCODE_AUDIT_RETENTION_DAYS",
-            parse(src, "PASSCODE_AUDIT_RETENTION_DAYS", 90i64, "days")?,
-            1,
-            3650,
-        )?;
+        let purge_interval_secs = ranged(src, "PASSCODE_PURGE_INTERVAL_SECS", 600u64, "seconds", 1, 86_400)?;
+        let audit_retention_days = ranged(src, "PASSCODE_AUDIT_RETENTION_DAYS", 90i64, "days", 1, 3650)?;
 
         let secret = src.get("PASSCODE_SECRET").map(|s| Secret::parse_hex("PASSCODE_SECRET", &s)).transpose()?;
         if secret.is_none() && mode == Mode::Production {
             return Err(err("PASSCODE_SECRET", "is required in production (generate one with `openssl rand -hex 32`)"));
         }
 
-        let length = in_range(
-            "PASSCODE_CODE_LENGTH",
-            parse(src, "PASSCODE_CODE_LENGTH", 6usize, "a number")?,
-            CodePolicy::MIN_LENGTH,
-            CodePolicy::MAX_LENGTH,
-        )?;
+        let length =
+            ranged(src, "PASSCODE_CODE_LENGTH", 6usize, "a number", CodePolicy::MIN_LENGTH, CodePolicy::MAX_LENGTH)?;
         let alphabet = match src.get("PASSCODE_CODE_ALPHABET").map(|v| v.to_ascii_lowercase()) {
             None => CodeAlphabet::Digits,
             Some(v) if v == "digits" => CodeAlphabet::Digits,
@@ -290,16 +274,10 @@ impl Config {
                 return Err(err("PASSCODE_CODE_ALPHABET", format!("expected digits or alphanumeric, got {v:?}")));
             }
         };
-        let code_ttl_secs =
-            in_range("PASSCODE_CODE_TTL_SECS", parse(src, "PASSCODE_CODE_TTL_SECS", 600i64, "seconds")?, 1, 3600)?;
-        let max_attempts =
-            in_range("PASSCODE_MAX_ATTEMPTS", parse(src, "PASSCODE_MAX_ATTEMPTS", 5u32, "a number")?, 1, 10)?;
-        let session_ttl_secs = in_range(
-            "PASSCODE_SESSION_TTL_SECS",
-            parse(src, "PASSCODE_SESSION_TTL_SECS", 30 * 24 * 3600i64, "seconds")?,
-            60,
-            400 * 24 * 3600,
-        )?;
+        let code_ttl_secs = ranged(src, "PASSCODE_CODE_TTL_SECS", 600i64, "seconds", 1, 3600)?;
+        let max_attempts = ranged(src, "PASSCODE_MAX_ATTEMPTS", 5u32, "a number", 1, 10)?;
+        let session_ttl_secs =
+            ranged(src, "PASSCODE_SESSION_TTL_SECS", 30 * 24 * 3600i64, "seconds", 60, 400 * 24 * 3600)?;
         let default_region = src.get("PASSCODE_DEFAULT_REGION").map(|r| r.trim().to_ascii_uppercase());
         if let Some(region) = &default_region
             && (region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()))
@@ -311,32 +289,12 @@ impl Config {
         }
         let defaults = HashParams::default();
         let argon2 = HashParams {
-            memory_kib: in_range(
-                "PASSCODE_ARGON2_MEMORY_KIB",
-                parse(src, "PASSCODE_ARGON2_MEMORY_KIB", defaults.memory_kib, "KiB")?,
-                1024,
-                1024 * 1024,
-            )?,
-            iterations: in_range(
-                "PASSCODE_ARGON2_ITERATIONS",
-                parse(src, "PASSCODE_ARGON2_ITERATIONS", defaults.iterations, "a number")?,
-                1,
-                10,
-            )?,
-            parallelism: in_range(
-                "PASSCODE_ARGON2_PARALLELISM",
-                parse(src, "PASSCODE_ARGON2_PARALLELISM", defaults.parallelism, "a number")?,
-                1,
-                16,
-            )?,
+            memory_kib: ranged(src, "PASSCODE_ARGON2_MEMORY_KIB", defaults.memory_kib, "KiB", 1024, 1024 * 1024)?,
+            iterations: ranged(src, "PASSCODE_ARGON2_ITERATIONS", defaults.iterations, "a number", 1, 10)?,
+            parallelism: ranged(src, "PASSCODE_ARGON2_PARALLELISM", defaults.parallelism, "a number", 1, 16)?,
         };
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let hash_concurrency = in_range(
-            "PASSCODE_HASH_CONCURRENCY",
-            parse(src, "PASSCODE_HASH_CONCURRENCY", cores * 2, "a number")?,
-            1,
-            1024,
-        )?;
+        let hash_concurrency = ranged(src, "PASSCODE_HASH_CONCURRENCY", cores * 2, "a number", 1, 1024)?;
         let delivery = match src.get("PASSCODE_DELIVERY").map(|v| v.to_ascii_lowercase()) {
             None => DeliveryKind::Outbox,
             Some(v) if v == "outbox" => DeliveryKind::Outbox,
@@ -352,66 +310,37 @@ impl Config {
         }
         let d = Limits::default();
         let limits = Limits {
-            resend_cooldown_ms: in_range(
+            resend_cooldown_ms: ranged(
+                src,
                 "PASSCODE_RESEND_COOLDOWN_SECS",
-                parse(src, "PASSCODE_RESEND_COOLDOWN_SECS", d.resend_cooldown_ms / 1000, "seconds")?,
+                d.resend_cooldown_ms / 1000,
+                "seconds",
                 1,
                 3600,
             )? * 1000,
-            codes_per_hour: in_range(
-                "PASSCODE_CODES_PER_HOUR",
-                parse(src, "PASSCODE_CODES_PER_HOUR", d.codes_per_hour, "a number")?,
-                1,
-                1000,
-            )?,
-            codes_per_day: in_range(
-                "PASSCODE_CODES_PER_DAY",
-                parse(src, "PASSCODE_CODES_PER_DAY", d.codes_per_day, "a number")?,
-                1,
-                10_000,
-            )?,
-            failures_per_hour: in_range(
-                "PASSCODE_FAILURES_PER_HOUR",
-                parse(src, "PASSCODE_FAILURES_PER_HOUR", d.failures_per_hour, "a number")?,
-                1,
-                1000,
-            )?,
-            lockout_ms: in_range(
-                "PASSCODE_LOCKOUT_SECS",
-                parse(src, "PASSCODE_LOCKOUT_SECS", d.lockout_ms / 1000, "seconds")?,
-                1,
-                86_400,
-            )? * 1000,
-            ip_sends_per_10_min: in_range(
+            codes_per_hour: ranged(src, "PASSCODE_CODES_PER_HOUR", d.codes_per_hour, "a number", 1, 1000)?,
+            codes_per_day: ranged(src, "PASSCODE_CODES_PER_DAY", d.codes_per_day, "a number", 1, 10_000)?,
+            failures_per_hour: ranged(src, "PASSCODE_FAILURES_PER_HOUR", d.failures_per_hour, "a number", 1, 1000)?,
+            lockout_ms: ranged(src, "PASSCODE_LOCKOUT_SECS", d.lockout_ms / 1000, "seconds", 1, 86_400)? * 1000,
+            ip_sends_per_10_min: ranged(
+                src,
                 "PASSCODE_IP_SENDS_PER_10_MIN",
-                parse(src, "PASSCODE_IP_SENDS_PER_10_MIN", d.ip_sends_per_10_min, "a number")?,
+                d.ip_sends_per_10_min,
+                "a number",
                 1,
                 1_000_000,
             )?,
-            ip_send_burst: in_range(
-                "PASSCODE_IP_SEND_BURST",
-                parse(src, "PASSCODE_IP_SEND_BURST", d.ip_send_burst, "a number")?,
-                1,
-                1_000_000,
-            )?,
-            ip_verifies_per_10_min: in_range(
+            ip_send_burst: ranged(src, "PASSCODE_IP_SEND_BURST", d.ip_send_burst, "a number", 1, 1_000_000)?,
+            ip_verifies_per_10_min: ranged(
+                src,
                 "PASSCODE_IP_VERIFIES_PER_10_MIN",
-                parse(src, "PASSCODE_IP_VERIFIES_PER_10_MIN", d.ip_verifies_per_10_min, "a number")?,
+                d.ip_verifies_per_10_min,
+                "a number",
                 1,
                 1_000_000,
             )?,
-            ip_verify_burst: in_range(
-                "PASSCODE_IP_VERIFY_BURST",
-                parse(src, "PASSCODE_IP_VERIFY_BURST", d.ip_verify_burst, "a number")?,
-                1,
-                1_000_000,
-            )?,
-            sms_per_hour: in_range(
-                "PASSCODE_SMS_PER_HOUR",
-                parse(src, "PASSCODE_SMS_PER_HOUR", d.sms_per_hour, "a number")?,
-                0,
-                10_000_000,
-            )?,
+            ip_verify_burst: ranged(src, "PASSCODE_IP_VERIFY_BURST", d.ip_verify_burst, "a number", 1, 1_000_000)?,
+            sms_per_hour: ranged(src, "PASSCODE_SMS_PER_HOUR", d.sms_per_hour, "a number", 0, 10_000_000)?,
         };
         let trusted_proxies = match src.get("PASSCODE_TRUSTED_PROXIES") {
             None => Vec::new(),
@@ -433,6 +362,15 @@ impl Config {
         };
         let required =
             |var: &'static str| src.get(var).ok_or_else(|| err(var, "is required for this PASSCODE_SMS_PROVIDER"));
+        // Provider credentials travel with every request: https only, except
+        // to this machine.
+        let provider_url = |var: &'static str, url: String| {
+            if url.starts_with("https://") || url.starts_with("http://127.") || url.starts_with("http://localhost") {
+                Ok(url)
+            } else {
+                Err(err(var, format!("must be https:// (plain http only to localhost), got {url:?}")))
+            }
+        };
         let sms = match src.get("PASSCODE_SMS_PROVIDER").map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("outbox") => SmsConfig::Outbox,
             Some("twilio") => {
@@ -447,56 +385,25 @@ impl Config {
                     }
                 };
                 SmsConfig::Twilio {
-                    base_url: src.get("PASSCODE_SMS_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
+                    base_url: provider_url(
+                        "PASSCODE_SMS_BASE_URL",
+                        src.get("PASSCODE_SMS_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
+                    )?,
                     account_sid: required("PASSCODE_TWILIO_ACCOUNT_SID")?,
                     auth_token: Secret(required("PASSCODE_TWILIO_AUTH_TOKEN")?.into_bytes()),
                     sender,
                 }
             }
             Some("webhook") => SmsConfig::Webhook {
-                url: required("PASSCODE_SMS_WEBHOOK_URL")?,
+                url: provider_url("PASSCODE_SMS_WEBHOOK_URL", required("PASSCODE_SMS_WEBHOOK_URL")?)?,
                 token: Secret(required("PASSCODE_SMS_WEBHOOK_TOKEN")?.into_bytes()),
             },
             Some(other) => {
                 return Err(err("PASSCODE_SMS_PROVIDER", format!("expected outbox, twilio or webhook, got {other:?}")));
             }
         };
-        for (var, url) in [
-            (
-                "PASSCODE_SMS_BASE_URL",
-                match &sms {
-                    SmsConfig::Twilio { base_url, .. } => Some(base_url),
-                    _ => None,
-                },
-            ),
-            (
-                "PASSCODE_SMS_WEBHOOK_URL",
-                match &sms {
-                    SmsConfig::Webhook { url, .. } => Some(url),
-                    _ => None,
-                },
-            ),
-        ] {
-            if let Some(url) = url
-                && !(url.starts_with("https://")
-                    || url.starts_with("http://127.")
-                    || url.starts_with("http://localhost"))
-            {
-                return Err(err(var, format!("must be https:// (plain http only to localhost), got {url:?}")));
-            }
-        }
-        let sms_timeout_ms = in_range(
-            "PASSCODE_SMS_TIMEOUT_MS",
-            parse(src, "PASSCODE_SMS_TIMEOUT_MS", 10_000u64, "milliseconds")?,
-            100,
-            120_000,
-        )?;
-        let sms_max_in_flight = in_range(
-            "PASSCODE_SMS_MAX_IN_FLIGHT",
-            parse(src, "PASSCODE_SMS_MAX_IN_FLIGHT", 32usize, "a number")?,
-            1,
-            10_000,
-        )?;
+        let sms_timeout_ms = ranged(src, "PASSCODE_SMS_TIMEOUT_MS", 10_000u64, "milliseconds", 100, 120_000)?;
+        let sms_max_in_flight = ranged(src, "PASSCODE_SMS_MAX_IN_FLIGHT", 32usize, "a number", 1, 10_000)?;
         let sms_countries = match src.get("PASSCODE_SMS_COUNTRIES") {
             None => None,
             Some(list) => Some(
@@ -511,12 +418,7 @@ impl Config {
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };
-        let max_body_bytes = in_range(
-            "PASSCODE_MAX_BODY_BYTES",
-            parse(src, "PASSCODE_MAX_BODY_BYTES", 16 * 1024usize, "bytes")?,
-            1024,
-            1024 * 1024,
-        )?;
+        let max_body_bytes = ranged(src, "PASSCODE_MAX_BODY_BYTES", 16 * 1024usize, "bytes", 1024, 1024 * 1024)?;
 
         Ok(Self {
             mode,
@@ -625,6 +527,28 @@ mod tests {
         .unwrap();
         assert!(c.allow_outbox_in_production);
         assert!(!format!("{c:?}").contains(&secret));
+    }
+
+    #[test]
+    fn sms_provider_urls_must_be_https_except_to_localhost() {
+        let twilio = |base: &str| {
+            Config::from_source(&src(&[
+                ("PASSCODE_SMS_PROVIDER", "twilio"),
+                ("PASSCODE_SMS_BASE_URL", base),
+                ("PASSCODE_TWILIO_ACCOUNT_SID", "AC1"),
+                ("PASSCODE_TWILIO_AUTH_TOKEN", "t"),
+                ("PASSCODE_TWILIO_FROM", "+15005550006"),
+            ]))
+        };
+        assert!(twilio("https://api.example.com").is_ok());
+        assert!(twilio("http://127.0.0.1:9000").is_ok());
+        assert_eq!(twilio("http://api.example.com").unwrap_err().var, "PASSCODE_SMS_BASE_URL");
+        let hook = Config::from_source(&src(&[
+            ("PASSCODE_SMS_PROVIDER", "webhook"),
+            ("PASSCODE_SMS_WEBHOOK_URL", "http://gateway.example.com/send"),
+            ("PASSCODE_SMS_WEBHOOK_TOKEN", "t"),
+        ]));
+        assert_eq!(hook.unwrap_err().var, "PASSCODE_SMS_WEBHOOK_URL");
     }
 
     #[test]
