@@ -37,6 +37,13 @@ fn seconds_until(state: &crate::state::AppState, expires_at_ms: i64) -> i64 {
     ((expires_at_ms - state.auth.now_ms()) / 1000).max(60)
 }
 
+/// Keeps the challenge in this browser. The cookie outlives the code by an
+/// hour so that "expired" can be told apart from "no sign-in here".
+#[cfg(feature = "ssr")]
+fn remember_pending(state: &crate::state::AppState, pending: &crate::auth::Pending) {
+    crate::state::set_pending_cookie(&pending.challenge, seconds_until(state, pending.expires_at) + 3600);
+}
+
 #[cfg(feature = "ssr")]
 fn wait_secs(state: &crate::state::AppState, at_ms: i64) -> u64 {
     ((at_ms - state.auth.now_ms()).max(0) as u64).div_ceil(1000)
@@ -47,9 +54,7 @@ pub async fn request_code(identifier: String) -> Result<(), AppError> {
     use crate::state::*;
     let state = app_state()?;
     let pending = state.auth.request_code(&identifier, &request_context()).await.map_err(fail)?;
-    // The cookie outlives the code a little so that "expired" can be told
-    // apart from "no sign-in here".
-    set_pending_cookie(&pending.challenge, seconds_until(&state, pending.expires_at) + 3600);
+    remember_pending(&state, &pending);
     leptos_axum::redirect("/verify");
     Ok(())
 }
@@ -61,7 +66,7 @@ pub async fn resend_code() -> Result<u64, AppError> {
     let state = app_state()?;
     let previous = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
     let pending = state.auth.resend_code(&previous, &request_context()).await.map_err(fail)?;
-    set_pending_cookie(&pending.challenge, seconds_until(&state, pending.expires_at) + 3600);
+    remember_pending(&state, &pending);
     Ok(wait_secs(&state, pending.next_send_at))
 }
 

@@ -94,14 +94,6 @@ impl AppError {
             _ => None,
         }
     }
-
-    /// Whether asking for a new code is the way forward.
-    pub fn needs_new_code(&self) -> bool {
-        matches!(
-            self,
-            AppError::TooManyAttempts | AppError::CodeExpired | AppError::CodeUsed | AppError::CodeSuperseded
-        )
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

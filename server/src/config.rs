@@ -64,7 +64,7 @@ impl Secret {
         String::from_utf8_lossy(&self.0).into_owned()
     }
 
-    fn parse_hex(var: &'static str, s: &str) -> Result<Self, ConfigError> {
+    pub(crate) fn parse_hex(var: &'static str, s: &str) -> Result<Self, ConfigError> {
         let s = s.trim();
         if s.len() < 64 || !s.len().is_multiple_of(2) || s.len() > 256 {
             return Err(err(

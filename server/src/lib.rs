@@ -37,15 +37,12 @@ fn load_or_create_secret(config: &Config) -> anyhow::Result<Secret> {
         std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = app::domain::to_hex(&bytes);
         write_private(&path, &hex).with_context(|| format!("writing {}", path.display()))?;
         tracing::info!(path = %path.display(), "generated a development server secret");
     }
     let hex = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut src = std::collections::HashMap::new();
-    src.insert("PASSCODE_SECRET".to_owned(), hex);
-    Config::from_source(&src)
-        .map(|c| c.secret.expect("secret was just set"))
+    Secret::parse_hex("PASSCODE_SECRET", &hex)
         .with_context(|| format!("{} is not a valid secret; delete it to generate a new one", path.display()))
 }
 
@@ -82,24 +79,22 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
             Arc::new(Outbox::new(store.clone(), clock.clone()))
         }
     };
-    let delivery: Arc<dyn Delivery> = match &config.sms {
-        config::SmsConfig::Outbox => delivery,
-        other => {
+    let sms_api = match &config.sms {
+        config::SmsConfig::Outbox => None,
+        config::SmsConfig::Twilio { base_url, account_sid, auth_token, sender } => Some((
+            SmsApi::Twilio {
+                account_sid: account_sid.clone(),
+                auth_token: auth_token.expose_str(),
+                sender: sender.clone(),
+            },
+            base_url.clone(),
+        )),
+        config::SmsConfig::Webhook { url, token } => Some((SmsApi::Webhook { token: token.expose_str() }, url.clone())),
+    };
+    let delivery: Arc<dyn Delivery> = match sms_api {
+        None => delivery,
+        Some((api, url)) => {
             let timeout = std::time::Duration::from_millis(config.sms_timeout_ms);
-            let (api, url) = match other {
-                config::SmsConfig::Twilio { base_url, account_sid, auth_token, sender } => (
-                    SmsApi::Twilio {
-                        account_sid: account_sid.clone(),
-                        auth_token: auth_token.expose_str(),
-                        sender: sender.clone(),
-                    },
-                    base_url.clone(),
-                ),
-                config::SmsConfig::Webhook { url, token } => {
-                    (SmsApi::Webhook { token: token.expose_str() }, url.clone())
-                }
-                config::SmsConfig::Outbox => unreachable!("handled above"),
-            };
             let sms = Arc::new(HttpSms::new(api, url, timeout, config.sms_max_in_flight)?);
             tracing::info!(sms = sms.describe(), "SMS delivery configured");
             Arc::new(ByChannel { email: delivery, sms })

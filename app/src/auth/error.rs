@@ -1,4 +1,4 @@
-use crate::domain::{CodeError, IdentifierError};
+use crate::domain::{Channel, CodeError, IdentifierError};
 use crate::error::AppError;
 
 use super::delivery::DeliveryError;
@@ -24,7 +24,7 @@ pub enum AuthError {
     #[error("no such challenge")]
     NoChallenge,
     #[error("could not deliver to {masked}: {source}")]
-    Delivery { masked: String, source: DeliveryError },
+    Delivery { masked: String, channel: Channel, source: DeliveryError },
     #[error("not signed in")]
     NotSignedIn,
     #[error("too many codes requested; retry after {retry_after_secs} s")]
@@ -62,10 +62,9 @@ impl From<AuthError> for AppError {
             AuthError::VerifyLimited { retry_after_secs } => AppError::VerifyLimited { retry_after_secs },
             AuthError::SmsUnavailable => AppError::SmsUnavailable,
             AuthError::Delivery { source: DeliveryError::Busy, .. } => AppError::DeliveryBusy,
-            AuthError::Delivery { masked, source } => {
+            AuthError::Delivery { masked, channel, source } => {
                 tracing::error!(to = %masked, error = %source, "delivery failed");
-                let by_sms = masked.starts_with('+');
-                AppError::DeliveryFailed { destination: masked, by_sms }
+                AppError::DeliveryFailed { destination: masked, by_sms: channel == Channel::Sms }
             }
             AuthError::SmsCountryNotAllowed => AppError::InvalidIdentifier(
                 "We can't send text messages to numbers in that country. Please use your email address instead.".into(),

@@ -230,7 +230,7 @@ impl AuthService {
         if let Err(source) = self.delivery.send(&message).await {
             self.store.retire_challenge(&challenge, self.clock.now_ms()).await?;
             self.audit("delivery_failed", Some(dest), Some(to.masked()), ctx, Some(source.to_string()), None).await;
-            return Err(AuthError::Delivery { masked: to.masked(), source });
+            return Err(AuthError::Delivery { masked: to.masked(), channel: to.channel(), source });
         }
         tracing::info!(to = %to.masked(), channel = to.channel().as_str(), ip = ?ctx.client_ip, "code sent");
         self.audit("code_sent", Some(dest), Some(to.masked()), ctx, Some(to.channel().as_str().into()), None).await;
@@ -365,10 +365,9 @@ impl AuthService {
     }
 
     pub async fn sign_out(&self, token: &SessionToken, ctx: &RequestContext) -> Result<(), AuthError> {
-        let user = self.current_user(token).await?;
-        if self.store.delete_session(token).await? {
+        if let Some(user_id) = self.store.delete_session(token).await? {
             tracing::info!("signed out");
-            self.audit("signed_out", None, None, ctx, None, user.map(|u| u.id)).await;
+            self.audit("signed_out", None, None, ctx, None, Some(user_id)).await;
         }
         Ok(())
     }
@@ -384,5 +383,5 @@ fn keyed_hash(key: &[u8], value: &str) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(value.as_bytes());
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::to_hex(&mac.finalize().into_bytes())
 }

@@ -1,10 +1,10 @@
-//! Every SQL statement lives here. `UPDATE … RETURNING` results are read
-//! with `fetch_all`: on SQLite a statement left half-read keeps its
-//! transaction open on that pooled connection, and other connections then
-//! see stale data.
-//! Queries use `$n` binds, integer
+//! Every SQL statement lives here. Queries use `$n` binds, integer
 //! milliseconds for time and text ids, so they run unchanged on SQLite and
 //! Postgres through sqlx's `Any` driver.
+//!
+//! Statements that write and return rows (`… RETURNING`) are read with
+//! `fetch_all`, so each runs to completion before its connection goes back
+//! to the pool; a half-read SQLite statement would keep its transaction open.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -93,10 +93,6 @@ fn channel_of(row: &AnyRow, column: &str) -> Result<Channel, sqlx::Error> {
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
         Self { pool }
-    }
-
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
     }
 
     /// Stores a new challenge and retires every open one for the same
@@ -292,13 +288,8 @@ impl Store {
             if let Some(r) = row {
                 return Ok(SendClaim::Granted { next_send_at: r.try_get("next_send_at")? });
             }
-            let exists = sqlx::query("SELECT 1 AS one FROM destinations WHERE destination = $1")
-                .bind(destination)
-                .fetch_all(&self.pool)
-                .await?;
-            if !exists.is_empty() {
-                let retry_at = self.next_send_time(destination, now, per_hour, per_day).await?.max(now + 1000);
-                return Ok(SendClaim::Refused { retry_at });
+            if let Some(at) = self.send_window(destination, now, per_hour, per_day).await? {
+                return Ok(SendClaim::Refused { retry_at: at.max(now + 1000) });
             }
         }
         Err(sqlx::Error::Protocol("destination row kept disappearing".into()))
@@ -312,6 +303,17 @@ impl Store {
         per_hour: i64,
         per_day: i64,
     ) -> Result<i64, sqlx::Error> {
+        Ok(self.send_window(destination, now, per_hour, per_day).await?.unwrap_or(now))
+    }
+
+    /// Like `next_send_time`, but `None` when the destination has no row.
+    async fn send_window(
+        &self,
+        destination: &str,
+        now: i64,
+        per_hour: i64,
+        per_day: i64,
+    ) -> Result<Option<i64>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT hour_start, hour_count, day_start, day_count, next_send_at, locked_until \
              FROM destinations WHERE destination = $1",
@@ -319,7 +321,7 @@ impl Store {
         .bind(destination)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(r) = row else { return Ok(now) };
+        let Some(r) = row else { return Ok(None) };
         let get = |c: &str| r.try_get::<i64, _>(c);
         let mut at = get("next_send_at")?.max(get("locked_until")?);
         if get("hour_count")? >= per_hour && get("hour_start")? + HOUR_MS > now {
@@ -328,7 +330,7 @@ impl Store {
         if get("day_count")? >= per_day && get("day_start")? + DAY_MS > now {
             at = at.max(get("day_start")? + DAY_MS);
         }
-        Ok(at)
+        Ok(Some(at))
     }
 
     /// Counts one SMS against the hourly budget shared by all instances.
@@ -489,10 +491,13 @@ impl Store {
         .transpose()
     }
 
-    pub async fn delete_session(&self, token: &SessionToken) -> Result<bool, sqlx::Error> {
-        let done =
-            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token.hash()).execute(&self.pool).await?;
-        Ok(done.rows_affected() > 0)
+    /// Deletes the session; returns its user when there was one.
+    pub async fn delete_session(&self, token: &SessionToken) -> Result<Option<String>, sqlx::Error> {
+        let rows = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
+            .bind(token.hash())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.first().map(|r| r.try_get("user_id")).transpose()
     }
 
     pub async fn insert_outbox(&self, entry: &OutboxEntry) -> Result<(), sqlx::Error> {

@@ -24,6 +24,11 @@ fn parse_b64<const N: usize>(input: &str) -> Result<String, TokenError> {
     Ok(input.to_owned())
 }
 
+/// Lower-case hex, the form hashes and secrets are stored and configured in.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A random 128-bit identifier for rows (users) that need an opaque id.
 pub fn random_id() -> String {
     random_b64::<16>()
@@ -51,7 +56,7 @@ impl SessionToken {
     /// slow hash; SHA-256 makes a leaked table useless.
     pub fn hash(&self) -> String {
         let digest = Sha256::digest(self.0.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        to_hex(&digest)
     }
 }
 
