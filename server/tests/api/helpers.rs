@@ -76,6 +76,50 @@ impl Drop for TestDatabase {
     }
 }
 
+/// What a browser keeps: name -> (value, the whole Set-Cookie line).
+#[derive(Default)]
+pub struct CookieJar(Mutex<HashMap<String, (String, String)>>);
+
+impl CookieJar {
+    /// The `Cookie` request header.
+    pub fn header(&self) -> String {
+        let jar = self.0.lock().unwrap();
+        jar.iter().map(|(k, (v, _))| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// Applies a response's `Set-Cookie` lines (an empty value or
+    /// `Max-Age=0` deletes).
+    pub fn keep(&self, res: &Response) {
+        let mut jar = self.0.lock().unwrap();
+        for line in res.headers().get_all(SET_COOKIE) {
+            let line = line.to_str().unwrap().to_owned();
+            let (pair, _) = line.split_once(';').unwrap_or((&line, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || line.to_ascii_lowercase().contains("max-age=0") {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_owned(), (value.to_owned(), line.clone()));
+            }
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0.lock().unwrap().get(name).map(|(v, _)| v.clone())
+    }
+
+    pub fn line(&self, name: &str) -> Option<String> {
+        self.0.lock().unwrap().get(name).map(|(_, l)| l.clone())
+    }
+
+    pub fn set(&self, name: &str, value: &str) {
+        self.0.lock().unwrap().insert(name.into(), (value.into(), String::new()));
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: TestDatabase,
@@ -84,8 +128,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub client: reqwest::Client,
     pub data_dir: PathBuf,
-    /// name -> (value, full Set-Cookie line)
-    jar: Mutex<HashMap<String, (String, String)>>,
+    jar: CookieJar,
 }
 
 impl Drop for TestApp {
@@ -123,7 +166,7 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(passcode::serve(listener, router, std::future::pending()));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { addr, db, pool, clock, client, data_dir, jar: Mutex::new(HashMap::new()) }
+    TestApp { addr, db, pool, clock, client, data_dir, jar: CookieJar::default() }
 }
 
 impl TestApp {
@@ -132,38 +175,27 @@ impl TestApp {
     }
 
     fn cookie_header(&self) -> String {
-        let jar = self.jar.lock().unwrap();
-        jar.iter().map(|(k, (v, _))| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.jar.header()
     }
 
     fn keep_cookies(&self, res: &Response) {
-        let mut jar = self.jar.lock().unwrap();
-        for line in res.headers().get_all(SET_COOKIE) {
-            let line = line.to_str().unwrap().to_owned();
-            let (pair, _) = line.split_once(';').unwrap_or((&line, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if value.is_empty() || line.to_ascii_lowercase().contains("max-age=0") {
-                jar.remove(name);
-            } else {
-                jar.insert(name.to_owned(), (value.to_owned(), line.clone()));
-            }
-        }
+        self.jar.keep(res);
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.jar.lock().unwrap().get(name).map(|(v, _)| v.clone())
+        self.jar.get(name)
     }
 
     pub fn set_cookie_line(&self, name: &str) -> Option<String> {
-        self.jar.lock().unwrap().get(name).map(|(_, l)| l.clone())
+        self.jar.line(name)
     }
 
     pub fn set_cookie(&self, name: &str, value: &str) {
-        self.jar.lock().unwrap().insert(name.into(), (value.into(), String::new()));
+        self.jar.set(name, value);
     }
 
     pub fn clear_cookies(&self) {
-        self.jar.lock().unwrap().clear();
+        self.jar.clear();
     }
 
     /// A server-function call as the hydrated page makes it.

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{SECRET, TestDatabase, backend};
+use crate::helpers::{CookieJar, SECRET, TestApp, TestDatabase, backend};
 
 struct Instance {
     child: Child,
@@ -64,50 +64,50 @@ fn start(data_dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)])
     Instance { child, base, log }
 }
 
+/// One browser talking to either instance: one cookie jar, any base URL.
 struct Browser {
     client: reqwest::Client,
-    cookies: std::sync::Mutex<Vec<(String, String)>>,
+    cookies: CookieJar,
 }
 
 impl Browser {
     fn new() -> Self {
         Self {
             client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
-            cookies: Default::default(),
+            cookies: CookieJar::default(),
         }
     }
 
     async fn post(&self, base: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let cookie =
-            self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-        let res = self.client.post(format!("{base}{path}")).header("cookie", cookie).form(form).send().await.unwrap();
-        let mut jar = self.cookies.lock().unwrap();
-        for line in res.headers().get_all("set-cookie") {
-            let line = line.to_str().unwrap();
-            let (pair, _) = line.split_once(';').unwrap_or((line, ""));
-            let (k, v) = pair.split_once('=').unwrap();
-            jar.retain(|(name, _)| name != k);
-            if !v.is_empty() {
-                jar.push((k.to_owned(), v.to_owned()));
-            }
-        }
+        let res = self
+            .client
+            .post(format!("{base}{path}"))
+            .header("cookie", self.cookies.header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.cookies.keep(&res);
         res
     }
 
+    /// The account page as a browser loads it: 200 when signed in, a 302 to
+    /// sign-in otherwise.
     async fn account(&self, base: &str) -> StatusCode {
-        let cookie =
-            self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-        self.client.get(format!("{base}/account")).header("cookie", cookie).send().await.unwrap().status()
+        self.client
+            .get(format!("{base}/account"))
+            .header("cookie", self.cookies.header())
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap()
+            .status()
     }
 }
 
 async fn latest_code(base: &str, to: &str) -> String {
     let list: Vec<Value> = reqwest::get(format!("{base}/dev/outbox.json")).await.unwrap().json().await.unwrap();
     list.iter().find(|m| m["to"] == to).expect("a message was sent")["code"].as_str().unwrap().to_owned()
-}
-
-fn wrong(code: &str) -> String {
-    code.chars().map(|c| char::from_digit((c.to_digit(10).unwrap() + 1) % 10, 10).unwrap()).collect()
 }
 
 #[tokio::test]
@@ -132,7 +132,7 @@ async fn limits_and_sessions_hold_across_two_processes_on_one_database() {
     // Requested on A, verified on B; the session then works on both.
     let code = latest_code(&b.base, "x@example.com").await;
     assert_eq!(browser.post(&b.base, "/api/verify_code", &[("code", &code)]).await.status(), StatusCode::OK);
-    let token = browser.cookies.lock().unwrap().iter().find(|(k, _)| k == "__Host-passcode_session").unwrap().1.clone();
+    let token = browser.cookies.get("__Host-passcode_session").unwrap();
     let mut secrets = vec![code.clone(), token, "x@example.com".to_owned()];
     assert_eq!(browser.account(&a.base).await, StatusCode::OK);
     assert_eq!(browser.account(&b.base).await, StatusCode::OK);
@@ -140,6 +140,7 @@ async fn limits_and_sessions_hold_across_two_processes_on_one_database() {
     // Wrong guesses alternating between the instances count together: the
     // third locks the address on both.
     let attacker = Browser::new();
+    assert_eq!(attacker.account(&a.base).await, StatusCode::FOUND, "no session, no account page");
     assert_eq!(
         attacker.post(&b.base, "/api/request_code", &[("identifier", "y@example.com")]).await.status(),
         StatusCode::OK
@@ -147,7 +148,7 @@ async fn limits_and_sessions_hold_across_two_processes_on_one_database() {
     let code = latest_code(&a.base, "y@example.com").await;
     for base in [&a.base, &b.base, &a.base] {
         assert_eq!(
-            attacker.post(base, "/api/verify_code", &[("code", &wrong(&code))]).await.status(),
+            attacker.post(base, "/api/verify_code", &[("code", &TestApp::wrong(&code))]).await.status(),
             StatusCode::UNAUTHORIZED
         );
     }
