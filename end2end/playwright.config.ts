@@ -1,15 +1,20 @@
 import { defineConfig } from '@playwright/test';
 import * as path from 'path';
 
-// Two real servers, built by `cargo leptos build` before the suite runs:
-// the main one, and one whose codes expire after 3 s for the expiry test.
-// Each gets a fresh data directory per run.
+// Three real servers, built by `cargo leptos build` before the suite runs:
+// the main one, one whose codes expire after 3 s for the expiry test, and one
+// that sends email over SMTP to maildev (a real SMTP server whose REST API
+// shows what arrived). Each gets a fresh data directory per run.
 const root = path.resolve(__dirname, '..');
 const binary = process.env.PASSCODE_BIN ?? path.join(root, 'target', 'debug', 'passcode');
 const runDir = path.join(__dirname, '.data', String(Date.now()));
 
 export const MAIN = 'http://127.0.0.1:3100';
 export const SHORT_EXPIRY = 'http://127.0.0.1:3101';
+export const BY_SMTP = 'http://127.0.0.1:3102';
+// Not maildev's default ports, so a developer's own maildev can keep running.
+const MAILDEV_SMTP = 1125;
+export const MAILDEV_WEB = 'http://127.0.0.1:1180';
 
 function server(url: string, name: string, extra: Record<string, string> = {}) {
   const port = new URL(url).port;
@@ -62,7 +67,20 @@ export default defineConfig({
     },
   },
   webServer: [
+    {
+      command: `${path.join(__dirname, 'node_modules', '.bin', 'maildev')} --ip 127.0.0.1 --smtp ${MAILDEV_SMTP} --web ${new URL(MAILDEV_WEB).port}`,
+      url: `${MAILDEV_WEB}/email`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: 'ignore' as const,
+      stderr: 'pipe' as const,
+    },
     server(MAIN, 'main'),
     server(SHORT_EXPIRY, 'short', { PASSCODE_CODE_TTL_SECS: '3', PASSCODE_RESEND_COOLDOWN_SECS: '1' }),
+    server(BY_SMTP, 'smtp', {
+      PASSCODE_SMTP_URL: `smtp://127.0.0.1:${MAILDEV_SMTP}`,
+      PASSCODE_EMAIL_FROM: 'sign-in@passcode.example',
+      PASSCODE_EMAIL_FROM_NAME: 'Passcode',
+    }),
   ],
 });

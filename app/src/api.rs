@@ -106,19 +106,60 @@ pub async fn current_user() -> Result<Option<UserView>, AppError> {
     }))
 }
 
+#[cfg(feature = "ssr")]
+fn pending_view(state: &crate::state::AppState, p: crate::auth::Pending) -> PendingView {
+    let policy = state.auth.settings().code;
+    PendingView {
+        masked_destination: p.masked_destination,
+        channel: p.channel.as_str().to_owned(),
+        code_length: policy.length,
+        numeric: policy.alphabet == crate::domain::CodeAlphabet::Digits,
+        resend_in_secs: wait_secs(state, p.next_send_at),
+    }
+}
+
 #[server(prefix = "/api", endpoint = "pending_challenge")]
 pub async fn pending_challenge() -> Result<Option<PendingView>, AppError> {
-    use crate::domain::CodeAlphabet;
     use crate::state::*;
     let state = app_state()?;
     let Some(id) = pending_challenge_id() else { return Ok(None) };
     let pending = state.auth.pending(&id).await.map_err(fail)?;
-    let policy = state.auth.settings().code;
-    Ok(pending.map(|p| PendingView {
-        masked_destination: p.masked_destination,
-        channel: p.channel.as_str().to_owned(),
-        code_length: policy.length,
-        numeric: policy.alphabet == CodeAlphabet::Digits,
-        resend_in_secs: wait_secs(&state, p.next_send_at),
-    }))
+    Ok(pending.map(|p| pending_view(&state, p)))
+}
+
+/// From the code page: send the code to an email address instead (the text
+/// message failed, or the person would rather). The page stays where it is
+/// and shows where the new code went.
+#[server(prefix = "/api", endpoint = "switch_to_email")]
+pub async fn switch_to_email(email: String) -> Result<PendingView, AppError> {
+    use crate::state::*;
+    let state = app_state()?;
+    let pending = state.auth.request_email_code(&email, &request_context()).await.map_err(fail)?;
+    remember_pending(&state, &pending);
+    Ok(pending_view(&state, pending))
+}
+
+/// Where the code of the sign-in link this browser opened went (masked), if
+/// the link still works. Reads only.
+#[server(prefix = "/api", endpoint = "link_destination")]
+pub async fn link_destination() -> Result<Option<String>, AppError> {
+    use crate::state::*;
+    let state = app_state()?;
+    let Some(link) = link_token() else { return Ok(None) };
+    state.auth.link_destination(&link).await.map_err(fail)
+}
+
+/// The "Sign in" button on the link's confirmation page: the only place a
+/// link is used up.
+#[server(prefix = "/api", endpoint = "confirm_link")]
+pub async fn confirm_link() -> Result<(), AppError> {
+    use crate::state::*;
+    let state = app_state()?;
+    let link = link_token().ok_or_else(|| fail(AppError::LinkUnusable))?;
+    let session = state.auth.sign_in_with_link(&link, &request_context()).await.map_err(fail)?;
+    set_session_cookie(&session.token, seconds_until(&state, session.expires_at));
+    clear_link_cookie();
+    clear_pending_cookie();
+    leptos_axum::redirect("/account");
+    Ok(())
 }

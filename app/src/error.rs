@@ -41,6 +41,9 @@ pub enum AppError {
     VerifyLimited { retry_after_secs: u64 },
     #[error("We can't send text messages right now. Please use your email address instead.")]
     SmsUnavailable,
+    /// Expired, used, replaced by a newer code, or never valid: one answer.
+    #[error("This sign-in link has expired or has already been used. Request a new code to sign in.")]
+    LinkUnusable,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Unavailable,
     /// Transport-level failures (network down, malformed request).
@@ -56,6 +59,7 @@ impl AppError {
             AppError::WrongCode { .. } => 401,
             AppError::TooManyAttempts | AppError::CodeExpired | AppError::CodeUsed | AppError::CodeSuperseded => 410,
             AppError::NoChallenge => 404,
+            AppError::LinkUnusable => 410,
             AppError::NotSignedIn => 401,
             AppError::SendLimited { .. } | AppError::VerifyLimited { .. } => 429,
             AppError::SmsUnavailable => 503,
@@ -83,6 +87,11 @@ impl AppError {
             | AppError::VerifyLimited { .. } => Field::Code,
             _ => Field::Form,
         }
+    }
+
+    /// The text message could not go: the page offers email instead.
+    pub fn suggests_email(&self) -> bool {
+        matches!(self, AppError::DeliveryFailed { by_sms: true, .. } | AppError::SmsUnavailable)
     }
 
     /// Seconds to wait before trying again, for `Retry-After`.

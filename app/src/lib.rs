@@ -61,6 +61,8 @@ pub fn App() -> impl IntoView {
                     // session) before its status and headers are decided.
                     <Route path=StaticSegment("verify") view=pages::Verify ssr=SsrMode::Async/>
                     <Route path=StaticSegment("account") view=pages::Account ssr=SsrMode::Async/>
+                    // Where the email's sign-in link lands (server/src/link.rs).
+                    <Route path=path!("/sign-in/confirm") view=pages::ConfirmLink ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -12,13 +12,15 @@ use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
 use crate::auth::{AuthService, RequestContext};
-use crate::domain::{ChallengeId, SessionToken};
+use crate::domain::{ChallengeId, LinkToken, SessionToken};
 use crate::error::AppError;
 
 /// The `__Host-` prefix makes the browser insist on Secure, Path=/ and no
 /// Domain, so a sibling sub-domain cannot plant or overwrite these cookies.
 pub const SESSION_COOKIE: &str = "__Host-passcode_session";
 pub const PENDING_COOKIE: &str = "__Host-passcode_pending";
+/// A sign-in link's token, between opening the link and pressing "Sign in".
+pub const LINK_COOKIE: &str = "__Host-passcode_link";
 
 #[derive(Clone)]
 pub struct AppState {
@@ -83,14 +85,25 @@ pub fn pending_challenge_id() -> Option<ChallengeId> {
     cookie_value(PENDING_COOKIE).and_then(|v| ChallengeId::parse(&v).ok())
 }
 
-fn set_cookie(name: &'static str, value: String, max_age_secs: i64) {
-    let cookie = Cookie::build((name, value))
+pub fn link_token() -> Option<LinkToken> {
+    cookie_value(LINK_COOKIE).and_then(|v| LinkToken::parse(&v).ok())
+}
+
+/// Every cookie we set: script can't read it, it travels only over HTTPS
+/// (browsers treat http://localhost as secure), and cross-site requests
+/// other than top-level navigations don't carry it.
+pub fn cookie(name: &'static str, value: String, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build((name, value))
         .http_only(true)
         .secure(true)
         .same_site(SameSite::Lax)
         .path("/")
         .max_age(cookie::time::Duration::seconds(max_age_secs))
-        .build();
+        .build()
+}
+
+fn set_cookie(name: &'static str, value: String, max_age_secs: i64) {
+    let cookie = cookie(name, value, max_age_secs);
     if let (Some(res), Ok(value)) = (use_context::<ResponseOptions>(), http::HeaderValue::from_str(&cookie.to_string()))
     {
         res.append_header(SET_COOKIE, value);
@@ -111,6 +124,10 @@ pub fn clear_session_cookie() {
 
 pub fn clear_pending_cookie() {
     set_cookie(PENDING_COOKIE, String::new(), 0);
+}
+
+pub fn clear_link_cookie() {
+    set_cookie(LINK_COOKIE, String::new(), 0);
 }
 
 /// A plain form post (no JavaScript) must get its 302 back to the page, so

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use app::auth::{HashParams, Limits};
-use app::domain::{CodeAlphabet, CodePolicy};
+use app::auth::{HashParams, Limits, SmtpSecurity};
+use app::domain::{CodeAlphabet, CodePolicy, EmailAddress};
 use leptos::config::LeptosOptions;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,15 +29,34 @@ pub enum Mode {
     Production,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeliveryKind {
+/// How email leaves: SMTP when `PASSCODE_SMTP_URL` is set, else the dev
+/// outbox.
+#[derive(Debug, Clone)]
+pub enum EmailConfig {
     Outbox,
+    Smtp(SmtpConfig),
 }
 
-/// How text messages leave (email goes by `PASSCODE_DELIVERY`).
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub from_address: EmailAddress,
+    pub from_name: String,
+    pub timeout_secs: u64,
+    pub pool_size: u32,
+    pub max_in_flight: usize,
+}
+
+/// How text messages leave.
 #[derive(Debug, Clone)]
 pub enum SmsConfig {
-    /// With the email, into the dev outbox.
+    /// Not at all: phone numbers are turned away with a message saying so.
+    Off,
+    /// Into the dev outbox, with the email.
     Outbox,
     Twilio {
         base_url: String,
@@ -108,7 +127,8 @@ pub struct Config {
     pub default_region: Option<String>,
     pub argon2: HashParams,
     pub hash_concurrency: usize,
-    pub delivery: DeliveryKind,
+    pub email: EmailConfig,
+    pub email_code_in_subject: bool,
     pub allow_outbox_in_production: bool,
     pub max_body_bytes: usize,
     pub limits: Limits,
@@ -295,18 +315,24 @@ impl Config {
         };
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let hash_concurrency = ranged(src, "PASSCODE_HASH_CONCURRENCY", cores * 2, "a number", 1, 1024)?;
-        let delivery = match src.get("PASSCODE_DELIVERY").map(|v| v.to_ascii_lowercase()) {
-            None => DeliveryKind::Outbox,
-            Some(v) if v == "outbox" => DeliveryKind::Outbox,
-            Some(v) => return Err(err("PASSCODE_DELIVERY", format!("expected outbox, got {v:?}"))),
+        let email = match src.get("PASSCODE_SMTP_URL") {
+            None => EmailConfig::Outbox,
+            Some(url) => EmailConfig::Smtp(smtp_config(src, &url)?),
         };
+        let email_code_in_subject = parse_bool(src, "PASSCODE_EMAIL_CODE_IN_SUBJECT")?;
         let allow_outbox_in_production = parse_bool(src, "PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION")?;
-        if mode == Mode::Production && delivery == DeliveryKind::Outbox && !allow_outbox_in_production {
-            return Err(err(
-                "PASSCODE_DELIVERY",
-                "the development outbox shows every code to anyone who opens /dev/outbox; configure real delivery, \
-                 or set PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION=true if you really mean it",
-            ));
+        let outbox_refused = |var: &'static str, what: &str| {
+            err(
+                var,
+                format!(
+                    "{what}: the development outbox shows every code to anyone who opens /dev/outbox; \
+                     configure real delivery (see README), or set PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION=true \
+                     if you really mean it"
+                ),
+            )
+        };
+        if mode == Mode::Production && matches!(email, EmailConfig::Outbox) && !allow_outbox_in_production {
+            return Err(outbox_refused("PASSCODE_SMTP_URL", "is required in production"));
         }
         let d = Limits::default();
         let limits = Limits {
@@ -371,8 +397,18 @@ impl Config {
                 Err(err(var, format!("must be https:// (plain http only to localhost), got {url:?}")))
             }
         };
-        let sms = match src.get("PASSCODE_SMS_PROVIDER").map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("outbox") => SmsConfig::Outbox,
+        let sms_provider = src.get("PASSCODE_SMS_PROVIDER").map(|v| v.trim().to_ascii_lowercase());
+        let sms = match sms_provider.as_deref() {
+            // Development shows texts in the outbox; production sends none
+            // until a provider is configured.
+            None if mode == Mode::Production => SmsConfig::Off,
+            None | Some("outbox") => {
+                if mode == Mode::Production && !allow_outbox_in_production {
+                    return Err(outbox_refused("PASSCODE_SMS_PROVIDER", "outbox in production"));
+                }
+                SmsConfig::Outbox
+            }
+            Some("off") => SmsConfig::Off,
             Some("twilio") => {
                 let sender = match (src.get("PASSCODE_TWILIO_FROM"), src.get("PASSCODE_TWILIO_MESSAGING_SERVICE_SID")) {
                     (Some(from), None) => app::auth::TwilioSender::From(from),
@@ -399,7 +435,10 @@ impl Config {
                 token: Secret(required("PASSCODE_SMS_WEBHOOK_TOKEN")?.into_bytes()),
             },
             Some(other) => {
-                return Err(err("PASSCODE_SMS_PROVIDER", format!("expected outbox, twilio or webhook, got {other:?}")));
+                return Err(err(
+                    "PASSCODE_SMS_PROVIDER",
+                    format!("expected twilio, webhook, off or outbox, got {other:?}"),
+                ));
             }
         };
         let sms_timeout_ms = ranged(src, "PASSCODE_SMS_TIMEOUT_MS", 10_000u64, "milliseconds", 100, 120_000)?;
@@ -437,7 +476,8 @@ impl Config {
             default_region,
             argon2,
             hash_concurrency,
-            delivery,
+            email,
+            email_code_in_subject,
             allow_outbox_in_production,
             max_body_bytes,
             limits,
@@ -457,8 +497,58 @@ impl Config {
     }
 
     pub fn outbox_enabled(&self) -> bool {
-        self.delivery == DeliveryKind::Outbox
+        matches!(self.email, EmailConfig::Outbox) || matches!(self.sms, SmsConfig::Outbox)
     }
+}
+
+/// `smtp://user:pass@host:587` (STARTTLS, required), `smtps://user:pass@host:465`
+/// (TLS from the start) or `smtp://127.0.0.1:1025` (no TLS: loopback only).
+fn smtp_config(src: &dyn Source, raw: &str) -> Result<SmtpConfig, ConfigError> {
+    const VAR: &str = "PASSCODE_SMTP_URL";
+    // The URL may hold a password: messages describe it without echoing it.
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| err(VAR, format!("expected a URL like smtp://user:password@smtp.example.com:587 ({e})")))?;
+    let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| err(VAR, "has no host"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let (security, default_port) = match url.scheme() {
+        "smtps" => (SmtpSecurity::ImplicitTls, 465),
+        "smtp" if loopback => (SmtpSecurity::None, 25),
+        "smtp" => (SmtpSecurity::StartTls, 587),
+        other => return Err(err(VAR, format!("expected smtp:// or smtps://, got {other}://"))),
+    };
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err(err(VAR, "takes no path or options: smtp://user:password@host:port or smtps://…"));
+    }
+    let decode = |part: &str| percent_encoding::percent_decode_str(part).decode_utf8_lossy().into_owned();
+    let username = Some(decode(url.username())).filter(|u| !u.is_empty());
+    let password = url.password().map(|p| Secret(decode(p).into_bytes()));
+    if username.is_some() != password.is_some() {
+        return Err(err(VAR, "give both a user name and a password, or neither"));
+    }
+    let from = src
+        .get("PASSCODE_EMAIL_FROM")
+        .ok_or_else(|| err("PASSCODE_EMAIL_FROM", "is required with PASSCODE_SMTP_URL"))?;
+    let from_address = EmailAddress::parse(&from).map_err(|_| {
+        err("PASSCODE_EMAIL_FROM", format!("expected an address like sign-in@example.com, got {from:?}"))
+    })?;
+    let from_name = src.get("PASSCODE_EMAIL_FROM_NAME").unwrap_or_else(|| "Passcode".into()).trim().to_owned();
+    if from_name.chars().any(char::is_control) || from_name.chars().count() > 64 {
+        return Err(err("PASSCODE_EMAIL_FROM_NAME", "must be one line of at most 64 characters"));
+    }
+    Ok(SmtpConfig {
+        port: url.port().unwrap_or(default_port),
+        host,
+        security,
+        username,
+        password,
+        from_address,
+        from_name,
+        timeout_secs: ranged(src, "PASSCODE_SMTP_TIMEOUT_SECS", 10u64, "seconds", 1, 120)?,
+        pool_size: ranged(src, "PASSCODE_SMTP_POOL_SIZE", 4u32, "a number", 1, 100)?,
+        max_in_flight: ranged(src, "PASSCODE_EMAIL_MAX_IN_FLIGHT", 32usize, "a number", 1, 10_000)?,
+    })
 }
 
 #[cfg(test)]
@@ -518,7 +608,20 @@ mod tests {
         let e = Config::from_source(&src(&[("PASSCODE_ENV", "production")])).unwrap_err();
         assert_eq!(e.var, "PASSCODE_SECRET");
         let e = Config::from_source(&src(&[("PASSCODE_ENV", "production"), ("PASSCODE_SECRET", &secret)])).unwrap_err();
-        assert_eq!(e.var, "PASSCODE_DELIVERY");
+        assert_eq!(e.var, "PASSCODE_SMTP_URL");
+        let smtp = [
+            ("PASSCODE_ENV", "production"),
+            ("PASSCODE_SECRET", secret.as_str()),
+            ("PASSCODE_SMTP_URL", "smtp://apikey:s3cret@smtp.example.com"),
+            ("PASSCODE_EMAIL_FROM", "sign-in@example.com"),
+        ];
+        let c = Config::from_source(&src(&smtp)).unwrap();
+        // Production sends no texts until a provider is configured.
+        assert!(matches!(c.sms, SmsConfig::Off));
+        assert!(!c.outbox_enabled());
+        let e =
+            Config::from_source(&src(&[smtp.as_slice(), &[("PASSCODE_SMS_PROVIDER", "outbox")]].concat())).unwrap_err();
+        assert_eq!(e.var, "PASSCODE_SMS_PROVIDER");
         let c = Config::from_source(&src(&[
             ("PASSCODE_ENV", "production"),
             ("PASSCODE_SECRET", &secret),
@@ -527,6 +630,44 @@ mod tests {
         .unwrap();
         assert!(c.allow_outbox_in_production);
         assert!(!format!("{c:?}").contains(&secret));
+    }
+
+    #[test]
+    fn smtp_urls_say_how_the_connection_is_protected() {
+        let smtp = |url: &str| {
+            Config::from_source(&src(&[("PASSCODE_SMTP_URL", url), ("PASSCODE_EMAIL_FROM", "sign-in@example.com")]))
+                .map(|c| match c.email {
+                    EmailConfig::Smtp(s) => s,
+                    EmailConfig::Outbox => panic!("SMTP URL ignored"),
+                })
+        };
+        let s = smtp("smtp://apikey:p%40ss%2Fword@smtp.example.com").unwrap();
+        assert_eq!((s.host.as_str(), s.port, s.security), ("smtp.example.com", 587, SmtpSecurity::StartTls));
+        assert_eq!(s.username.as_deref(), Some("apikey"));
+        assert_eq!(s.password.as_ref().unwrap().expose(), b"p@ss/word");
+        assert!(!format!("{s:?}").contains("p@ss"));
+        let s = smtp("smtps://u:p@smtp.example.com").unwrap();
+        assert_eq!((s.port, s.security), (465, SmtpSecurity::ImplicitTls));
+        // Plain SMTP only to this machine (a local relay, maildev).
+        let s = smtp("smtp://127.0.0.1:1025").unwrap();
+        assert_eq!((s.port, s.security, s.username), (1025, SmtpSecurity::None, None));
+        assert_eq!(smtp("smtp://[::1]:1025").unwrap().security, SmtpSecurity::None);
+        assert_eq!(smtp("smtp://smtp.example.com:25").unwrap().security, SmtpSecurity::StartTls);
+        for bad in ["http://smtp.example.com", "smtp://u@smtp.example.com", "smtp://h.example.com?tls=none", "nonsense"]
+        {
+            let e = smtp(bad).unwrap_err();
+            assert_eq!(e.var, "PASSCODE_SMTP_URL", "{bad}");
+        }
+        let e = Config::from_source(&src(&[("PASSCODE_SMTP_URL", "smtp://u:hunter2@smtp.example.com")])).unwrap_err();
+        assert_eq!(e.var, "PASSCODE_EMAIL_FROM");
+        let e = smtp("smtp://u:hunter2@smtp.example.com:notaport").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let e = Config::from_source(&src(&[
+            ("PASSCODE_SMTP_URL", "smtp://127.0.0.1:1025"),
+            ("PASSCODE_EMAIL_FROM", "sign-in@example.com\r\nBcc: x@example.com"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.var, "PASSCODE_EMAIL_FROM");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 mod guard;
 mod jobs;
+mod link;
 mod outbox;
 
 use std::sync::Arc;
@@ -19,10 +20,13 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use app::auth::{AuthService, AuthSettings, ByChannel, Clock, CodeHasher, Delivery, HttpSms, Outbox, SmsApi, Store};
+use app::auth::{
+    AuthService, AuthSettings, ByChannel, Clock, CodeHasher, Delivery, HttpSms, Outbox, SmsApi, Smtp, SmtpSettings,
+    Store,
+};
 use app::state::AppState;
 use app::{App, shell};
-use config::{Config, DeliveryKind, Mode, Secret};
+use config::{Config, EmailConfig, Mode, Secret, SmsConfig};
 
 /// The server secret: from configuration, or (development only) generated
 /// once and kept in the data directory so codes survive restarts.
@@ -55,6 +59,55 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     options.open(path)?.write_all(contents.as_bytes())
 }
 
+/// Email by SMTP or the dev outbox, SMS by a provider's API or the outbox.
+fn delivery(config: &Config, store: &Store, clock: &Arc<dyn Clock>) -> anyhow::Result<Arc<dyn Delivery>> {
+    let outbox: Arc<dyn Delivery> = Arc::new(Outbox::new(store.clone(), clock.clone()));
+    if config.outbox_enabled() && config.mode == Mode::Production {
+        tracing::warn!(
+            "!!! THE DEVELOPMENT OUTBOX IS ON IN PRODUCTION: every code is readable at /dev/outbox by anyone !!!"
+        );
+    }
+    let email: Arc<dyn Delivery> = match &config.email {
+        EmailConfig::Outbox => outbox.clone(),
+        EmailConfig::Smtp(smtp) => Arc::new(Smtp::new(SmtpSettings {
+            host: smtp.host.clone(),
+            port: smtp.port,
+            security: smtp.security,
+            username: smtp.username.clone(),
+            password: smtp.password.as_ref().map(Secret::expose_str),
+            from_name: smtp.from_name.clone(),
+            from_address: smtp.from_address.clone(),
+            timeout: std::time::Duration::from_secs(smtp.timeout_secs),
+            pool_size: smtp.pool_size,
+            max_in_flight: smtp.max_in_flight,
+            hello_name: config.public_host().to_owned(),
+        })?),
+    };
+    let sms_api = match &config.sms {
+        // With SMS off nothing reaches delivery (the core refuses phone
+        // numbers first); the outbox is only a safe place to point at.
+        SmsConfig::Off | SmsConfig::Outbox => None,
+        SmsConfig::Twilio { base_url, account_sid, auth_token, sender } => Some((
+            SmsApi::Twilio {
+                account_sid: account_sid.clone(),
+                auth_token: auth_token.expose_str(),
+                sender: sender.clone(),
+            },
+            base_url.clone(),
+        )),
+        SmsConfig::Webhook { url, token } => Some((SmsApi::Webhook { token: token.expose_str() }, url.clone())),
+    };
+    let sms: Arc<dyn Delivery> = match sms_api {
+        None => outbox,
+        Some((api, url)) => {
+            let timeout = std::time::Duration::from_millis(config.sms_timeout_ms);
+            Arc::new(HttpSms::new(api, url, timeout, config.sms_max_in_flight)?)
+        }
+    };
+    tracing::info!(email = email.describe(), sms = sms.describe(), "delivery configured");
+    Ok(Arc::new(ByChannel { email, sms }))
+}
+
 /// A built server: the router to serve, and the pool to close on shutdown.
 pub struct Server {
     pub router: Router,
@@ -69,38 +122,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     db::migrate(&pool, backend).await?;
     let store = Store::new(pool.clone());
     jobs::spawn_purge(store.clone(), clock.clone(), config);
-    let delivery: Arc<dyn Delivery> = match config.delivery {
-        DeliveryKind::Outbox => {
-            if config.mode == Mode::Production {
-                tracing::warn!(
-                    "!!! THE DEVELOPMENT OUTBOX IS ON IN PRODUCTION: every code is readable at /dev/outbox by anyone !!!"
-                );
-            }
-            Arc::new(Outbox::new(store.clone(), clock.clone()))
-        }
-    };
-    let sms_api = match &config.sms {
-        config::SmsConfig::Outbox => None,
-        config::SmsConfig::Twilio { base_url, account_sid, auth_token, sender } => Some((
-            SmsApi::Twilio {
-                account_sid: account_sid.clone(),
-                auth_token: auth_token.expose_str(),
-                sender: sender.clone(),
-            },
-            base_url.clone(),
-        )),
-        config::SmsConfig::Webhook { url, token } => Some((SmsApi::Webhook { token: token.expose_str() }, url.clone())),
-    };
-    let delivery: Arc<dyn Delivery> = match sms_api {
-        None => delivery,
-        Some((api, url)) => {
-            let timeout = std::time::Duration::from_millis(config.sms_timeout_ms);
-            let sms = Arc::new(HttpSms::new(api, url, timeout, config.sms_max_in_flight)?);
-            tracing::info!(sms = sms.describe(), "SMS delivery configured");
-            Arc::new(ByChannel { email: delivery, sms })
-        }
-    };
-    tracing::info!(delivery = delivery.describe(), "delivery configured");
+    let delivery = delivery(config, &store, &clock)?;
     let hasher = CodeHasher::new(secret.expose(), config.argon2, config.hash_concurrency)?;
     let settings = AuthSettings {
         code: config.code,
@@ -109,7 +131,10 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         session_ttl_ms: config.session_ttl_secs * 1000,
         default_region: config.default_region.clone(),
         product_name: "Passcode".into(),
+        public_url: config.public_url.clone(),
         public_host: config.public_host().to_owned(),
+        email_code_in_subject: config.email_code_in_subject,
+        sms_enabled: !matches!(config.sms, SmsConfig::Off),
         limits: config.limits.clone(),
         sms_countries: config.sms_countries.clone(),
     };
@@ -140,7 +165,8 @@ fn router(config: &Config, state: AppState, pool: sqlx::AnyPool, backend: db::Ba
     let mut router = Router::new()
         // Alive: the process answers. Ready: it can also serve sign-ins.
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(move || readyz(pool.clone(), backend)));
+        .route("/readyz", get(move || readyz(pool.clone(), backend)))
+        .route(app::auth::LINK_PATH, get(link::open_link));
     if config.outbox_enabled() {
         router =
             router.route("/dev/outbox", get(outbox::outbox_html)).route("/dev/outbox.json", get(outbox::outbox_json));
@@ -165,8 +191,8 @@ fn router(config: &Config, state: AppState, pool: sqlx::AnyPool, backend: db::Ba
             HeaderValue::from_static("DENY"),
         ))
         // Same-origin navigations keep the full Referer: the no-JavaScript
-        // form flow redirects back to it.
-        .layer(SetResponseHeaderLayer::overriding(
+        // form flow redirects back to it. (The sign-in link sends none.)
+        .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("referrer-policy"),
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))

@@ -1,9 +1,15 @@
 //! Where messages leave the system. One trait, one implementation per way
-//! out; the development outbox is the only one so far.
+//! out: the development outbox (here), SMTP (`email.rs`) and SMS providers
+//! (`sms.rs`), plus what the real ones share: a bound on sends in flight and
+//! one retry after a transient failure.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use crate::domain::{Channel, Code, Identifier};
 
@@ -14,7 +20,10 @@ use super::store::Store;
 pub struct Message {
     pub to: Identifier,
     pub subject: String,
+    /// Plain text: the whole message for SMS, the text part of an email.
     pub body: String,
+    /// The HTML alternative of an email.
+    pub html: Option<String>,
     pub code: Code,
 }
 
@@ -49,16 +58,63 @@ pub trait Delivery: Send + Sync + 'static {
     fn describe(&self) -> &'static str;
 }
 
+/// Why one attempt to hand a message over failed.
+pub enum Failure {
+    /// Worth one more try: a timeout, connection trouble, an HTTP 5xx or 429,
+    /// an SMTP 4xx ("try again later").
+    Transient(String),
+    /// The provider said no: retrying will not change its mind.
+    Permanent(String),
+}
+
+/// What every real channel does around its attempts: at most `max` sends in
+/// flight (past that a request is turned away at once, "busy", instead of
+/// queueing behind a slow provider), and one retry after a transient failure.
+pub struct InFlight {
+    permits: Semaphore,
+    channel: &'static str,
+}
+
+impl InFlight {
+    pub fn new(max: usize, channel: &'static str) -> Self {
+        Self { permits: Semaphore::new(max.max(1)), channel }
+    }
+
+    pub async fn send<F, Fut>(&self, message: &Message, attempt: F) -> Result<(), DeliveryError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<(), Failure>>,
+    {
+        let Ok(_permit) = self.permits.try_acquire() else {
+            return Err(DeliveryError::Busy);
+        };
+        match attempt().await {
+            Ok(()) => Ok(()),
+            Err(Failure::Permanent(why)) => Err(DeliveryError::Failed(why)),
+            Err(Failure::Transient(first)) => {
+                tracing::warn!(to = %message.to.masked(), channel = self.channel, error = %first, "send failed; trying once more");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                match attempt().await {
+                    Ok(()) => Ok(()),
+                    Err(Failure::Permanent(why) | Failure::Transient(why)) => {
+                        Err(DeliveryError::Failed(format!("{first}; retry: {why}")))
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Development delivery: messages are stored in the database and shown at
 /// `/dev/outbox`. Never a production channel (the server refuses it there
 /// unless explicitly allowed).
 pub struct Outbox {
     store: Store,
-    clock: std::sync::Arc<dyn super::Clock>,
+    clock: Arc<dyn super::Clock>,
 }
 
 impl Outbox {
-    pub fn new(store: Store, clock: std::sync::Arc<dyn super::Clock>) -> Self {
+    pub fn new(store: Store, clock: Arc<dyn super::Clock>) -> Self {
         Self { store, clock }
     }
 }
@@ -100,5 +156,24 @@ impl Delivery for Outbox {
 
     fn describe(&self) -> &'static str {
         "development outbox (/dev/outbox)"
+    }
+}
+
+/// Sends each message the way its channel needs.
+pub struct ByChannel {
+    pub email: Arc<dyn Delivery>,
+    pub sms: Arc<dyn Delivery>,
+}
+
+impl Delivery for ByChannel {
+    fn send<'a>(&'a self, message: &'a Message) -> DeliveryFuture<'a> {
+        match message.channel() {
+            Channel::Email => self.email.send(message),
+            Channel::Sms => self.sms.send(message),
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        "email and SMS by channel"
     }
 }

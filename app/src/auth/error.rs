@@ -35,6 +35,10 @@ pub enum AuthError {
     SmsUnavailable,
     #[error("SMS to that country calling code are not allowed")]
     SmsCountryNotAllowed,
+    #[error("SMS delivery is switched off")]
+    SmsNotOffered,
+    #[error("sign-in link expired, used or unknown")]
+    LinkUnusable,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -69,6 +73,10 @@ impl From<AuthError> for AppError {
             AuthError::SmsCountryNotAllowed => AppError::InvalidIdentifier(
                 "We can't send text messages to numbers in that country. Please use your email address instead.".into(),
             ),
+            AuthError::SmsNotOffered => AppError::InvalidIdentifier(
+                "We don't send codes by text message here. Please use your email address instead.".into(),
+            ),
+            AuthError::LinkUnusable => AppError::LinkUnusable,
             AuthError::Unexpected(cause) => {
                 tracing::error!(error = ?cause, "unexpected failure in the auth core");
                 AppError::Unavailable

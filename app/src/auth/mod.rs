@@ -4,6 +4,7 @@
 mod clock;
 mod code_hash;
 mod delivery;
+mod email;
 mod error;
 mod limits;
 mod service;
@@ -12,9 +13,10 @@ mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code_hash::{CodeHasher, HashParams};
-pub use delivery::{Delivery, DeliveryError, Message, Outbox, OutboxEntry};
+pub use delivery::{ByChannel, Delivery, DeliveryError, Message, Outbox, OutboxEntry};
+pub use email::{Smtp, SmtpSecurity, SmtpSettings, describe_user_agent};
 pub use error::AuthError;
 pub use limits::{IpLimiter, Limits, ip_key};
-pub use service::{AuthService, AuthSettings, NewSession, Pending, RequestContext, SignedInUser};
-pub use sms::{ByChannel, HttpSms, SmsApi, TwilioSender};
+pub use service::{AuthService, AuthSettings, LINK_PATH, NewSession, Pending, RequestContext, SignedInUser};
+pub use sms::{HttpSms, SmsApi, TwilioSender};
 pub use store::{AuditEvent, Store};

@@ -2,14 +2,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::domain::{ChallengeId, Channel, Code, CodePolicy, Identifier, SessionToken};
+use crate::domain::{ChallengeId, Channel, Code, CodePolicy, EmailAddress, Identifier, LinkToken, SessionToken};
 
 use super::clock::Clock;
 use super::code_hash::CodeHasher;
 use super::delivery::{Delivery, Message};
 use super::error::AuthError;
 use super::limits::{IpLimiter, Limits};
-use super::store::{AuditEvent, ChallengeState, Reservation, SendClaim, Store};
+use super::store::{AuditEvent, ChallengeKey, ChallengeState, Reservation, SendClaim, Store};
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -21,8 +21,17 @@ pub struct AuthSettings {
     pub default_region: Option<String>,
     /// Shown in messages ("Your Passcode sign-in code").
     pub product_name: String,
+    /// Scheme, host and port the world reaches us at. Sign-in links are built
+    /// from this, never from a request's `Host` header (which an attacker
+    /// can set to their own site).
+    pub public_url: String,
     /// Host of the public URL, for the SMS origin-bound code line (WebOTP).
     pub public_host: String,
+    /// Put the code in the email's subject (off: subjects show on lock
+    /// screens and in notification previews).
+    pub email_code_in_subject: bool,
+    /// Whether codes may go by text message at all.
+    pub sms_enabled: bool,
     pub limits: Limits,
     /// Country calling codes SMS may go to (`None`: all). A guard against
     /// SMS pumping to premium-rate ranges.
@@ -38,7 +47,10 @@ impl Default for AuthSettings {
             session_ttl_ms: 30 * 24 * 60 * 60 * 1000,
             default_region: None,
             product_name: "Passcode".into(),
+            public_url: "http://localhost:3000".into(),
             public_host: "localhost".into(),
+            email_code_in_subject: false,
+            sms_enabled: true,
             limits: Limits::default(),
             sms_countries: None,
         }
@@ -176,6 +188,14 @@ impl AuthService {
         self.send_new_code(to, ctx).await
     }
 
+    /// The same as `request_code`, for a person switching to email on the
+    /// code page: only an email address will do.
+    pub async fn request_email_code(&self, raw_email: &str, ctx: &RequestContext) -> Result<Pending, AuthError> {
+        let to = Identifier::Email(EmailAddress::parse(raw_email)?);
+        self.ip_limited(true, ctx).await?;
+        self.send_new_code(to, ctx).await
+    }
+
     /// A fresh code for the destination of an earlier challenge of this
     /// browser's, whatever state that challenge is in.
     pub async fn resend_code(&self, previous: &ChallengeId, ctx: &RequestContext) -> Result<Pending, AuthError> {
@@ -187,6 +207,9 @@ impl AuthService {
     }
 
     async fn send_new_code(&self, to: Identifier, ctx: &RequestContext) -> Result<Pending, AuthError> {
+        if to.channel() == Channel::Sms && !self.settings.sms_enabled {
+            return Err(AuthError::SmsNotOffered);
+        }
         if let (Identifier::Phone(phone), Some(allowed)) = (&to, &self.settings.sms_countries)
             && !allowed.contains(&phone.country_code())
         {
@@ -223,10 +246,20 @@ impl AuthService {
         let challenge = ChallengeId::generate();
         let now = self.clock.now_ms();
         let expires_at = now + self.settings.code_ttl_ms;
+        // Email carries a sign-in link too; a text message stays short.
+        let link = (to.channel() == Channel::Email).then(LinkToken::generate);
         self.store
-            .replace_challenge(&challenge, &to, &code_hash, now, expires_at, i64::from(self.settings.max_attempts))
+            .replace_challenge(
+                &challenge,
+                &to,
+                &code_hash,
+                now,
+                expires_at,
+                i64::from(self.settings.max_attempts),
+                link.as_ref().map(LinkToken::hash).as_deref(),
+            )
             .await?;
-        let message = self.compose(&to, &code);
+        let message = self.compose(&to, &code, link.as_ref(), now, expires_at, ctx);
         if let Err(source) = self.delivery.send(&message).await {
             self.store.retire_challenge(&challenge, self.clock.now_ms()).await?;
             self.audit("delivery_failed", Some(dest), Some(to.masked()), ctx, Some(source.to_string()), None).await;
@@ -237,23 +270,41 @@ impl AuthService {
         Ok(Pending { challenge, masked_destination: to.masked(), channel: to.channel(), expires_at, next_send_at })
     }
 
-    fn compose(&self, to: &Identifier, code: &Code) -> Message {
-        let minutes = (self.settings.code_ttl_ms / 60_000).max(1);
+    fn compose(
+        &self,
+        to: &Identifier,
+        code: &Code,
+        link: Option<&LinkToken>,
+        now: i64,
+        expires_at: i64,
+        ctx: &RequestContext,
+    ) -> Message {
         let name = &self.settings.product_name;
-        let c = code.expose();
-        let body = match to.channel() {
-            Channel::Email => format!(
-                "Your {name} sign-in code is:\n\n    {c}\n\nIt expires in {minutes} minutes and works once.\n\n\
-                 If you didn't ask for this, ignore this email: nobody can sign in without the code."
-            ),
-            // The last line is the origin-bound one-time-code format, so
-            // browsers and phones can offer to fill the code in (WebOTP).
-            Channel::Sms => format!(
-                "Your {name} sign-in code is {c}. It expires in {minutes} minutes.\n\n@{host} #{c}",
-                host = self.settings.public_host
-            ),
+        let (subject, body, html) = match to.channel() {
+            Channel::Email => {
+                let link = format!(
+                    "{}{LINK_PATH}?token={}",
+                    self.settings.public_url,
+                    link.map(LinkToken::expose).unwrap_or_default()
+                );
+                let details = super::email::EmailDetails {
+                    product_name: name,
+                    requested_at: now,
+                    expires_at,
+                    link: &link,
+                    context: ctx,
+                    code_in_subject: self.settings.email_code_in_subject,
+                };
+                let (subject, text, html) = super::email::compose(code, &details);
+                (subject, text, Some(html))
+            }
+            Channel::Sms => {
+                let minutes = ((expires_at - now) / 60_000).max(1);
+                let body = super::sms::compose(name, code, minutes, &self.settings.public_host);
+                ("Your sign-in code".to_owned(), body, None)
+            }
         };
-        Message { to: to.clone(), subject: "Your sign-in code".into(), body, code: code.clone() }
+        Message { to: to.clone(), subject, body, html, code: code.clone() }
     }
 
     /// Where this browser's last code went (open or not: after a burned or
@@ -347,13 +398,53 @@ impl AuthService {
         let now = self.clock.now_ms();
         let expires_at = now + self.settings.session_ttl_ms;
         let new_user_id = crate::domain::random_id();
-        match self.store.consume_and_sign_in(challenge, &new_user_id, &token, now, expires_at).await? {
-            Some(user_id) => {
+        match self.store.consume_and_sign_in(ChallengeKey::Id(challenge), &new_user_id, &token, now, expires_at).await?
+        {
+            Some(signed_in) => {
+                let user_id = signed_in.user_id;
                 tracing::info!(user = %user_id, ip = ?ctx.client_ip, "signed in");
                 self.audit("signed_in", Some(dest), None, ctx, None, Some(user_id)).await;
                 Ok(NewSession { token, expires_at })
             }
             None => Err(AuthError::Used),
+        }
+    }
+
+    /// Where the code of a sign-in link went, while the link still works.
+    /// Only reads: mail scanners open every link, so opening one must not
+    /// use it up.
+    pub async fn link_destination(&self, link: &LinkToken) -> Result<Option<String>, AuthError> {
+        let Some(view) = self.store.link_view(&link.hash(), self.clock.now_ms()).await? else { return Ok(None) };
+        let to =
+            Identifier::from_stored(view.channel, &view.destination).context("stored destination no longer parses")?;
+        Ok(Some(to.masked()))
+    }
+
+    /// Signs in with a link's token: the person pressed "Sign in" on the
+    /// confirmation page. Consumes the challenge, so the code stops working
+    /// too. Any failure reads the same: the link is expired or used.
+    pub async fn sign_in_with_link(&self, link: &LinkToken, ctx: &RequestContext) -> Result<NewSession, AuthError> {
+        self.ip_limited(false, ctx).await?;
+        let token = SessionToken::generate();
+        let now = self.clock.now_ms();
+        let expires_at = now + self.settings.session_ttl_ms;
+        let new_user_id = crate::domain::random_id();
+        let hash = link.hash();
+        match self.store.consume_and_sign_in(ChallengeKey::Link(&hash), &new_user_id, &token, now, expires_at).await? {
+            Some(signed_in) => {
+                tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, "signed in with a link");
+                self.audit(
+                    "signed_in",
+                    Some(&signed_in.destination),
+                    None,
+                    ctx,
+                    Some("link".into()),
+                    Some(signed_in.user_id),
+                )
+                .await;
+                Ok(NewSession { token, expires_at })
+            }
+            None => Err(AuthError::LinkUnusable),
         }
     }
 
@@ -372,6 +463,10 @@ impl AuthService {
         Ok(())
     }
 }
+
+/// Where a sign-in link points. The server answers it by moving the token
+/// into a cookie and showing a confirmation page.
+pub const LINK_PATH: &str = "/sign-in/email-link";
 
 fn secs_until(now_ms: i64, at_ms: i64) -> u64 {
     let ms = (at_ms - now_ms).max(1000) as u64;

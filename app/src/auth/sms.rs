@@ -2,12 +2,9 @@
 //! Messages API (also spoken by several other providers) and a plain JSON
 //! webhook for any other gateway.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
-use super::delivery::{Delivery, DeliveryError, DeliveryFuture, Message};
+use super::delivery::{Delivery, DeliveryFuture, Failure, InFlight, Message};
 
 #[derive(Clone)]
 pub enum SmsApi {
@@ -29,16 +26,7 @@ pub struct HttpSms {
     /// Twilio: the API's base URL; webhook: the full URL.
     url: String,
     client: reqwest::Client,
-    /// Sends in flight at once; past this a request is turned away at once
-    /// ("busy") instead of queueing behind a slow provider.
-    permits: Arc<Semaphore>,
-}
-
-enum Failure {
-    /// Worth one more try: 5xx, timeout, connection trouble.
-    Transient(String),
-    /// The provider said no (4xx): retrying will not change its mind.
-    Permanent(String),
+    in_flight: InFlight,
 }
 
 impl HttpSms {
@@ -52,7 +40,7 @@ impl HttpSms {
             api,
             url: url.trim_end_matches('/').to_owned(),
             client,
-            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            in_flight: InFlight::new(max_in_flight, "sms"),
         })
     }
 
@@ -93,26 +81,7 @@ impl HttpSms {
 
 impl Delivery for HttpSms {
     fn send<'a>(&'a self, message: &'a Message) -> DeliveryFuture<'a> {
-        Box::pin(async move {
-            let Ok(_permit) = self.permits.try_acquire() else {
-                return Err(DeliveryError::Busy);
-            };
-            let to = message.to.as_ref();
-            match self.send_once(to, &message.body).await {
-                Ok(()) => Ok(()),
-                Err(Failure::Permanent(why)) => Err(DeliveryError::Failed(why)),
-                Err(Failure::Transient(first)) => {
-                    tracing::warn!(to = %message.to.masked(), error = %first, "SMS send failed; trying once more");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    match self.send_once(to, &message.body).await {
-                        Ok(()) => Ok(()),
-                        Err(Failure::Permanent(why) | Failure::Transient(why)) => {
-                            Err(DeliveryError::Failed(format!("{first}; retry: {why}")))
-                        }
-                    }
-                }
-            }
-        })
+        Box::pin(self.in_flight.send(message, || self.send_once(message.to.as_ref(), &message.body)))
     }
 
     fn describe(&self) -> &'static str {
@@ -123,21 +92,10 @@ impl Delivery for HttpSms {
     }
 }
 
-/// Sends each message the way its channel needs.
-pub struct ByChannel {
-    pub email: Arc<dyn Delivery>,
-    pub sms: Arc<dyn Delivery>,
-}
-
-impl Delivery for ByChannel {
-    fn send<'a>(&'a self, message: &'a Message) -> DeliveryFuture<'a> {
-        match message.channel() {
-            crate::domain::Channel::Email => self.email.send(message),
-            crate::domain::Channel::Sms => self.sms.send(message),
-        }
-    }
-
-    fn describe(&self) -> &'static str {
-        "email and SMS by channel"
-    }
+/// The text message: a sentence, a blank line, then the origin-bound
+/// one-time-code line (`@host #code`) so browsers and phones can offer to fill
+/// the code in (WebOTP).
+pub fn compose(product_name: &str, code: &crate::domain::Code, minutes: i64, public_host: &str) -> String {
+    let c = code.expose();
+    format!("Your {product_name} sign-in code is {c}. It expires in {minutes} minutes.\n\n@{public_host} #{c}")
 }

@@ -50,6 +50,20 @@ pub struct AuditEvent {
     pub detail: Option<String>,
 }
 
+/// Which challenge to consume: the one this browser's cookie names (after its
+/// code was checked), or the one a sign-in link's token belongs to.
+#[derive(Clone, Copy)]
+pub enum ChallengeKey<'a> {
+    Id(&'a ChallengeId),
+    /// SHA-256 of the link token.
+    Link(&'a str),
+}
+
+pub struct SignedIn {
+    pub user_id: String,
+    pub destination: String,
+}
+
 pub struct ChallengeView {
     pub destination: String,
     pub channel: Channel,
@@ -85,6 +99,14 @@ pub struct UserRow {
     pub created_at: i64,
 }
 
+fn view_of(row: &AnyRow) -> Result<ChallengeView, sqlx::Error> {
+    Ok(ChallengeView {
+        destination: row.try_get("destination")?,
+        channel: channel_of(row, "channel")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
 fn channel_of(row: &AnyRow, column: &str) -> Result<Channel, sqlx::Error> {
     let raw: String = row.try_get(column)?;
     Channel::parse(&raw).ok_or_else(|| sqlx::Error::Decode(format!("unknown channel {raw:?}").into()))
@@ -106,6 +128,7 @@ impl Store {
         now: i64,
         expires_at: i64,
         max_attempts: i64,
+        link_hash: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         // The write comes first so SQLite takes its write lock at once rather
@@ -119,8 +142,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO challenges (id, destination, channel, code_hash, created_at, expires_at, attempts, max_attempts) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
+            "INSERT INTO challenges \
+               (id, destination, channel, code_hash, created_at, expires_at, attempts, max_attempts, link_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
         )
         .bind(id.as_ref())
         .bind(to.as_ref())
@@ -129,6 +153,7 @@ impl Store {
         .bind(now)
         .bind(expires_at)
         .bind(max_attempts)
+        .bind(link_hash)
         .execute(&mut *tx)
         .await?;
         tx.commit().await
@@ -399,14 +424,7 @@ impl Store {
             .bind(id.as_ref())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(ChallengeView {
-                destination: r.try_get("destination")?,
-                channel: channel_of(&r, "channel")?,
-                expires_at: r.try_get("expires_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(view_of).transpose()
     }
 
     /// Consumes the challenge and opens a session in one transaction. The
@@ -414,24 +432,33 @@ impl Store {
     /// concurrent right answers only one sees a row and gets a session.
     pub async fn consume_and_sign_in(
         &self,
-        id: &ChallengeId,
+        key: ChallengeKey<'_>,
         new_user_id: &str,
         token: &SessionToken,
         now: i64,
         session_expires_at: i64,
-    ) -> Result<Option<String>, sqlx::Error> {
+    ) -> Result<Option<SignedIn>, sqlx::Error> {
+        let (sql, key) = match key {
+            // The code path has already reserved an attempt (which checked
+            // expiry and the attempt count) and checked the code.
+            ChallengeKey::Id(id) => (
+                "UPDATE challenges SET consumed_at = $1 \
+                 WHERE id = $2 AND consumed_at IS NULL AND superseded_at IS NULL \
+                 RETURNING destination, channel",
+                id.as_ref(),
+            ),
+            // A link is its own proof; the challenge must still be open in
+            // every other respect (a burned or expired code's link is dead).
+            ChallengeKey::Link(hash) => (
+                "UPDATE challenges SET consumed_at = $1 \
+                 WHERE link_hash = $2 AND consumed_at IS NULL AND superseded_at IS NULL \
+                   AND expires_at > $1 AND attempts < max_attempts \
+                 RETURNING destination, channel",
+                hash,
+            ),
+        };
         let mut tx = self.pool.begin().await?;
-        let consumed = sqlx::query(
-            "UPDATE challenges SET consumed_at = $1 \
-             WHERE id = $2 AND consumed_at IS NULL AND superseded_at IS NULL \
-             RETURNING destination, channel",
-        )
-        .bind(now)
-        .bind(id.as_ref())
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .next();
+        let consumed = sqlx::query(sql).bind(now).bind(key).fetch_all(&mut *tx).await?.into_iter().next();
         let Some(consumed) = consumed else {
             tx.rollback().await?;
             return Ok(None);
@@ -466,7 +493,22 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Some(user_id))
+        Ok(Some(SignedIn { user_id, destination }))
+    }
+
+    /// The open challenge a sign-in link belongs to, if any. Reading only:
+    /// opening a link must never use it up.
+    pub async fn link_view(&self, link_hash: &str, now: i64) -> Result<Option<ChallengeView>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT destination, channel, expires_at FROM challenges \
+             WHERE link_hash = $1 AND consumed_at IS NULL AND superseded_at IS NULL \
+               AND expires_at > $2 AND attempts < max_attempts",
+        )
+        .bind(link_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(view_of).transpose()
     }
 
     /// Looks a session up by the hash of its token: the comparison happens on

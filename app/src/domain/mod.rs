@@ -7,4 +7,4 @@ mod token;
 
 pub use code::{Code, CodeAlphabet, CodeError, CodePolicy};
 pub use identifier::{Channel, EmailAddress, Identifier, IdentifierError, PhoneNumber};
-pub use token::{ChallengeId, SessionToken, TokenError, random_id, to_hex};
+pub use token::{ChallengeId, LinkToken, SessionToken, TokenError, random_id, to_hex};

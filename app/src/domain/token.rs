@@ -34,37 +34,68 @@ pub fn random_id() -> String {
     random_b64::<16>()
 }
 
-/// A 256-bit session token: it lives only in the browser's cookie; the server
-/// keeps its SHA-256.
+/// 256 random bits that only the browser (or the inbox) holds; the server
+/// keeps their SHA-256. Session tokens and sign-in link tokens are both this.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SessionToken(String);
+struct Secret256(String);
 
-impl SessionToken {
-    pub fn generate() -> Self {
+impl Secret256 {
+    fn generate() -> Self {
         Self(random_b64::<32>())
     }
 
-    pub fn parse(input: &str) -> Result<Self, TokenError> {
+    fn parse(input: &str) -> Result<Self, TokenError> {
         parse_b64::<32>(input).map(Self)
     }
 
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// What the database stores and looks up. A 256-bit random token needs no
-    /// slow hash; SHA-256 makes a leaked table useless.
-    pub fn hash(&self) -> String {
-        let digest = Sha256::digest(self.0.as_bytes());
-        to_hex(&digest)
+    /// A 256-bit random value needs no slow hash; SHA-256 makes a leaked
+    /// table useless.
+    fn hash(&self) -> String {
+        to_hex(&Sha256::digest(self.0.as_bytes()))
     }
 }
 
-impl fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionToken(<redacted>)")
-    }
+/// The session cookie's value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(Secret256);
+
+/// What a sign-in link carries: never the code, so a link that leaks (from a
+/// proxy log, a shared screenshot) says nothing about the code and the code
+/// says nothing about the link.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LinkToken(Secret256);
+
+macro_rules! secret_token {
+    ($name:ident) => {
+        impl $name {
+            pub fn generate() -> Self {
+                Self(Secret256::generate())
+            }
+
+            pub fn parse(input: &str) -> Result<Self, TokenError> {
+                Secret256::parse(input).map(Self)
+            }
+
+            pub fn expose(&self) -> &str {
+                &self.0.0
+            }
+
+            /// What the database stores and looks up.
+            pub fn hash(&self) -> String {
+                self.0.hash()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
 }
+
+secret_token!(SessionToken);
+secret_token!(LinkToken);
 
 /// Names a challenge. It sits in a cookie of the browser that asked for the
 /// code; 128 random bits, so it cannot be guessed to attack someone else's.
@@ -102,6 +133,10 @@ mod tests {
         assert_ne!(SessionToken::generate(), t);
         assert_eq!(t.hash().len(), 64);
         assert!(!format!("{t:?}").contains(t.expose()));
+        let link = LinkToken::generate();
+        assert_eq!(LinkToken::parse(link.expose()).unwrap(), link);
+        assert!(!format!("{link:?}").contains(link.expose()));
+        assert_ne!(link.hash(), t.hash());
     }
 
     #[test]

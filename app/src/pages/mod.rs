@@ -1,8 +1,10 @@
 mod account;
+mod link;
 mod sign_in;
 mod verify;
 
 pub use account::Account;
+pub use link::ConfirmLink;
 pub use sign_in::SignIn;
 pub use verify::Verify;
 

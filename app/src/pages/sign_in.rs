@@ -3,7 +3,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::{Card, FieldMessage};
 use crate::api::RequestCode;
-use crate::error::Field;
+use crate::error::{AppError, Field};
 
 #[component]
 pub fn SignIn() -> impl IntoView {
@@ -52,6 +52,11 @@ pub fn SignIn() -> impl IntoView {
                         }
                     }}
                     <FieldMessage id="identifier-error" field=Field::Identifier error/>
+                    {move || {
+                        error.get().filter(AppError::suggests_email).map(|_| view! {
+                            <p><a href="/sign-in" class="link">"Use your email address instead"</a></p>
+                        })
+                    }}
                 </div>
                 <FieldMessage id="form-error" field=Field::Form error/>
                 <button type="submit" class="primary" disabled=move || action.pending().get()>

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use super::{Card, FieldMessage};
-use crate::api::{PendingView, ResendCode, VerifyCode, pending_challenge};
+use crate::api::{PendingView, ResendCode, SwitchToEmail, VerifyCode, pending_challenge};
 use crate::error::{AppError, Field};
 
 #[component]
@@ -41,8 +41,14 @@ fn NoChallenge() -> impl IntoView {
 
 #[component]
 fn CodeForm(pending: PendingView, verify: ServerAction<VerifyCode>, resend: ServerAction<ResendCode>) -> impl IntoView {
+    let switch = ServerAction::<SwitchToEmail>::new();
     let verify_error = Signal::derive(move || verify.value().get().and_then(Result::err));
     let resend_error = Signal::derive(move || resend.value().get().and_then(Result::err));
+    let switch_error = Signal::derive(move || switch.value().get().and_then(Result::err));
+    let switch_invalid = move || switch_error.get().is_some();
+    // Where the code went; a switch to email changes it in place.
+    let current = RwSignal::new(pending.clone());
+    let by_sms = move || current.with(|p| p.channel == "sms");
     let resent = move || matches!(resend.value().get(), Some(Ok(_)));
     // Only the newest outcome speaks: a successful resend clears an old
     // "wrong code", and a new attempt clears the resend notice.
@@ -63,6 +69,14 @@ fn CodeForm(pending: PendingView, verify: ServerAction<VerifyCode>, resend: Serv
     let wait = RwSignal::new(pending.resend_in_secs);
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    Effect::new(move |_| {
+        if let Some(Ok(view)) = switch.value().get() {
+            wait.set(view.resend_in_secs);
+            current.set(view);
+            verify.value().set(None);
+            resend.value().set(None);
+        }
+    });
     Effect::new(move |_| match resend.value().get() {
         Some(Ok(next)) => wait.set(next),
         Some(Err(e)) => {
@@ -84,21 +98,28 @@ fn CodeForm(pending: PendingView, verify: ServerAction<VerifyCode>, resend: Serv
     let counting = move || hydrated.get() && wait.get() > 0;
 
     let invalid = move || verify_error.get().is_some_and(|e| e.field() == Field::Code);
-    let other_way = if pending.channel == "sms" { "/sign-in?with=phone" } else { "/sign-in" };
-    let other_label = if pending.channel == "sms" { "Use a different number" } else { "Use a different email address" };
+    let other_way = move || if by_sms() { "/sign-in?with=phone" } else { "/sign-in" }.to_owned();
+    let other_label = move || if by_sms() { "Use a different number" } else { "Use a different email address" };
     let (inputmode, pattern) = if pending.numeric { ("numeric", "[0-9 -]*") } else { ("text", "[A-Za-z0-9 -]*") };
-    let hint = format!(
-        "We sent a {}-{} code to {}.",
-        pending.code_length,
-        if pending.numeric { "digit" } else { "character" },
-        pending.masked_destination
-    );
+    let hint = move || {
+        current.with(|p| {
+            format!(
+                "We sent a {}-{} code to {}.",
+                p.code_length,
+                if p.numeric { "digit" } else { "character" },
+                p.masked_destination
+            )
+        })
+    };
+    // A text that could not be sent opens the email option by itself.
+    let sms_failed = move || resend_error.get().is_some_and(|e| e.suggests_email());
 
     view! {
         <Card title="Enter your code">
             <p class="lede" id="code-hint">{hint}</p>
             <p class="notice" role="status" aria-live="polite">
                 {move || resent().then_some("A new code is on its way. Earlier codes no longer work.")}
+                {move || matches!(switch.value().get(), Some(Ok(_))).then_some("A code is on its way to your email.")}
             </p>
             <ActionForm action=verify attr:novalidate=true attr:class="form">
                 <div class="field">
@@ -125,6 +146,27 @@ fn CodeForm(pending: PendingView, verify: ServerAction<VerifyCode>, resend: Serv
             <p id="resend-error" class="field-error" role="alert" aria-live="assertive">
                 {move || resend_error.get().map(|e| e.to_string())}
             </p>
+            // Without JavaScript <details> still opens, and the form posts
+            // and comes back to this page showing the new destination.
+            <Show when=by_sms>
+                <details class="switch-channel" open=move || sms_failed() || switch_invalid()>
+                    <summary>"Send the code by email instead"</summary>
+                    <ActionForm action=switch attr:novalidate=true attr:class="form">
+                        <div class="field">
+                            <label for="switch-email">"Email address"</label>
+                            <input id="switch-email" name="email" type="email" autocomplete="email" spellcheck="false"
+                                autocapitalize="none" required maxlength="254" aria-describedby="switch-error"
+                                aria-invalid=move || switch_invalid().then_some("true")/>
+                            <p id="switch-error" class="field-error" role="alert" aria-live="assertive">
+                                {move || switch_error.get().map(|e| e.to_string())}
+                            </p>
+                        </div>
+                        <button type="submit" class="secondary" disabled=move || switch.pending().get()>
+                            {move || if switch.pending().get() { "Sending…" } else { "Email me a code" }}
+                        </button>
+                    </ActionForm>
+                </details>
+            </Show>
         </Card>
     }
 }

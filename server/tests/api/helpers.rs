@@ -178,7 +178,7 @@ impl TestApp {
         self.jar.header()
     }
 
-    fn keep_cookies(&self, res: &Response) {
+    pub fn keep_cookies(&self, res: &Response) {
         self.jar.keep(res);
     }
 

@@ -1,0 +1,52 @@
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::{Card, FieldMessage};
+use crate::api::{ConfirmLink as ConfirmLinkAction, link_destination};
+use crate::error::{AppError, Field};
+
+/// Where a sign-in link from an email lands. Opening it signs nobody in
+/// (mail scanners open links too); the button does.
+#[component]
+pub fn ConfirmLink() -> impl IntoView {
+    let confirm = ServerAction::<ConfirmLinkAction>::new();
+    let destination = Resource::new(|| (), |_| link_destination());
+    let error = Signal::derive(move || confirm.value().get().and_then(Result::err));
+
+    view! {
+        <Suspense fallback=|| view! { <Card title="Sign in"><p>"Loading…"</p></Card> }>
+            {move || Suspend::new(async move {
+                match destination.await {
+                    Ok(Some(masked)) => view! {
+                        <Card title="Sign in">
+                            // Naming the address guards against being signed
+                            // in to someone else's account by their link.
+                            <p class="lede">"Sign in as " <strong>{masked}</strong> " in this browser?"</p>
+                            <ActionForm action=confirm attr:class="form">
+                                <FieldMessage id="form-error" field=Field::Form error/>
+                                <button type="submit" class="primary" disabled=move || confirm.pending().get()>
+                                    {move || if confirm.pending().get() { "Signing in…" } else { "Sign in" }}
+                                </button>
+                            </ActionForm>
+                            <p class="hint">"Didn't ask to sign in? Close this page; nothing happens."</p>
+                        </Card>
+                    }
+                        .into_any(),
+                    Ok(None) => view! {
+                        <Card title="This link can't be used">
+                            <p>{AppError::LinkUnusable.to_string()}</p>
+                            <p><A href="/sign-in" attr:class="button primary">"Sign in"</A></p>
+                        </Card>
+                    }
+                        .into_any(),
+                    Err(e) => view! {
+                        <Card title="Sign in">
+                            <p class="field-error" role="alert">{e.to_string()}</p>
+                        </Card>
+                    }
+                        .into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,105 @@
+import { test, expect, APIRequestContext } from '@playwright/test';
+import { enterCode, requestCode, uniqueEmail } from './helpers';
+
+// The server on 3102 sends email over SMTP to maildev; these tests read what
+// arrived through maildev's REST API, as a person reads their inbox.
+const BY_SMTP = 'http://127.0.0.1:3102';
+const MAILDEV = 'http://127.0.0.1:1180';
+const shots = 'test-results/screenshots';
+
+type Email = { id: string; subject: string; text: string; html: string; to: { address: string }[] };
+
+async function emailTo(request: APIRequestContext, to: string): Promise<Email> {
+  let found: Email | undefined;
+  await expect
+    .poll(async () => {
+      const list = (await (await request.get(`${MAILDEV}/email`)).json()) as Email[];
+      found = list.find((e) => e.to.some((r) => r.address === to));
+      return found !== undefined;
+    })
+    .toBe(true);
+  return found!;
+}
+
+function codeIn(email: Email): string {
+  const line = email.text.split('\n').map((l) => l.trim()).find((l) => /^\d{6}$/.test(l));
+  expect(line, 'the code sits on a line of its own').toBeDefined();
+  return line!;
+}
+
+function linkIn(email: Email): string {
+  const link = email.text.split(/\s+/).find((w) => w.startsWith(`${BY_SMTP}/sign-in/email-link?token=`));
+  expect(link, 'the sign-in link uses the configured public URL').toBeDefined();
+  return link!;
+}
+
+test('sign in with a code from a real email', async ({ page, request }) => {
+  const email = uniqueEmail('mail');
+  await requestCode(page, BY_SMTP, email);
+  await expect(page.getByText(/We sent a 6-digit code to m•••@example\.com/)).toBeVisible();
+  const message = await emailTo(request, email);
+  expect(message.subject).toBe('Your sign-in code');
+  expect(message.html).toContain(codeIn(message));
+
+  // What the person sees in their mail client.
+  const inbox = await page.context().newPage();
+  await inbox.goto(`${MAILDEV}/email/${message.id}/html`);
+  await expect(inbox.getByText(codeIn(message))).toBeVisible();
+  await inbox.screenshot({ path: `${shots}/email.png`, fullPage: true });
+  await inbox.close();
+
+  await enterCode(page, codeIn(message));
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByTestId('identity')).toHaveText(email);
+});
+
+test('the link in the email signs in only after pressing the button', async ({ page, browser, request }) => {
+  const email = uniqueEmail('link');
+  await requestCode(page, BY_SMTP, email);
+  const link = linkIn(await emailTo(request, email));
+
+  // Opened in another browser, as from a phone's mail app.
+  const other = await browser.newContext();
+  const phone = await other.newPage();
+  await phone.goto(link);
+  await expect(phone).toHaveURL(`${BY_SMTP}/sign-in/confirm`);
+  await expect(phone.getByText('Sign in as l•••@example.com in this browser?')).toBeVisible();
+  await phone.screenshot({ path: `${shots}/link-confirm.png`, fullPage: true });
+  // Opening the link signed nobody in.
+  expect((await other.cookies()).find((c) => c.name === '__Host-passcode_session')).toBeUndefined();
+  await phone.getByRole('button', { name: 'Sign in' }).click();
+  await expect(phone).toHaveURL(/\/account$/);
+  await expect(phone.getByTestId('identity')).toHaveText(email);
+
+  // Used once: opening it again says so, and the code is spent too.
+  const third = await (await browser.newContext()).newPage();
+  await third.goto(link);
+  await expect(third.getByRole('heading', { name: "This link can't be used" })).toBeVisible();
+  await enterCode(page, codeIn(await emailTo(request, email)));
+  await expect(page.getByText('This code has already been used.')).toBeVisible();
+  await other.close();
+});
+
+test('switch from a text message to email without starting over', async ({ page, request }) => {
+  const national = String(Math.floor(Math.random() * 900) + 100);
+  const email = uniqueEmail('switch');
+  await page.goto(`${BY_SMTP}/sign-in?with=phone`);
+  await page.getByLabel('Phone number').fill(`+44 7911 456${national}`);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await expect(page).toHaveURL(/\/verify$/);
+  await expect(page.getByText(/We sent a 6-digit code to \+44/)).toBeVisible();
+  await page.waitForLoadState('networkidle');
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+
+  await page.getByText('Send the code by email instead').click();
+  await page.getByLabel('Email address').fill(email);
+  await page.getByRole('button', { name: 'Email me a code' }).click();
+  await expect(page.getByText(/We sent a 6-digit code to s•••@example\.com/)).toBeVisible();
+  await expect(page.getByText('Send the code by email instead')).toBeHidden();
+  await page.screenshot({ path: `${shots}/switched-to-email.png`, fullPage: true });
+
+  await enterCode(page, codeIn(await emailTo(request, email)));
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByTestId('identity')).toHaveText(email);
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+});
