@@ -1,4 +1,5 @@
 import { test, expect, APIRequestContext } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 import { enterCode, requestCode, uniqueEmail } from './helpers';
 
 // The server on 3102 sends email over SMTP to maildev; these tests read what
@@ -65,6 +66,7 @@ test('the link in the email signs in only after pressing the button', async ({ p
   await expect(phone).toHaveURL(`${BY_SMTP}/sign-in/confirm`);
   await expect(phone.getByText('Sign in as l•••@example.com in this browser?')).toBeVisible();
   await phone.screenshot({ path: `${shots}/link-confirm.png`, fullPage: true });
+  expect((await new AxeBuilder({ page: phone }).analyze()).violations).toEqual([]);
   // Opening the link signed nobody in.
   expect((await other.cookies()).find((c) => c.name === '__Host-passcode_session')).toBeUndefined();
   await phone.getByRole('button', { name: 'Sign in' }).click();
@@ -84,7 +86,7 @@ test('switch from a text message to email without starting over', async ({ page,
   const national = String(Math.floor(Math.random() * 900) + 100);
   const email = uniqueEmail('switch');
   await page.goto(`${BY_SMTP}/sign-in?with=phone`);
-  await page.getByLabel('Phone number').fill(`+44 7911 456${national}`);
+  await page.getByLabel('Phone number').fill(`+44 7911 123${national}`);
   await page.getByRole('button', { name: 'Send code' }).click();
   await expect(page).toHaveURL(/\/verify$/);
   await expect(page.getByText(/We sent a 6-digit code to \+44/)).toBeVisible();
@@ -93,6 +95,8 @@ test('switch from a text message to email without starting over', async ({ page,
 
   await page.getByText('Send the code by email instead').click();
   await page.getByLabel('Email address').fill(email);
+  expect((await new AxeBuilder({ page }).analyze()).violations).toEqual([]);
+  await page.screenshot({ path: `${shots}/switch-to-email.png`, fullPage: true });
   await page.getByRole('button', { name: 'Email me a code' }).click();
   await expect(page.getByText(/We sent a 6-digit code to s•••@example\.com/)).toBeVisible();
   await expect(page.getByText('Send the code by email instead')).toBeHidden();

@@ -1,5 +1,5 @@
 //! The development outbox pages: what would have been sent, newest first.
-//! Mounted only when the outbox is the delivery.
+//! Mounted only while email or SMS goes to the outbox.
 
 use axum::Json;
 use axum::extract::State;
@@ -58,6 +58,22 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Makes the sign-in link in an (already escaped) body clickable.
+fn linkify(escaped: &str) -> String {
+    let word = |w: &str| {
+        if w.starts_with("http://") || w.starts_with("https://") {
+            format!("<a href=\"{w}\">{w}</a>")
+        } else {
+            w.to_owned()
+        }
+    };
+    escaped
+        .split('\n')
+        .map(|line| line.split(' ').map(word).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub async fn outbox_html(State(state): State<AppState>) -> Response {
     let list = match entries(&state).await {
         Ok(list) => list,
@@ -73,7 +89,7 @@ pub async fn outbox_html(State(state): State<AppState>) -> Response {
             at = rfc3339(e.sent_at),
             subject = escape(&e.subject),
             code = escape(&e.code),
-            body = escape(&e.body),
+            body = linkify(&escape(&e.body)),
         ));
     }
     if list.is_empty() {

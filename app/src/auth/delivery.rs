@@ -50,6 +50,17 @@ pub enum DeliveryError {
     Unexpected(#[from] anyhow::Error),
 }
 
+impl DeliveryError {
+    /// Providers like to quote the recipient ("550 <jane@example.com>:
+    /// mailbox unavailable"); the log and the audit trail keep it masked.
+    pub fn masking(self, destination: &str, masked: &str) -> Self {
+        match self {
+            DeliveryError::Failed(why) => DeliveryError::Failed(why.replace(destination, masked)),
+            other => other,
+        }
+    }
+}
+
 pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
 
 pub trait Delivery: Send + Sync + 'static {

@@ -88,7 +88,7 @@ fn describe_request(ctx: &RequestContext) -> String {
 
 /// "Firefox on Windows": enough for a person to recognise their own request
 /// (or not), never the raw header, which an attacker controls.
-pub fn describe_user_agent(ua: &str) -> Option<String> {
+fn describe_user_agent(ua: &str) -> Option<String> {
     // Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
     let browser = [
         ("Edg/", "Edge"),

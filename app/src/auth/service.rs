@@ -261,6 +261,7 @@ impl AuthService {
             .await?;
         let message = self.compose(&to, &code, link.as_ref(), now, expires_at, ctx);
         if let Err(source) = self.delivery.send(&message).await {
+            let source = source.masking(dest, &to.masked());
             self.store.retire_challenge(&challenge, self.clock.now_ms()).await?;
             self.audit("delivery_failed", Some(dest), Some(to.masked()), ctx, Some(source.to_string()), None).await;
             return Err(AuthError::Delivery { masked: to.masked(), channel: to.channel(), source });

@@ -371,18 +371,20 @@ async fn scripted_smtp(reply: Reply) -> (String, Arc<AtomicUsize>) {
                 let mut lines = BufReader::new(read).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-                    let answer: &[u8] = match (verb.as_str(), reply) {
-                        ("EHLO" | "HELO", _) => b"250 scripted\r\n",
-                        ("MAIL", _) | ("RSET", _) | ("NOOP", _) => b"250 OK\r\n",
-                        ("RCPT", Reply::TryLater) => b"451 4.3.0 Mailbox temporarily unavailable\r\n",
-                        ("RCPT", _) => b"550 5.1.1 No such mailbox\r\n",
+                    // Like many servers, the refusal quotes the recipient.
+                    let recipient = line.split_once(':').map_or("", |(_, r)| r.trim()).to_owned();
+                    let answer = match (verb.as_str(), reply) {
+                        ("EHLO" | "HELO", _) => "250 scripted\r\n".to_owned(),
+                        ("MAIL", _) | ("RSET", _) | ("NOOP", _) => "250 OK\r\n".to_owned(),
+                        ("RCPT", Reply::TryLater) => "451 4.3.0 Mailbox temporarily unavailable\r\n".to_owned(),
+                        ("RCPT", _) => format!("550 5.1.1 {recipient}: No such mailbox\r\n"),
                         ("QUIT", _) => {
                             let _ = write.write_all(b"221 bye\r\n").await;
                             return;
                         }
-                        _ => b"502 Not implemented\r\n",
+                        _ => "502 Not implemented\r\n".to_owned(),
                     };
-                    if write.write_all(answer).await.is_err() {
+                    if write.write_all(answer.as_bytes()).await.is_err() {
                         return;
                     }
                 }
@@ -409,8 +411,10 @@ async fn smtp_failures_fail_cleanly_and_only_transient_ones_are_retried() {
     let app = spawn_app_with_smtp(&url, &[]).await;
     let res = app.request_code("someone@example.com").await;
     assert_delivery_failed(&app, res).await;
-    let detail = app.count("SELECT COUNT(*) FROM audit_events WHERE detail LIKE '%550%'").await;
-    assert_eq!(detail, 1, "the audit trail keeps the server's answer");
+    let detail = app.count("SELECT COUNT(*) FROM audit_events WHERE detail LIKE '%550%s•••@example.com%'").await;
+    assert_eq!(detail, 1, "the audit trail keeps the server's answer, with the address masked");
+    let leaked = app.count("SELECT COUNT(*) FROM audit_events WHERE detail LIKE '%someone@%'").await;
+    assert_eq!(leaked, 0);
     let sends = app.count("SELECT COUNT(*) FROM audit_events WHERE detail LIKE '%retry%'").await;
     assert_eq!(sends, 0, "a permanent refusal is not retried");
     assert!(connections.load(Ordering::SeqCst) >= 1);

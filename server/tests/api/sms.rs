@@ -252,3 +252,28 @@ async fn the_country_allow_list_turns_other_numbers_away() {
     );
     assert_eq!(fake.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn the_provider_gets_e164_however_the_number_was_typed() {
+    let (fake, base) = Fake::start().await;
+    let app = twilio_app(&base, &[]).await;
+    // UK, US, India, Germany; spaces, dashes, brackets, dots, a leading 00.
+    let table = [
+        ("+44 7911 123456", "+447911123456"),
+        ("0044-7911-123-457", "+447911123457"),
+        ("+44 (0) 7911 123458", "+447911123458"),
+        ("+1 (201) 555-0123", "+12015550123"),
+        ("001 201.555.0124", "+12015550124"),
+        ("+91 98765 43210", "+919876543210"),
+        ("0091-98765-43211", "+919876543211"),
+        ("+49 (30) 901820", "+4930901820"),
+        ("0049 30 901821", "+4930901821"),
+    ];
+    for (i, (typed, e164)) in table.iter().enumerate() {
+        let res = app.request_code(typed).await;
+        assert_eq!(res.status(), StatusCode::OK, "{typed}: {:?}", res.text().await);
+        let requests = fake.requests();
+        assert_eq!(requests.len(), i + 1);
+        assert_eq!(form_value(&requests[i].2, "To"), *e164, "{typed}");
+    }
+}
