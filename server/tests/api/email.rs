@@ -341,6 +341,30 @@ async fn a_person_whose_text_failed_can_switch_to_email_on_the_code_page() {
     assert!(account.contains("someone@example.com"));
 }
 
+#[tokio::test]
+async fn switching_to_email_works_without_javascript() {
+    let maildev = Maildev::start().await;
+    let app = spawn_app_with_smtp(&maildev.smtp_url(), &[]).await;
+    assert_eq!(app.request_code("+44 7911 123456").await.status(), StatusCode::OK);
+    let page = app.get("/verify").await.text().await.unwrap();
+    assert!(page.contains("Send the code by email instead") && page.contains(r#"action="/api/switch_to_email""#));
+    let res = app.post_plain_form("/api/switch_to_email", &[("email", "not an address")], "/verify").await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&app.url("/verify?")) && back.contains("__err"), "{back}");
+    let page = app.get(back.strip_prefix(&app.url("")).unwrap()).await.text().await.unwrap();
+    assert!(page.contains("Enter an email address like name@example.com."), "the error shows by the field: {page}");
+    let res = app.post_plain_form("/api/switch_to_email", &[("email", "someone@example.com")], "/verify").await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    // Leptos drops its error parameters from the Referer, leaving a bare "?".
+    let back = res.headers()["location"].to_str().unwrap();
+    assert_eq!(back.trim_end_matches('?'), app.url("/verify"));
+    let page = app.get("/verify").await.text().await.unwrap();
+    assert!(page.contains("s•••@example.com"), "the page now names the email address: {page}");
+    assert!(!page.contains("Send the code by email instead"));
+    maildev.email_to("someone@example.com").await;
+}
+
 /// What the scripted SMTP server answers to RCPT TO.
 #[derive(Clone, Copy)]
 enum Reply {
