@@ -37,11 +37,16 @@ impl Drop for Maildev {
 
 impl Maildev {
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    async fn start_with(extra: &[&str]) -> Self {
         let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/node_modules/.bin/maildev");
         assert!(bin.exists(), "{} is missing: run ./scripts/setup (it installs end2end's npm packages)", bin.display());
         let (smtp_port, web_port) = (free_port(), free_port());
         let child = std::process::Command::new(&bin)
             .args(["--ip", "127.0.0.1", "--smtp", &smtp_port.to_string(), "--web", &web_port.to_string()])
+            .args(extra)
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
@@ -157,6 +162,22 @@ async fn a_code_arrives_by_smtp_as_text_and_html_and_signs_in() {
     let res = app.verify(&code).await;
     assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
     assert!(app.cookie(SESSION_COOKIE).is_some());
+}
+
+#[tokio::test]
+async fn credentials_in_the_url_log_in_to_the_smtp_server() {
+    let maildev = Maildev::start_with(&["--incoming-user", "mailer", "--incoming-pass", "p@ss/word"]).await;
+    // Wrong password: the server refuses, the person is told, nothing arrives.
+    let wrong = format!("smtp://mailer:nope@127.0.0.1:{}", maildev.smtp_port);
+    let app = spawn_app_with_smtp(&wrong, &[]).await;
+    assert_eq!(app.request_code("someone@example.com").await.status(), StatusCode::BAD_GATEWAY);
+    // Right one, percent-encoded as the README says.
+    let right = format!("smtp://mailer:p%40ss%2Fword@127.0.0.1:{}", maildev.smtp_port);
+    let app = spawn_app_with_smtp(&right, &[]).await;
+    assert_eq!(app.request_code("someone@example.com").await.status(), StatusCode::OK);
+    let email = maildev.email_to("someone@example.com").await;
+    assert_eq!(maildev.emails().await.len(), 1, "only the authenticated send arrived");
+    assert_eq!(email["subject"], "Your sign-in code");
 }
 
 #[tokio::test]
