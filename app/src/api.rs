@@ -44,6 +44,16 @@ fn remember_pending(state: &crate::state::AppState, pending: &crate::auth::Pendi
     crate::state::set_pending_cookie(&pending.challenge, seconds_until(state, pending.expires_at) + 3600);
 }
 
+/// Both ways in end here: the session cookie, no pending code left in this
+/// browser, and the account page.
+#[cfg(feature = "ssr")]
+fn signed_in(state: &crate::state::AppState, session: &crate::auth::NewSession) {
+    use crate::state::*;
+    set_session_cookie(&session.token, seconds_until(state, session.expires_at));
+    clear_pending_cookie();
+    leptos_axum::redirect("/account");
+}
+
 #[cfg(feature = "ssr")]
 fn wait_secs(state: &crate::state::AppState, at_ms: i64) -> u64 {
     ((at_ms - state.auth.now_ms()).max(0) as u64).div_ceil(1000)
@@ -76,9 +86,7 @@ pub async fn verify_code(code: String) -> Result<(), AppError> {
     let state = app_state()?;
     let challenge = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
     let session = state.auth.verify_code(&challenge, &code, &request_context()).await.map_err(fail)?;
-    set_session_cookie(&session.token, seconds_until(&state, session.expires_at));
-    clear_pending_cookie();
-    leptos_axum::redirect("/account");
+    signed_in(&state, &session);
     Ok(())
 }
 
@@ -157,9 +165,7 @@ pub async fn confirm_link() -> Result<(), AppError> {
     let state = app_state()?;
     let link = link_token().ok_or_else(|| fail(AppError::LinkUnusable))?;
     let session = state.auth.sign_in_with_link(&link, &request_context()).await.map_err(fail)?;
-    set_session_cookie(&session.token, seconds_until(&state, session.expires_at));
     clear_link_cookie();
-    clear_pending_cookie();
-    leptos_axum::redirect("/account");
+    signed_in(&state, &session);
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use app::auth::{HashParams, Limits, SmtpSecurity};
+use app::auth::{HashParams, Limits, SmtpSecurity, SmtpSettings};
 use app::domain::{CodeAlphabet, CodePolicy, EmailAddress};
 use leptos::config::LeptosOptions;
 
@@ -34,21 +34,7 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub enum EmailConfig {
     Outbox,
-    Smtp(SmtpConfig),
-}
-
-#[derive(Debug, Clone)]
-pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
-    pub security: SmtpSecurity,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    pub from_address: EmailAddress,
-    pub from_name: String,
-    pub timeout_secs: u64,
-    pub pool_size: u32,
-    pub max_in_flight: usize,
+    Smtp(SmtpSettings),
 }
 
 /// How text messages leave.
@@ -503,7 +489,7 @@ impl Config {
 
 /// `smtp://user:pass@host:587` (STARTTLS, required), `smtps://user:pass@host:465`
 /// (TLS from the start) or `smtp://127.0.0.1:1025` (no TLS: loopback only).
-fn smtp_config(src: &dyn Source, raw: &str) -> Result<SmtpConfig, ConfigError> {
+fn smtp_config(src: &dyn Source, raw: &str) -> Result<SmtpSettings, ConfigError> {
     const VAR: &str = "PASSCODE_SMTP_URL";
     // The URL may hold a password: messages describe it without echoing it.
     let url = url::Url::parse(raw.trim())
@@ -523,7 +509,7 @@ fn smtp_config(src: &dyn Source, raw: &str) -> Result<SmtpConfig, ConfigError> {
     }
     let decode = |part: &str| percent_encoding::percent_decode_str(part).decode_utf8_lossy().into_owned();
     let username = Some(decode(url.username())).filter(|u| !u.is_empty());
-    let password = url.password().map(|p| Secret(decode(p).into_bytes()));
+    let password = url.password().map(decode);
     if username.is_some() != password.is_some() {
         return Err(err(VAR, "give both a user name and a password, or neither"));
     }
@@ -537,7 +523,7 @@ fn smtp_config(src: &dyn Source, raw: &str) -> Result<SmtpConfig, ConfigError> {
     if from_name.chars().any(char::is_control) || from_name.chars().count() > 64 {
         return Err(err("PASSCODE_EMAIL_FROM_NAME", "must be one line of at most 64 characters"));
     }
-    Ok(SmtpConfig {
+    Ok(SmtpSettings {
         port: url.port().unwrap_or(default_port),
         host,
         security,
@@ -545,7 +531,7 @@ fn smtp_config(src: &dyn Source, raw: &str) -> Result<SmtpConfig, ConfigError> {
         password,
         from_address,
         from_name,
-        timeout_secs: ranged(src, "PASSCODE_SMTP_TIMEOUT_SECS", 10u64, "seconds", 1, 120)?,
+        timeout: std::time::Duration::from_secs(ranged(src, "PASSCODE_SMTP_TIMEOUT_SECS", 10u64, "seconds", 1, 120)?),
         pool_size: ranged(src, "PASSCODE_SMTP_POOL_SIZE", 4u32, "a number", 1, 100)?,
         max_in_flight: ranged(src, "PASSCODE_EMAIL_MAX_IN_FLIGHT", 32usize, "a number", 1, 10_000)?,
     })
@@ -644,7 +630,7 @@ mod tests {
         let s = smtp("smtp://apikey:p%40ss%2Fword@smtp.example.com").unwrap();
         assert_eq!((s.host.as_str(), s.port, s.security), ("smtp.example.com", 587, SmtpSecurity::StartTls));
         assert_eq!(s.username.as_deref(), Some("apikey"));
-        assert_eq!(s.password.as_ref().unwrap().expose(), b"p@ss/word");
+        assert_eq!(s.password.as_deref(), Some("p@ss/word"));
         assert!(!format!("{s:?}").contains("p@ss"));
         let s = smtp("smtps://u:p@smtp.example.com").unwrap();
         assert_eq!((s.port, s.security), (465, SmtpSecurity::ImplicitTls));

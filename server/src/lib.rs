@@ -21,8 +21,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use app::auth::{
-    AuthService, AuthSettings, ByChannel, Clock, CodeHasher, Delivery, HttpSms, Outbox, SmsApi, Smtp, SmtpSettings,
-    Store,
+    AuthService, AuthSettings, ByChannel, Clock, CodeHasher, Delivery, HttpSms, Outbox, SmsApi, Smtp, Store,
 };
 use app::state::AppState;
 use app::{App, shell};
@@ -69,19 +68,7 @@ fn delivery(config: &Config, store: &Store, clock: &Arc<dyn Clock>) -> anyhow::R
     }
     let email: Arc<dyn Delivery> = match &config.email {
         EmailConfig::Outbox => outbox.clone(),
-        EmailConfig::Smtp(smtp) => Arc::new(Smtp::new(SmtpSettings {
-            host: smtp.host.clone(),
-            port: smtp.port,
-            security: smtp.security,
-            username: smtp.username.clone(),
-            password: smtp.password.as_ref().map(Secret::expose_str),
-            from_name: smtp.from_name.clone(),
-            from_address: smtp.from_address.clone(),
-            timeout: std::time::Duration::from_secs(smtp.timeout_secs),
-            pool_size: smtp.pool_size,
-            max_in_flight: smtp.max_in_flight,
-            hello_name: config.public_host().to_owned(),
-        })?),
+        EmailConfig::Smtp(smtp) => Arc::new(Smtp::new(smtp.clone(), config.public_host())?),
     };
     let sms_api = match &config.sms {
         // With SMS off nothing reaches delivery (the core refuses phone

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use http::StatusCode;
 
-use app::auth::OutboxEntry;
+use app::auth::{OutboxEntry, escape_html};
 use app::state::AppState;
 
 const SHOWN: i64 = 50;
@@ -54,10 +54,6 @@ pub async fn outbox_json(State(state): State<AppState>) -> Response {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// Makes the sign-in link in an (already escaped) body clickable.
 fn linkify(escaped: &str) -> String {
     let word = |w: &str| {
@@ -84,12 +80,12 @@ pub async fn outbox_html(State(state): State<AppState>) -> Response {
         rows.push_str(&format!(
             "<article class=\"card outbox-message\"><p class=\"meta\">{channel} to <strong>{to}</strong> · <time>{at}</time></p>\
              <h2>{subject}</h2><p class=\"code\">Code: <output>{code}</output></p><pre>{body}</pre></article>",
-            channel = escape(&e.channel),
-            to = escape(&e.to),
+            channel = escape_html(&e.channel),
+            to = escape_html(&e.to),
             at = rfc3339(e.sent_at),
-            subject = escape(&e.subject),
-            code = escape(&e.code),
-            body = linkify(&escape(&e.body)),
+            subject = escape_html(&e.subject),
+            code = escape_html(&e.code),
+            body = linkify(&escape_html(&e.body)),
         ));
     }
     if list.is_empty() {

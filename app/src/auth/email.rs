@@ -127,19 +127,10 @@ fn clock_time_utc(ms: i64) -> String {
     format!("{:02}:{:02}", minutes_of_day / 60, minutes_of_day % 60)
 }
 
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// Text made safe to place in HTML, in element content or a double-quoted
+/// attribute. The dev outbox page uses it too.
+pub fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// How the connection to the SMTP server is protected.
@@ -167,8 +158,6 @@ pub struct SmtpSettings {
     pub timeout: Duration,
     pub pool_size: u32,
     pub max_in_flight: usize,
-    /// Our name in EHLO and in Message-IDs: the public URL's host.
-    pub hello_name: String,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -193,11 +182,12 @@ pub struct Smtp {
 }
 
 impl Smtp {
-    pub fn new(s: SmtpSettings) -> anyhow::Result<Self> {
+    /// `hello_name`: our name in EHLO and in Message-IDs, the public URL's host.
+    pub fn new(s: SmtpSettings, hello_name: &str) -> anyhow::Result<Self> {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
             .port(s.port)
             .timeout(Some(s.timeout))
-            .hello_name(ClientId::Domain(s.hello_name.clone()))
+            .hello_name(ClientId::Domain(hello_name.to_owned()))
             .pool_config(PoolConfig::new().max_size(s.pool_size).idle_timeout(Duration::from_secs(60)));
         let tls = || TlsParameters::new(s.host.clone()).map_err(|e| anyhow::anyhow!("SMTP TLS set-up: {e}"));
         builder = match s.security {
@@ -213,7 +203,7 @@ impl Smtp {
         Ok(Self {
             transport: builder.build(),
             from: Mailbox::new(Some(s.from_name), from_address),
-            hello_name: s.hello_name,
+            hello_name: hello_name.to_owned(),
             timeout: s.timeout,
             in_flight: InFlight::new(s.max_in_flight, "email"),
         })
@@ -350,19 +340,21 @@ mod tests {
     }
 
     fn smtp() -> Smtp {
-        Smtp::new(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: 1,
-            security: SmtpSecurity::None,
-            username: None,
-            password: None,
-            from_name: "Passcode".into(),
-            from_address: EmailAddress::parse("sign-in@example.com").unwrap(),
-            timeout: Duration::from_secs(1),
-            pool_size: 1,
-            max_in_flight: 1,
-            hello_name: "login.example.com".into(),
-        })
+        Smtp::new(
+            SmtpSettings {
+                host: "127.0.0.1".into(),
+                port: 1,
+                security: SmtpSecurity::None,
+                username: None,
+                password: None,
+                from_name: "Passcode".into(),
+                from_address: EmailAddress::parse("sign-in@example.com").unwrap(),
+                timeout: Duration::from_secs(1),
+                pool_size: 1,
+                max_in_flight: 1,
+            },
+            "login.example.com",
+        )
         .unwrap()
     }
 

@@ -14,7 +14,7 @@ mod store;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code_hash::{CodeHasher, HashParams};
 pub use delivery::{ByChannel, Delivery, DeliveryError, Message, Outbox, OutboxEntry};
-pub use email::{Smtp, SmtpSecurity, SmtpSettings};
+pub use email::{Smtp, SmtpSecurity, SmtpSettings, escape_html};
 pub use error::AuthError;
 pub use limits::{IpLimiter, Limits, ip_key};
 pub use service::{AuthService, AuthSettings, LINK_PATH, NewSession, Pending, RequestContext, SignedInUser};

@@ -200,8 +200,7 @@ impl AuthService {
     /// browser's, whatever state that challenge is in.
     pub async fn resend_code(&self, previous: &ChallengeId, ctx: &RequestContext) -> Result<Pending, AuthError> {
         let view = self.store.challenge_view(previous).await?.ok_or(AuthError::NoChallenge)?;
-        let to =
-            Identifier::from_stored(view.channel, &view.destination).context("stored destination no longer parses")?;
+        let to = view.identifier()?;
         self.ip_limited(true, ctx).await?;
         self.send_new_code(to, ctx).await
     }
@@ -315,8 +314,7 @@ impl AuthService {
         let l = &self.settings.limits;
         Ok(match view {
             Some(v) => {
-                let to = Identifier::from_stored(v.channel, &v.destination)
-                    .context("stored destination no longer parses")?;
+                let to = v.identifier()?;
                 let next_send_at = self
                     .store
                     .next_send_time(&v.destination, self.clock.now_ms(), l.codes_per_hour, l.codes_per_day)
@@ -395,30 +393,36 @@ impl AuthService {
                 AuthError::WrongCode { attempts_left: left }
             });
         }
+        self.open_session(ChallengeKey::Id(challenge), "code", ctx).await?.ok_or(AuthError::Used)
+    }
+
+    /// Consumes the challenge and opens a session: the last step of both
+    /// ways in. `None`: somebody else consumed it first.
+    async fn open_session(
+        &self,
+        key: ChallengeKey<'_>,
+        with: &'static str,
+        ctx: &RequestContext,
+    ) -> Result<Option<NewSession>, AuthError> {
         let token = SessionToken::generate();
         let now = self.clock.now_ms();
         let expires_at = now + self.settings.session_ttl_ms;
         let new_user_id = crate::domain::random_id();
-        match self.store.consume_and_sign_in(ChallengeKey::Id(challenge), &new_user_id, &token, now, expires_at).await?
-        {
-            Some(signed_in) => {
-                let user_id = signed_in.user_id;
-                tracing::info!(user = %user_id, ip = ?ctx.client_ip, "signed in");
-                self.audit("signed_in", Some(dest), None, ctx, None, Some(user_id)).await;
-                Ok(NewSession { token, expires_at })
-            }
-            None => Err(AuthError::Used),
-        }
+        let Some(signed_in) = self.store.consume_and_sign_in(key, &new_user_id, &token, now, expires_at).await? else {
+            return Ok(None);
+        };
+        tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, with, "signed in");
+        self.audit("signed_in", Some(&signed_in.destination), None, ctx, Some(with.into()), Some(signed_in.user_id))
+            .await;
+        Ok(Some(NewSession { token, expires_at }))
     }
 
     /// Where the code of a sign-in link went, while the link still works.
     /// Only reads: mail scanners open every link, so opening one must not
     /// use it up.
     pub async fn link_destination(&self, link: &LinkToken) -> Result<Option<String>, AuthError> {
-        let Some(view) = self.store.link_view(&link.hash(), self.clock.now_ms()).await? else { return Ok(None) };
-        let to =
-            Identifier::from_stored(view.channel, &view.destination).context("stored destination no longer parses")?;
-        Ok(Some(to.masked()))
+        let view = self.store.link_view(&link.hash(), self.clock.now_ms()).await?;
+        Ok(view.map(|v| v.identifier()).transpose()?.map(|to| to.masked()))
     }
 
     /// Signs in with a link's token: the person pressed "Sign in" on the
@@ -426,27 +430,7 @@ impl AuthService {
     /// too. Any failure reads the same: the link is expired or used.
     pub async fn sign_in_with_link(&self, link: &LinkToken, ctx: &RequestContext) -> Result<NewSession, AuthError> {
         self.ip_limited(false, ctx).await?;
-        let token = SessionToken::generate();
-        let now = self.clock.now_ms();
-        let expires_at = now + self.settings.session_ttl_ms;
-        let new_user_id = crate::domain::random_id();
-        let hash = link.hash();
-        match self.store.consume_and_sign_in(ChallengeKey::Link(&hash), &new_user_id, &token, now, expires_at).await? {
-            Some(signed_in) => {
-                tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, "signed in with a link");
-                self.audit(
-                    "signed_in",
-                    Some(&signed_in.destination),
-                    None,
-                    ctx,
-                    Some("link".into()),
-                    Some(signed_in.user_id),
-                )
-                .await;
-                Ok(NewSession { token, expires_at })
-            }
-            None => Err(AuthError::LinkUnusable),
-        }
+        self.open_session(ChallengeKey::Link(&link.hash()), "link", ctx).await?.ok_or(AuthError::LinkUnusable)
     }
 
     pub async fn current_user(&self, token: &SessionToken) -> Result<Option<SignedInUser>, AuthError> {

@@ -99,6 +99,23 @@ pub struct UserRow {
     pub created_at: i64,
 }
 
+impl ChallengeView {
+    /// The destination as the parsed type it was stored from.
+    pub fn identifier(&self) -> anyhow::Result<Identifier> {
+        use anyhow::Context;
+        Identifier::from_stored(self.channel, &self.destination).context("stored destination no longer parses")
+    }
+}
+
+/// When a sign-in link still works ($1: now, $2: the token's hash): the
+/// confirmation page and the button must agree, so both use this.
+macro_rules! usable_link {
+    () => {
+        "link_hash = $2 AND consumed_at IS NULL AND superseded_at IS NULL \
+         AND expires_at > $1 AND attempts < max_attempts"
+    };
+}
+
 fn view_of(row: &AnyRow) -> Result<ChallengeView, sqlx::Error> {
     Ok(ChallengeView {
         destination: row.try_get("destination")?,
@@ -450,10 +467,11 @@ impl Store {
             // A link is its own proof; the challenge must still be open in
             // every other respect (a burned or expired code's link is dead).
             ChallengeKey::Link(hash) => (
-                "UPDATE challenges SET consumed_at = $1 \
-                 WHERE link_hash = $2 AND consumed_at IS NULL AND superseded_at IS NULL \
-                   AND expires_at > $1 AND attempts < max_attempts \
-                 RETURNING destination, channel",
+                concat!(
+                    "UPDATE challenges SET consumed_at = $1 WHERE ",
+                    usable_link!(),
+                    " RETURNING destination, channel"
+                ),
                 hash,
             ),
         };
@@ -499,15 +517,12 @@ impl Store {
     /// The open challenge a sign-in link belongs to, if any. Reading only:
     /// opening a link must never use it up.
     pub async fn link_view(&self, link_hash: &str, now: i64) -> Result<Option<ChallengeView>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT destination, channel, expires_at FROM challenges \
-             WHERE link_hash = $1 AND consumed_at IS NULL AND superseded_at IS NULL \
-               AND expires_at > $2 AND attempts < max_attempts",
-        )
-        .bind(link_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query(concat!("SELECT destination, channel, expires_at FROM challenges WHERE ", usable_link!()))
+                .bind(now)
+                .bind(link_hash)
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(view_of).transpose()
     }
 
