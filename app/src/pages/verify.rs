@@ -51,7 +51,7 @@ fn CodeForm(pending: PendingView, verify: ServerAction<VerifyCode>, resend: Serv
     let by_sms = move || current.with(|p| p.channel == "sms");
     let resent = move || matches!(resend.value().get(), Some(Ok(_)));
     // Only the newest outcome speaks: a successful resend clears an old
-    // "wrong code", and a new attempt clears the resend notice.
+    // "wrong code", and a new attempt clears the resend and switch notices.
     Effect::new(move |_| {
         if matches!(resend.value().get(), Some(Ok(_))) {
             verify.value().set(None);
@@ -60,6 +60,7 @@ fn CodeForm(pending: PendingView, verify: ServerAction<VerifyCode>, resend: Serv
     Effect::new(move |_| {
         if verify.pending().get() {
             resend.value().set(None);
+            switch.value().set(None);
         }
     });
 
