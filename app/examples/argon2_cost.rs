@@ -15,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
     println!("|---|---|---|---|---|");
     for (memory_kib, iterations) in [(1024, 1), (8 * 1024, 1), (19 * 1024, 2), (64 * 1024, 3)] {
         let params = HashParams { memory_kib, iterations, parallelism: 1 };
-        let hasher = CodeHasher::new(&[42; 32], params, 4)?;
+        let hasher = CodeHasher::new(&[42; 32], params, 4, std::time::Duration::from_secs(60))?;
         let mut times = Vec::new();
         for _ in 0..21 {
             let start = Instant::now();

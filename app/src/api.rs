@@ -50,6 +50,7 @@ fn remember_pending(state: &crate::state::AppState, pending: &crate::auth::Pendi
 fn signed_in(state: &crate::state::AppState, session: &crate::auth::NewSession) {
     use crate::state::*;
     set_session_cookie(&session.token, seconds_until(state, session.expires_at));
+    set_device_cookie(&session.device);
     clear_pending_cookie();
     leptos_axum::redirect("/account");
 }
@@ -147,14 +148,35 @@ pub async fn switch_to_email(email: String) -> Result<PendingView, AppError> {
     Ok(pending_view(&state, pending))
 }
 
-/// Where the code of the sign-in link this browser opened went (masked), if
-/// the link still works. Reads only.
+/// What the confirmation page of a sign-in link shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkView {
+    /// The account's address in full, so nobody signs in to an account that
+    /// is not theirs without seeing whose it is.
+    pub address: String,
+    /// "Chrome on Linux at 14:22 UTC", when the code was asked for in
+    /// another browser than this one.
+    pub requested_elsewhere: Option<String>,
+}
+
+/// Which account the sign-in link this browser opened signs in to, if the
+/// link still works. Reads only.
 #[server(prefix = "/api", endpoint = "link_destination")]
-pub async fn link_destination() -> Result<Option<String>, AppError> {
+pub async fn link_destination() -> Result<Option<LinkView>, AppError> {
     use crate::state::*;
     let state = app_state()?;
     let Some(link) = link_token() else { return Ok(None) };
-    state.auth.link_destination(&link).await.map_err(fail)
+    let info = state.auth.link_info(&link, pending_challenge_id().as_ref()).await.map_err(fail)?;
+    Ok(info.map(|i| LinkView {
+        address: i.address,
+        requested_elsewhere: i.requested_elsewhere.map(|r| {
+            let at = crate::auth::clock_time_utc(r.at_ms);
+            match r.browser {
+                Some(browser) => format!("{browser} at {at} UTC"),
+                None => format!("another browser at {at} UTC"),
+            }
+        }),
+    }))
 }
 
 /// The "Sign in" button on the link's confirmation page: the only place a

@@ -29,7 +29,8 @@ pub enum AppError {
     NoChallenge,
     #[error("We couldn't send a code to {destination}. {}", if *by_sms { "Try again or use your email address instead." } else { "Please try again." })]
     DeliveryFailed { destination: String, by_sms: bool },
-    #[error("We're sending a lot of codes right now. Please try again in a few seconds.")]
+    /// A full delivery or hashing queue.
+    #[error("We're handling a lot of sign-ins right now. Please try again in a few seconds.")]
     DeliveryBusy,
     #[error("You are not signed in.")]
     NotSignedIn,
@@ -75,7 +76,6 @@ impl AppError {
         match self {
             AppError::InvalidIdentifier(_)
             | AppError::DeliveryFailed { .. }
-            | AppError::DeliveryBusy
             | AppError::SendLimited { .. }
             | AppError::SmsUnavailable => Field::Identifier,
             AppError::InvalidCode(_)
@@ -100,6 +100,7 @@ impl AppError {
             AppError::SendLimited { retry_after_secs } | AppError::VerifyLimited { retry_after_secs } => {
                 Some(*retry_after_secs)
             }
+            AppError::DeliveryBusy => Some(5),
             _ => None,
         }
     }

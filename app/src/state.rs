@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
 use crate::auth::{AuthService, RequestContext};
-use crate::domain::{ChallengeId, LinkToken, SessionToken};
+use crate::domain::{ChallengeId, DeviceCookie, LinkToken, SessionToken};
 use crate::error::AppError;
 
 /// The `__Host-` prefix makes the browser insist on Secure, Path=/ and no
@@ -21,6 +21,12 @@ pub const SESSION_COOKIE: &str = "__Host-passcode_session";
 pub const PENDING_COOKIE: &str = "__Host-passcode_pending";
 /// A sign-in link's token, between opening the link and pressing "Sign in".
 pub const LINK_COOKIE: &str = "__Host-passcode_link";
+/// The addresses this browser has signed in as (signed, opaque): its
+/// requests for them are limited on their own (see `domain::DeviceCookie`).
+pub const DEVICE_COOKIE: &str = "__Host-passcode_device";
+/// A year: a browser that signed in once stays known for as long as most
+/// browsers keep a cookie.
+pub const DEVICE_COOKIE_SECS: i64 = 365 * 24 * 3600;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -60,7 +66,8 @@ pub fn request_context() -> RequestContext {
         .and_then(|p| p.headers.get(USER_AGENT))
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(256).collect());
-    RequestContext { client_ip, user_agent }
+    let device = cookie_value(DEVICE_COOKIE).and_then(|v| DeviceCookie::parse(&v).ok());
+    RequestContext { client_ip, user_agent, device }
 }
 
 fn cookie_value(name: &str) -> Option<String> {
@@ -116,6 +123,10 @@ pub fn set_session_cookie(token: &SessionToken, max_age_secs: i64) {
 
 pub fn set_pending_cookie(id: &ChallengeId, max_age_secs: i64) {
     set_cookie(PENDING_COOKIE, id.as_ref().to_owned(), max_age_secs);
+}
+
+pub fn set_device_cookie(device: &DeviceCookie) {
+    set_cookie(DEVICE_COOKIE, device.expose(), DEVICE_COOKIE_SECS);
 }
 
 pub fn clear_session_cookie() {

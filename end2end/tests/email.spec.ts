@@ -64,7 +64,9 @@ test('the link in the email signs in only after pressing the button', async ({ p
   const phone = await other.newPage();
   await phone.goto(link);
   await expect(phone).toHaveURL(`${BY_SMTP}/sign-in/confirm`);
-  await expect(phone.getByText('Sign in as l•••@example.com in this browser?')).toBeVisible();
+  // The whole address, and a word that another browser asked for it.
+  await expect(phone.getByText(`Sign in as ${email} in this browser?`)).toBeVisible();
+  await expect(phone.getByTestId('requested-elsewhere')).toContainText(/asked for from Chrome on Linux at \d\d:\d\d UTC, not from this browser/);
   await phone.screenshot({ path: `${shots}/link-confirm.png`, fullPage: true });
   expect((await new AxeBuilder({ page: phone }).analyze()).violations).toEqual([]);
   // Opening the link signed nobody in.

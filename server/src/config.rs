@@ -70,18 +70,14 @@ impl Secret {
     }
 
     pub(crate) fn parse_hex(var: &'static str, s: &str) -> Result<Self, ConfigError> {
-        let s = s.trim();
-        if s.len() < 64 || !s.len().is_multiple_of(2) || s.len() > 256 {
-            return Err(err(
-                var,
-                "must be 32 to 128 bytes written as hex (64 to 256 hex digits); generate one with `openssl rand -hex 32`",
-            ));
+        const HOW: &str =
+            "must be 32 to 128 bytes written as hex (64 to 256 hex digits); generate one with `openssl rand -hex 32`";
+        // The hex crate takes exactly pairs of hex digits: no sign, no
+        // spaces, and no panic on input that is not ASCII.
+        let bytes = hex::decode(s.trim()).map_err(|_| err(var, HOW))?;
+        if !(32..=128).contains(&bytes.len()) {
+            return Err(err(var, HOW));
         }
-        let bytes = (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| err(var, "must be hex digits only"))?;
         Ok(Self(bytes))
     }
 }
@@ -95,6 +91,8 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mode: Mode,
+    /// Why `mode` applies, in words for logs and error messages.
+    pub mode_reason: String,
     pub addr: SocketAddr,
     /// Scheme, host and port the world uses to reach us, no trailing slash.
     pub public_url: String,
@@ -113,6 +111,8 @@ pub struct Config {
     pub default_region: Option<String>,
     pub argon2: HashParams,
     pub hash_concurrency: usize,
+    /// Longest a request waits for a hashing slot before it is told "busy".
+    pub hash_max_wait: std::time::Duration,
     pub email: EmailConfig,
     pub email_code_in_subject: bool,
     pub allow_outbox_in_production: bool,
@@ -213,27 +213,30 @@ impl Config {
     }
 
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
-        let mode = match src.get("PASSCODE_ENV").map(|v| v.to_ascii_lowercase()) {
-            None => Mode::Development,
-            Some(v) if v == "development" || v == "dev" => Mode::Development,
-            Some(v) if v == "production" || v == "prod" => Mode::Production,
+        let explicit_mode = match src.get("PASSCODE_ENV").map(|v| v.trim().to_ascii_lowercase()) {
+            None => None,
+            Some(v) if v == "development" || v == "dev" => Some(Mode::Development),
+            Some(v) if v == "production" || v == "prod" => Some(Mode::Production),
             Some(v) => return Err(err("PASSCODE_ENV", format!("expected development or production, got {v:?}"))),
         };
         let mut leptos = leptos_options(src)?;
         let addr: SocketAddr = parse(src, "PASSCODE_ADDR", leptos.site_addr, "an address like 127.0.0.1:3000")?;
         leptos.site_addr = addr;
 
-        let public_url = src.get("PASSCODE_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}"));
-        let public_url = public_url.trim().trim_end_matches('/').to_owned();
-        let valid_url = (public_url.starts_with("https://") || public_url.starts_with("http://"))
-            && public_url.splitn(4, '/').nth(3).is_none()
-            && public_url.len() > "https://".len();
-        if !valid_url {
-            return Err(err(
-                "PASSCODE_PUBLIC_URL",
-                format!("expected an origin like https://login.example.com (no path), got {public_url:?}"),
-            ));
-        }
+        let public_url = match src.get("PASSCODE_PUBLIC_URL") {
+            Some(raw) => public_origin("PASSCODE_PUBLIC_URL", &raw)?,
+            None => public_origin("PASSCODE_ADDR", &format!("http://{addr}")).map_err(|_| {
+                err(
+                    "PASSCODE_PUBLIC_URL",
+                    format!(
+                        "is required when listening on {addr}: set it to the https:// origin people use \
+                         (or http://127.0.0.1:PORT for development on this machine)"
+                    ),
+                )
+            })?,
+        };
+        let (mode, mode_reason) = decide_mode(explicit_mode, &public_url, addr)?;
+        let public_url = public_url.origin().ascii_serialization();
 
         let data_dir = PathBuf::from(src.get("PASSCODE_DATA_DIR").unwrap_or_else(|| "data".into()));
         let database_url = src
@@ -267,7 +270,10 @@ impl Config {
 
         let secret = src.get("PASSCODE_SECRET").map(|s| Secret::parse_hex("PASSCODE_SECRET", &s)).transpose()?;
         if secret.is_none() && mode == Mode::Production {
-            return Err(err("PASSCODE_SECRET", "is required in production (generate one with `openssl rand -hex 32`)"));
+            return Err(err(
+                "PASSCODE_SECRET",
+                format!("is required with production rules ({mode_reason}); generate one with `openssl rand -hex 32`"),
+            ));
         }
 
         let length =
@@ -301,6 +307,14 @@ impl Config {
         };
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let hash_concurrency = ranged(src, "PASSCODE_HASH_CONCURRENCY", cores * 2, "a number", 1, 1024)?;
+        let hash_max_wait = std::time::Duration::from_millis(ranged(
+            src,
+            "PASSCODE_HASH_MAX_WAIT_MS",
+            2000u64,
+            "milliseconds",
+            1,
+            60_000,
+        )?);
         let email = match src.get("PASSCODE_SMTP_URL") {
             None => EmailConfig::Outbox,
             Some(url) => EmailConfig::Smtp(smtp_config(src, &url)?),
@@ -318,7 +332,10 @@ impl Config {
             )
         };
         if mode == Mode::Production && matches!(email, EmailConfig::Outbox) && !allow_outbox_in_production {
-            return Err(outbox_refused("PASSCODE_SMTP_URL", "is required in production"));
+            return Err(outbox_refused(
+                "PASSCODE_SMTP_URL",
+                &format!("is required with production rules ({mode_reason})"),
+            ));
         }
         let d = Limits::default();
         let limits = Limits {
@@ -353,6 +370,14 @@ impl Config {
             )?,
             ip_verify_burst: ranged(src, "PASSCODE_IP_VERIFY_BURST", d.ip_verify_burst, "a number", 1, 1_000_000)?,
             sms_per_hour: ranged(src, "PASSCODE_SMS_PER_HOUR", d.sms_per_hour, "a number", 0, 10_000_000)?,
+            sms_per_ip_per_hour: ranged(
+                src,
+                "PASSCODE_SMS_PER_IP_PER_HOUR",
+                d.sms_per_ip_per_hour,
+                "a number",
+                1,
+                1_000_000,
+            )?,
         };
         let trusted_proxies = match src.get("PASSCODE_TRUSTED_PROXIES") {
             None => Vec::new(),
@@ -376,11 +401,12 @@ impl Config {
             |var: &'static str| src.get(var).ok_or_else(|| err(var, "is required for this PASSCODE_SMS_PROVIDER"));
         // Provider credentials travel with every request: https only, except
         // to this machine.
-        let provider_url = |var: &'static str, url: String| {
-            if url.starts_with("https://") || url.starts_with("http://127.") || url.starts_with("http://localhost") {
-                Ok(url)
-            } else {
-                Err(err(var, format!("must be https:// (plain http only to localhost), got {url:?}")))
+        let provider_url = |var: &'static str, raw: String| {
+            let url = config_url(var, &raw, "https://api.example.com")?;
+            match url.scheme() {
+                "https" => Ok(raw.trim().to_owned()),
+                "http" if is_loopback(&url) => Ok(raw.trim().to_owned()),
+                _ => Err(err(var, format!("must be https:// (plain http only to this machine), got {raw:?}"))),
             }
         };
         let sms_provider = src.get("PASSCODE_SMS_PROVIDER").map(|v| v.trim().to_ascii_lowercase());
@@ -447,6 +473,7 @@ impl Config {
 
         Ok(Self {
             mode,
+            mode_reason,
             addr,
             public_url,
             data_dir,
@@ -462,6 +489,7 @@ impl Config {
             default_region,
             argon2,
             hash_concurrency,
+            hash_max_wait,
             email,
             email_code_in_subject,
             allow_outbox_in_production,
@@ -487,17 +515,89 @@ impl Config {
     }
 }
 
+/// Every URL the configuration reads is parsed here, so hosts are compared
+/// as hosts (`http://localhost.attacker.example` is not this machine). The
+/// message never echoes the URL: it may carry a password.
+fn config_url(var: &'static str, raw: &str, example: &str) -> Result<url::Url, ConfigError> {
+    let url = url::Url::parse(raw.trim()).map_err(|e| err(var, format!("expected a URL like {example} ({e})")))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(err(var, format!("expected a URL with a host, like {example}")));
+    }
+    Ok(url)
+}
+
+/// Whether a URL's host is this machine: `localhost`, 127.0.0.0/8 or ::1.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.');
+            d.eq_ignore_ascii_case("localhost") || d.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The origin people reach us at: http(s), a host, maybe a port, nothing
+/// else. Plain http only for this machine: our cookies are `Secure`, so a
+/// browser would drop them on any other http origin.
+fn public_origin(var: &'static str, raw: &str) -> Result<url::Url, ConfigError> {
+    const EXAMPLE: &str = "https://login.example.com";
+    let url = config_url(var, raw, EXAMPLE)?;
+    let only_origin = matches!(url.path(), "" | "/")
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !only_origin {
+        return Err(err(var, format!("expected an origin like {EXAMPLE} (no path, query or user), got {raw:?}")));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(err(var, format!("must be https:// (plain http only for 127.0.0.1 or localhost), got {raw:?}"))),
+        _ => Err(err(var, format!("expected an origin like {EXAMPLE}, got {raw:?}"))),
+    }
+}
+
+/// Development rules (the outbox, a generated secret, texts to the outbox)
+/// only for a server nobody else can reach, or when asked for by name on a
+/// loopback URL. Anything that looks like a deployment gets production rules.
+fn decide_mode(explicit: Option<Mode>, public_url: &url::Url, addr: SocketAddr) -> Result<(Mode, String), ConfigError> {
+    let local_url = is_loopback(public_url);
+    let local_listener = addr.ip().is_loopback();
+    let origin = public_url.origin().ascii_serialization();
+    Ok(match explicit {
+        Some(Mode::Production) => (Mode::Production, "PASSCODE_ENV=production".into()),
+        Some(Mode::Development) if !local_url => {
+            return Err(err(
+                "PASSCODE_ENV",
+                format!(
+                    "development shows every code to anyone at /dev/outbox, so it needs a PASSCODE_PUBLIC_URL \
+                     on this machine (http://127.0.0.1:PORT or http://localhost:PORT), not {origin}; \
+                     for a deployment leave PASSCODE_ENV unset or set it to production"
+                ),
+            ));
+        }
+        Some(Mode::Development) => (Mode::Development, "PASSCODE_ENV=development".into()),
+        None if !local_url => (Mode::Production, format!("the public URL {origin} is not this machine")),
+        None if !local_listener => {
+            (Mode::Production, format!("the server listens on {addr}, which other machines can reach"))
+        }
+        None => (Mode::Development, format!("the public URL {origin} and the listener {addr} are this machine's")),
+    })
+}
+
 /// `smtp://user:pass@host:587` (STARTTLS, required), `smtps://user:pass@host:465`
 /// (TLS from the start) or `smtp://127.0.0.1:1025` (no TLS: loopback only).
 fn smtp_config(src: &dyn Source, raw: &str) -> Result<SmtpSettings, ConfigError> {
     const VAR: &str = "PASSCODE_SMTP_URL";
     // The URL may hold a password: messages describe it without echoing it.
-    let url = url::Url::parse(raw.trim())
-        .map_err(|e| err(VAR, format!("expected a URL like smtp://user:password@smtp.example.com:587 ({e})")))?;
+    let url = config_url(VAR, raw, "smtp://user:password@smtp.example.com:587")?;
     let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| err(VAR, "has no host"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-    let loopback =
-        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let loopback = is_loopback(&url);
     let (security, default_port) = match url.scheme() {
         "smtps" => (SmtpSecurity::ImplicitTls, 465),
         "smtp" if loopback => (SmtpSecurity::None, 25),
@@ -670,12 +770,112 @@ mod tests {
         assert!(twilio("https://api.example.com").is_ok());
         assert!(twilio("http://127.0.0.1:9000").is_ok());
         assert_eq!(twilio("http://api.example.com").unwrap_err().var, "PASSCODE_SMS_BASE_URL");
+        // Hosts are compared as hosts, not as string prefixes.
+        for bad in
+            ["http://localhost.attacker.example", "http://127.0.0.1.attacker.example", "http://localhost@evil.example"]
+        {
+            assert_eq!(twilio(bad).unwrap_err().var, "PASSCODE_SMS_BASE_URL", "{bad}");
+        }
+        assert!(twilio("http://localhost:9000").is_ok());
+        assert!(twilio("http://[::1]:9000").is_ok());
         let hook = Config::from_source(&src(&[
             ("PASSCODE_SMS_PROVIDER", "webhook"),
             ("PASSCODE_SMS_WEBHOOK_URL", "http://gateway.example.com/send"),
             ("PASSCODE_SMS_WEBHOOK_TOKEN", "t"),
         ]));
         assert_eq!(hook.unwrap_err().var, "PASSCODE_SMS_WEBHOOK_URL");
+    }
+
+    /// Development rules only on this machine, or by name on a loopback URL.
+    #[test]
+    fn rules_follow_where_the_server_can_be_reached() {
+        let secret = "ab".repeat(32);
+        let mode = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                ("PASSCODE_SECRET", secret.as_str()),
+                ("PASSCODE_SMTP_URL", "smtp://127.0.0.1:1025"),
+                ("PASSCODE_EMAIL_FROM", "sign-in@example.com"),
+            ];
+            all.extend_from_slice(pairs);
+            Config::from_source(&src(&all)).map(|c| c.mode)
+        };
+        let (dev, prod) = (Mode::Development, Mode::Production);
+        // (PASSCODE_ENV, public URL, listener) -> rules
+        for (env, url, addr, expected) in [
+            (None, None, None, dev),
+            (None, Some("http://127.0.0.1:3000"), Some("127.0.0.1:3000"), dev),
+            (None, Some("http://localhost:3000"), Some("127.0.0.1:3000"), dev),
+            (None, Some("http://[::1]:3000"), Some("[::1]:3000"), dev),
+            (None, Some("https://login.example.com"), None, prod),
+            (None, Some("https://localhost.attacker.example"), None, prod),
+            (None, Some("https://127.0.0.1.attacker.example"), None, prod),
+            (None, Some("http://127.0.0.1:3000"), Some("0.0.0.0:3000"), prod),
+            (Some("development"), Some("http://127.0.0.1:3000"), Some("127.0.0.1:3000"), dev),
+            // Asked for by name on a loopback URL: allowed, with a loud warning.
+            (Some("development"), Some("http://localhost:3000"), Some("0.0.0.0:3000"), dev),
+            (Some("production"), None, None, prod),
+            (Some("production"), Some("http://127.0.0.1:3000"), None, prod),
+        ] {
+            let mut pairs = Vec::new();
+            pairs.extend(env.map(|v| ("PASSCODE_ENV", v)));
+            pairs.extend(url.map(|v| ("PASSCODE_PUBLIC_URL", v)));
+            pairs.extend(addr.map(|v| ("PASSCODE_ADDR", v)));
+            assert_eq!(mode(&pairs).map_err(|e| e.to_string()), Ok(expected), "{pairs:?}");
+        }
+        // Development by name with a public URL: refused, naming the variable.
+        let e = mode(&[("PASSCODE_ENV", "development"), ("PASSCODE_PUBLIC_URL", "https://login.example.com")]);
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "configuration error: PASSCODE_ENV: development shows every code to anyone at /dev/outbox, so it needs a PASSCODE_PUBLIC_URL on this machine (http://127.0.0.1:PORT or http://localhost:PORT), not https://login.example.com; for a deployment leave PASSCODE_ENV unset or set it to production"
+        );
+        // Listening everywhere with no public URL: the address is no origin.
+        let e = Config::from_source(&src(&[("PASSCODE_ADDR", "0.0.0.0:3000")])).unwrap_err();
+        assert_eq!(e.var, "PASSCODE_PUBLIC_URL");
+        // The URL a deployment gives is kept as an origin.
+        let c = Config::from_source(&src(&[
+            ("PASSCODE_PUBLIC_URL", "https://Login.Example.com:443/"),
+            ("PASSCODE_SECRET", &secret),
+            ("PASSCODE_SMTP_URL", "smtp://127.0.0.1:1025"),
+            ("PASSCODE_EMAIL_FROM", "sign-in@example.com"),
+        ]))
+        .unwrap();
+        assert_eq!(c.public_url, "https://login.example.com");
+        assert!(!c.outbox_enabled() && matches!(c.sms, SmsConfig::Off));
+    }
+
+    #[test]
+    fn public_urls_are_origins_and_http_only_on_this_machine() {
+        for bad in [
+            "http://login.example.com",
+            "http://localhost.attacker.example:3000",
+            "https://user:pw@login.example.com",
+            "https://login.example.com/?x=1",
+            "https://login.example.com/#x",
+            "ftp://login.example.com",
+            "https://",
+        ] {
+            let e = Config::from_source(&src(&[("PASSCODE_PUBLIC_URL", bad)])).unwrap_err();
+            assert_eq!(e.var, "PASSCODE_PUBLIC_URL", "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_exactly_hex_pairs() {
+        assert_eq!(Secret::parse_hex("S", &"ab".repeat(32)).unwrap().expose(), [0xab; 32]);
+        assert_eq!(Secret::parse_hex("S", &format!(" {} ", "AB".repeat(128))).unwrap().expose().len(), 128);
+        for bad in [
+            "+f".repeat(32),
+            "ab".repeat(31),
+            "ab".repeat(129),
+            format!("{}a", "ab".repeat(32)),
+            "é".repeat(32),
+            "a\u{301}".repeat(32),
+            "zz".repeat(32),
+        ] {
+            let e = Secret::parse_hex("PASSCODE_SECRET", &bad).unwrap_err();
+            assert_eq!(e.var, "PASSCODE_SECRET", "{bad}");
+            assert!(!e.to_string().contains(&bad), "the message does not echo the value");
+        }
     }
 
     #[test]

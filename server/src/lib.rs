@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod db;
+mod form_errors;
 mod guard;
 mod jobs;
 mod link;
@@ -61,6 +62,12 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 /// Email by SMTP or the dev outbox, SMS by a provider's API or the outbox.
 fn delivery(config: &Config, store: &Store, clock: &Arc<dyn Clock>) -> anyhow::Result<Arc<dyn Delivery>> {
     let outbox: Arc<dyn Delivery> = Arc::new(Outbox::new(store.clone(), clock.clone()));
+    if config.mode == Mode::Development && !config.addr.ip().is_loopback() {
+        tracing::warn!(
+            addr = %config.addr,
+            "!!! DEVELOPMENT RULES ON A LISTENER OTHER MACHINES CAN REACH: every code is readable at /dev/outbox !!!"
+        );
+    }
     if config.outbox_enabled() && config.mode == Mode::Production {
         tracing::warn!(
             "!!! THE DEVELOPMENT OUTBOX IS ON IN PRODUCTION: every code is readable at /dev/outbox by anyone !!!"
@@ -104,13 +111,14 @@ pub struct Server {
 /// Builds everything the server needs and applies migrations. `clock` is
 /// injectable so tests can move time instead of sleeping.
 pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+    tracing::info!(mode = ?config.mode, because = %config.mode_reason, "rules in force");
     let secret = load_or_create_secret(config)?;
     let (pool, backend) = db::pool(&config.database_url, &config.pool)?;
     db::migrate(&pool, backend).await?;
     let store = Store::new(pool.clone());
     jobs::spawn_purge(store.clone(), clock.clone(), config);
     let delivery = delivery(config, &store, &clock)?;
-    let hasher = CodeHasher::new(secret.expose(), config.argon2, config.hash_concurrency)?;
+    let hasher = CodeHasher::new(secret.expose(), config.argon2, config.hash_concurrency, config.hash_max_wait)?;
     let settings = AuthSettings {
         code: config.code,
         code_ttl_ms: config.code_ttl_secs * 1000,
@@ -131,7 +139,8 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         leptos_options: config.leptos.clone(),
         trusted_proxies: Arc::from(config.trusted_proxies.clone()),
     };
-    let router = router(config, state, pool.clone(), backend);
+    let form_errors = form_errors::FormErrorKey::derive(secret.expose());
+    let router = router(config, state, form_errors, pool.clone(), backend);
     Ok(Server { router, pool })
 }
 
@@ -147,7 +156,13 @@ async fn readyz(pool: sqlx::AnyPool, backend: db::Backend) -> axum::response::Re
     }
 }
 
-fn router(config: &Config, state: AppState, pool: sqlx::AnyPool, backend: db::Backend) -> Router {
+fn router(
+    config: &Config,
+    state: AppState,
+    form_errors: form_errors::FormErrorKey,
+    pool: sqlx::AnyPool,
+    backend: db::Backend,
+) -> Router {
     let routes = generate_route_list(App);
     let mut router = Router::new()
         // Alive: the process answers. Ready: it can also serve sign-ins.
@@ -165,6 +180,7 @@ fn router(config: &Config, state: AppState, pool: sqlx::AnyPool, backend: db::Ba
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(form_errors, form_errors::sign_and_check))
         .layer(axum::middleware::from_fn(arguments_are_client_errors))
         .layer(axum::middleware::from_fn_with_state(origin, guard::cross_site_guard))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

@@ -6,6 +6,7 @@ use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::domain::Code;
@@ -23,6 +24,17 @@ impl Default for HashParams {
     }
 }
 
+/// Why hashing did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every permit stayed taken for the whole `max_wait`: the person is
+    /// told to try again in a few seconds, as with a full delivery queue.
+    #[error("hashing queue full")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 #[derive(Clone)]
 pub struct CodeHasher {
     secret: Arc<[u8]>,
@@ -30,18 +42,25 @@ pub struct CodeHasher {
     /// Each hash holds `memory_kib` of RAM; this caps how many run at once so
     /// a flood of requests queues instead of exhausting memory.
     permits: Arc<Semaphore>,
+    /// Longest a request waits for a permit: the queue is bounded in time.
+    max_wait: Duration,
     /// Verifying against this when there is nothing to verify keeps the work
     /// (and so the timing) the same.
     dummy: Arc<str>,
 }
 
 impl CodeHasher {
-    pub fn new(secret: &[u8], params: HashParams, max_in_flight: usize) -> anyhow::Result<Self> {
+    pub fn new(secret: &[u8], params: HashParams, max_in_flight: usize, max_wait: Duration) -> anyhow::Result<Self> {
         let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
         let secret: Arc<[u8]> = secret.into();
-        let mut hasher =
-            Self { secret, params, permits: Arc::new(Semaphore::new(max_in_flight.max(1))), dummy: Arc::from("") };
+        let mut hasher = Self {
+            secret,
+            params,
+            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            max_wait,
+            dummy: Arc::from(""),
+        };
         hasher.dummy = Arc::from(hasher.hash_blocking("000000")?);
         Ok(hasher)
     }
@@ -72,24 +91,31 @@ impl CodeHasher {
         }
     }
 
-    pub async fn hash(&self, code: &Code) -> anyhow::Result<String> {
-        let _permit = self.permits.acquire().await.context("hash pool closed")?;
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, HashError> {
+        match tokio::time::timeout(self.max_wait, self.permits.acquire()).await {
+            Ok(permit) => Ok(permit.context("hash pool closed")?),
+            Err(_) => Err(HashError::Busy),
+        }
+    }
+
+    pub async fn hash(&self, code: &Code) -> Result<String, HashError> {
+        let _permit = self.permit().await?;
         let this = self.clone();
         let code = code.expose().to_owned();
-        spawn_blocking_in_span(move || this.hash_blocking(&code)).await
+        Ok(spawn_blocking_in_span(move || this.hash_blocking(&code)).await?)
     }
 
     /// `None` means "nothing stored": the same work is done and `false` comes back.
-    pub async fn verify(&self, code: &Code, phc: Option<&str>) -> anyhow::Result<bool> {
-        let _permit = self.permits.acquire().await.context("hash pool closed")?;
+    pub async fn verify(&self, code: &Code, phc: Option<&str>) -> Result<bool, HashError> {
+        let _permit = self.permit().await?;
         let this = self.clone();
         let code = code.expose().to_owned();
         let target = phc.map(str::to_owned);
-        spawn_blocking_in_span(move || match target {
+        Ok(spawn_blocking_in_span(move || match target {
             Some(phc) => this.verify_blocking(&code, &phc),
             None => this.verify_blocking(&code, &this.dummy).map(|_| false),
         })
-        .await
+        .await?)
     }
 }
 
@@ -106,7 +132,34 @@ mod tests {
     use crate::domain::CodePolicy;
 
     fn hasher(secret: &[u8]) -> CodeHasher {
-        CodeHasher::new(secret, HashParams { memory_kib: 1024, iterations: 1, parallelism: 1 }, 2).unwrap()
+        CodeHasher::new(
+            secret,
+            HashParams { memory_kib: 1024, iterations: 1, parallelism: 1 },
+            2,
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_after_the_longest_wait() {
+        let h = CodeHasher::new(
+            &[7; 32],
+            HashParams { memory_kib: 1024, iterations: 1, parallelism: 1 },
+            1,
+            Duration::from_millis(50),
+        )
+        .unwrap();
+        let code = Code::parse("123456", &CodePolicy::default()).unwrap();
+        let held = h.permits.acquire().await.unwrap();
+        // Bounded here too, so an unbounded queue fails the test instead of
+        // hanging it.
+        let outcome = tokio::time::timeout(Duration::from_secs(10), h.hash(&code)).await;
+        assert!(matches!(outcome, Ok(Err(HashError::Busy))), "{outcome:?}");
+        let outcome = tokio::time::timeout(Duration::from_secs(10), h.verify(&code, None)).await;
+        assert!(matches!(outcome, Ok(Err(HashError::Busy))), "{outcome:?}");
+        drop(held);
+        assert!(h.hash(&code).await.is_ok(), "a free permit is taken at once");
     }
 
     #[tokio::test]

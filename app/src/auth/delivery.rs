@@ -157,10 +157,9 @@ impl Delivery for Outbox {
                 .insert_outbox(&entry)
                 .await
                 .map_err(|e| anyhow::Error::new(e).context("writing to the dev outbox"))?;
-            // The code itself stays out of the log, even in development:
-            // logs get copied into tickets and chat.
+            // No body and no code in the log at any level, even in
+            // development: logs get copied into tickets and chat.
             tracing::info!(to = %message.to.masked(), channel = message.channel().as_str(), "message stored in the dev outbox; read it at /dev/outbox");
-            tracing::debug!(body = %message.body, "dev outbox message body");
             Ok(())
         })
     }

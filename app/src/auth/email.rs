@@ -88,7 +88,7 @@ fn describe_request(ctx: &RequestContext) -> String {
 
 /// "Firefox on Windows": enough for a person to recognise their own request
 /// (or not), never the raw header, which an attacker controls.
-fn describe_user_agent(ua: &str) -> Option<String> {
+pub(crate) fn describe_user_agent(ua: &str) -> Option<String> {
     // Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
     let browser = [
         ("Edg/", "Edge"),
@@ -122,7 +122,7 @@ fn describe_user_agent(ua: &str) -> Option<String> {
 }
 
 /// "14:32" for a time in milliseconds since the epoch.
-fn clock_time_utc(ms: i64) -> String {
+pub fn clock_time_utc(ms: i64) -> String {
     let minutes_of_day = ms.div_euclid(60_000).rem_euclid(24 * 60);
     format!("{:02}:{:02}", minutes_of_day / 60, minutes_of_day % 60)
 }
@@ -286,6 +286,7 @@ mod tests {
         let ctx = RequestContext {
             client_ip: Some("203.0.113.7".parse().unwrap()),
             user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0".into()),
+            device: None,
         };
         let (subject, text, html) = compose(&code, &details(&ctx, false));
         assert_eq!(subject, "Your sign-in code");
@@ -304,7 +305,11 @@ mod tests {
     #[test]
     fn request_details_are_escaped_and_summarised() {
         let code = Code::generate(&CodePolicy::default());
-        let ctx = RequestContext { client_ip: None, user_agent: Some("<script>alert(1)</script> Firefox/1".into()) };
+        let ctx = RequestContext {
+            client_ip: None,
+            user_agent: Some("<script>alert(1)</script> Firefox/1".into()),
+            device: None,
+        };
         let (_, text, html) = compose(&code, &details(&ctx, false));
         assert!(!html.contains("<script>") && !text.contains("<script>"));
         assert!(text.contains("requested from Firefox at"));

@@ -39,8 +39,20 @@ pub enum AuthError {
     SmsNotOffered,
     #[error("sign-in link expired, used or unknown")]
     LinkUnusable,
+    /// Hashing had to wait longer than its bound.
+    #[error("too many codes being hashed")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl From<super::code_hash::HashError> for AuthError {
+    fn from(e: super::code_hash::HashError) -> Self {
+        match e {
+            super::code_hash::HashError::Busy => AuthError::Busy,
+            super::code_hash::HashError::Failed(e) => AuthError::Unexpected(e),
+        }
+    }
 }
 
 impl From<sqlx::Error> for AuthError {
@@ -65,7 +77,8 @@ impl From<AuthError> for AppError {
             AuthError::SendLimited { retry_after_secs } => AppError::SendLimited { retry_after_secs },
             AuthError::VerifyLimited { retry_after_secs } => AppError::VerifyLimited { retry_after_secs },
             AuthError::SmsUnavailable => AppError::SmsUnavailable,
-            AuthError::Delivery { source: DeliveryError::Busy, .. } => AppError::DeliveryBusy,
+            // A full hashing queue reads like a full delivery queue.
+            AuthError::Delivery { source: DeliveryError::Busy, .. } | AuthError::Busy => AppError::DeliveryBusy,
             AuthError::Delivery { masked, channel, source } => {
                 tracing::error!(to = %masked, error = %source, "delivery failed");
                 AppError::DeliveryFailed { destination: masked, by_sms: channel == Channel::Sms }

@@ -7,9 +7,14 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use governor::clock::{Clock as _, MonotonicClock};
 use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
+use governor::nanos::Nanos;
+use governor::state::StateStore;
+use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
 use governor::{Quota, RateLimiter};
 
 #[derive(Debug, Clone)]
@@ -30,6 +35,9 @@ pub struct Limits {
     pub ip_verify_burst: u32,
     /// All SMS sent by all instances in an hour (a cost guard); 0 = no SMS.
     pub sms_per_hour: i64,
+    /// SMS asked for per client IP (IPv6: per /64) in an hour, counted in the
+    /// database: draining the global budget then takes many addresses.
+    pub sms_per_ip_per_hour: i64,
 }
 
 impl Default for Limits {
@@ -45,6 +53,7 @@ impl Default for Limits {
             ip_verifies_per_10_min: 30,
             ip_verify_burst: 10,
             sms_per_hour: 500,
+            sms_per_ip_per_hour: 10,
         }
     }
 }
@@ -64,17 +73,71 @@ pub fn ip_key(ip: IpAddr) -> IpAddr {
 }
 
 fn quota(per_10_min: u32, burst: u32) -> Quota {
-    let per = per_10_min.max(1);
-    let period = Duration::from_millis(600_000 / u64::from(per));
+    // Nanoseconds, not milliseconds: above 600,000 per 10 minutes a
+    // millisecond period would round to zero.
+    let period = Duration::from_nanos(600_000_000_000 / u64::from(per_10_min.max(1)));
     Quota::with_period(period)
-        .expect("period is positive")
+        .expect("period is positive: at most 600,000,000,000 / u32::MAX ns")
         .allow_burst(NonZeroU32::new(burst.max(1)).expect("burst is positive"))
 }
 
-/// Keyed token buckets for one kind of request.
+/// Most clients one limiter keeps a bucket of its own for. Past that (a
+/// flood from hundreds of thousands of addresses), clients it does not
+/// already know share one overflow bucket: memory stays bounded, and the
+/// flood is still limited, as a whole.
+pub const MAX_TRACKED_CLIENTS: usize = 100_000;
+
+/// How often, at most, idle buckets are swept out (a sweep walks the map).
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
+
+/// The key every client beyond `MAX_TRACKED_CLIENTS` is counted under
+/// (`::`, which no real client has).
+const OVERFLOW: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+
+/// governor's own map, shared with us so we can ask whether a client already
+/// has a bucket (governor keeps its store private).
+#[derive(Clone, Default)]
+struct SharedStore(Arc<DashMapStateStore<IpAddr>>);
+
+impl StateStore for SharedStore {
+    type Key = IpAddr;
+
+    fn measure_and_replace<T, F, E>(&self, key: &IpAddr, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        self.0.measure_and_replace(key, f)
+    }
+}
+
+impl ShrinkableKeyedStateStore<IpAddr> for SharedStore {
+    fn retain_recent(&self, drop_below: Nanos) {
+        ShrinkableKeyedStateStore::retain_recent(&*self.0, drop_below);
+    }
+
+    fn shrink_to_fit(&self) {
+        ShrinkableKeyedStateStore::shrink_to_fit(&*self.0);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Keyed token buckets for one kind of request, bounded in memory
+/// (`MAX_TRACKED_CLIENTS`) and in work per request (sweeps are rationed).
 pub struct IpLimiter {
-    limiter: RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, MonotonicClock, NoOpMiddleware<std::time::Instant>>,
+    limiter: RateLimiter<IpAddr, SharedStore, MonotonicClock, NoOpMiddleware<std::time::Instant>>,
+    store: SharedStore,
     clock: MonotonicClock,
+    started: std::time::Instant,
+    /// Milliseconds after `started` when the next sweep may run.
+    next_sweep_ms: AtomicU64,
+    sweeps: AtomicU64,
 }
 
 impl IpLimiter {
@@ -83,21 +146,59 @@ impl IpLimiter {
         // which reads the TSC and calibrates it on a background thread):
         // plenty precise for minutes-long windows, and one dependency less.
         let clock = MonotonicClock;
-        Self { limiter: RateLimiter::dashmap_with_clock(quota(per_10_min, burst), clock.clone()), clock }
+        let store = SharedStore::default();
+        Self {
+            limiter: RateLimiter::new(quota(per_10_min, burst), store.clone(), clock.clone()),
+            store,
+            clock,
+            started: std::time::Instant::now(),
+            next_sweep_ms: AtomicU64::new(0),
+            sweeps: AtomicU64::new(0),
+        }
     }
 
     /// `Err(seconds to wait)` when this client is over its limit. A request
     /// without a known peer address (only in-process tests) is not limited.
     pub fn check(&self, ip: Option<IpAddr>) -> Result<(), u64> {
         let Some(ip) = ip else { return Ok(()) };
-        // Forget idle clients now and then so the map cannot grow forever.
-        if self.limiter.len() > 100_000 {
-            self.limiter.retain_recent();
+        let mut key = ip_key(ip);
+        // One place is kept for the overflow bucket itself.
+        let full = || self.store.0.len() >= MAX_TRACKED_CLIENTS - 1;
+        if full() {
+            self.sweep();
+            if full() && !self.store.0.contains_key(&key) {
+                key = OVERFLOW;
+            }
         }
-        self.limiter.check_key(&ip_key(ip)).map_err(|not_until| {
+        self.limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })
+    }
+
+    /// Forgets clients whose buckets are full again, at most once per
+    /// `SWEEP_EVERY`: a flood of fresh clients must not make every request
+    /// walk the whole map.
+    fn sweep(&self) {
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        let due = self.next_sweep_ms.load(Ordering::Relaxed);
+        let next = now_ms + SWEEP_EVERY.as_millis() as u64;
+        if now_ms < due || self.next_sweep_ms.compare_exchange(due, next, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return;
+        }
+        self.sweeps.fetch_add(1, Ordering::Relaxed);
+        self.limiter.retain_recent();
+    }
+
+    /// Clients with a bucket of their own right now.
+    pub fn tracked(&self) -> usize {
+        self.store.0.len()
+    }
+
+    /// How many sweeps have run.
+    pub fn sweeps(&self) -> u64 {
+        self.sweeps.load(Ordering::Relaxed)
     }
 }
 
@@ -130,5 +231,36 @@ mod tests {
         let l6 = IpLimiter::new(10, 1);
         assert!(l6.check(Some("2001:db8::1".parse().unwrap())).is_ok());
         assert!(l6.check(Some("2001:db8::2".parse().unwrap())).is_err());
+    }
+
+    /// 200,000 distinct IPv6 /64s, each inside its allowance: the map stays
+    /// at its bound, the map is walked a bounded number of times, clients
+    /// known before the flood keep their own buckets, and the flood itself
+    /// is limited as one.
+    #[test]
+    fn a_flood_of_distinct_clients_stays_bounded() {
+        let l = IpLimiter::new(10, 3);
+        let known: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(l.check(Some(known)).is_ok());
+        let mut refused = 0;
+        for i in 0..200_000u32 {
+            let ip = Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 1);
+            refused += usize::from(l.check(Some(IpAddr::V6(ip))).is_err());
+        }
+        assert!(l.tracked() <= MAX_TRACKED_CLIENTS, "{} buckets", l.tracked());
+        assert!(l.sweeps() <= 2, "{} sweeps: the map was walked on every request", l.sweeps());
+        assert!(refused >= 100_000 - 3, "the overflow is limited as one client: {refused} refused");
+        assert!(l.check(Some(known)).is_ok(), "a client known before the flood keeps its own bucket");
+        assert!(l.check(Some(known)).is_ok());
+    }
+
+    #[test]
+    fn every_quota_the_configuration_accepts_builds() {
+        for per in [1, 10, 600_000, 600_001, 1_000_000, u32::MAX] {
+            for burst in [1, 1_000_000] {
+                let l = IpLimiter::new(per, burst);
+                assert!(l.check(Some("192.0.2.1".parse().unwrap())).is_ok(), "{per}/{burst}");
+            }
+        }
     }
 }

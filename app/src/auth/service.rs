@@ -2,14 +2,18 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::domain::{ChallengeId, Channel, Code, CodePolicy, EmailAddress, Identifier, LinkToken, SessionToken};
+use crate::domain::{
+    ChallengeId, Channel, Code, CodePolicy, DeviceCookie, DeviceEntry, EmailAddress, Identifier, LinkToken,
+    SessionToken,
+};
 
 use super::clock::Clock;
 use super::code_hash::CodeHasher;
 use super::delivery::{Delivery, Message};
 use super::error::AuthError;
-use super::limits::{IpLimiter, Limits};
-use super::store::{AuditEvent, ChallengeKey, ChallengeState, Reservation, SendClaim, Store};
+use super::keys::{constant_time_eq, keyed_hash};
+use super::limits::{IpLimiter, Limits, ip_key};
+use super::store::{AuditEvent, ChallengeKey, ChallengeState, NewChallenge, Reservation, SendClaim, Store, limit_key};
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -63,6 +67,9 @@ impl Default for AuthSettings {
 pub struct RequestContext {
     pub client_ip: Option<std::net::IpAddr>,
     pub user_agent: Option<String>,
+    /// The browser's device cookie, if it sent a well-formed one (its
+    /// entries are checked by the core).
+    pub device: Option<DeviceCookie>,
 }
 
 /// A code is on its way; the browser keeps `challenge` in a cookie.
@@ -80,6 +87,26 @@ pub struct Pending {
 pub struct NewSession {
     pub token: SessionToken,
     pub expires_at: i64,
+    /// The browser's device cookie, now naming the address it signed in as.
+    pub device: DeviceCookie,
+}
+
+/// What the sign-in link's confirmation page shows.
+#[derive(Debug, Clone)]
+pub struct LinkInfo {
+    /// In full: the person must be able to tell whether it is their own
+    /// account (someone may have mailed them a link to theirs).
+    pub address: String,
+    /// Set when the link is opened in a browser other than the one that
+    /// asked for the code.
+    pub requested_elsewhere: Option<RequestedFrom>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestedFrom {
+    /// "Firefox on Windows", when the request said.
+    pub browser: Option<String>,
+    pub at_ms: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +127,8 @@ pub struct AuthService {
     /// Keys the audit trail's destination hashes (derived from the server
     /// secret, so a leaked audit table cannot be reversed by guessing).
     audit_key: Vec<u8>,
+    /// Keys the device cookie's MACs.
+    device_key: Vec<u8>,
 }
 
 impl AuthService {
@@ -115,7 +144,36 @@ impl AuthService {
         let ip_sends = IpLimiter::new(l.ip_sends_per_10_min, l.ip_send_burst);
         let ip_verifies = IpLimiter::new(l.ip_verifies_per_10_min, l.ip_verify_burst);
         let audit_key = keyed_hash(server_secret, "passcode audit key").into_bytes();
-        Self { store, hasher, delivery, clock, settings, ip_sends, ip_verifies, audit_key }
+        let device_key = keyed_hash(server_secret, "passcode device cookie key").into_bytes();
+        Self { store, hasher, delivery, clock, settings, ip_sends, ip_verifies, audit_key, device_key }
+    }
+
+    fn device_mac(&self, id: &str, destination: &str) -> String {
+        keyed_hash(&self.device_key, &format!("{id}\n{destination}"))
+    }
+
+    /// The device id of this browser's entry for `destination`, when its
+    /// device cookie has a genuine one: then its requests for the address
+    /// are counted in that device's own lane.
+    fn device_lane(&self, ctx: &RequestContext, destination: &str) -> Option<String> {
+        let cookie = ctx.device.as_ref()?;
+        cookie
+            .entries()
+            .iter()
+            .find(|e| constant_time_eq(self.device_mac(&e.id, destination).as_bytes(), e.mac.as_bytes()))
+            .map(|e| e.id.clone())
+    }
+
+    /// The device cookie after signing in as `destination`: its entry for the
+    /// address (kept if it had one, so its allowance carries on) comes first.
+    fn remember_device(&self, ctx: &RequestContext, destination: &str) -> DeviceCookie {
+        let id = self.device_lane(ctx, destination).unwrap_or_else(|| {
+            let mut bytes = [0u8; 16];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            crate::domain::to_hex(&bytes)
+        });
+        let entry = DeviceEntry { mac: self.device_mac(&id, destination), id };
+        ctx.device.clone().unwrap_or_default().with_first(entry)
     }
 
     /// Records a security event. A failure to record is logged, not
@@ -217,8 +275,20 @@ impl AuthService {
         let l = &self.settings.limits;
         let now = self.clock.now_ms();
         let dest = to.as_ref();
+        // Counted per client IP before anything else, so that a client over
+        // its share spends nobody's allowance but its own.
+        if to.channel() == Channel::Sms
+            && let Some(ip) = ctx.client_ip
+            && !self.store.claim_sms_for_ip(&ip_key(ip).to_string(), now, l.sms_per_ip_per_hour).await?
+        {
+            tracing::info!(ip = ?ctx.client_ip, "client IP over its hourly SMS share (PASSCODE_SMS_PER_IP_PER_HOUR)");
+            self.audit("rate_limited", Some(dest), Some(to.masked()), ctx, Some("SMS per IP".into()), None).await;
+            return Err(AuthError::SmsUnavailable);
+        }
+        let lane = self.device_lane(ctx, dest).unwrap_or_default();
+        let key = limit_key(dest, &lane);
         let next_send_at =
-            match self.store.claim_send(dest, now, l.resend_cooldown_ms, l.codes_per_hour, l.codes_per_day).await? {
+            match self.store.claim_send(&key, now, l.resend_cooldown_ms, l.codes_per_hour, l.codes_per_day).await? {
                 SendClaim::Granted { next_send_at } => next_send_at,
                 SendClaim::Refused { retry_at } => {
                     let retry_after_secs = secs_until(now, retry_at);
@@ -247,16 +317,19 @@ impl AuthService {
         let expires_at = now + self.settings.code_ttl_ms;
         // Email carries a sign-in link too; a text message stays short.
         let link = (to.channel() == Channel::Email).then(LinkToken::generate);
+        let requested_from = ctx.user_agent.as_deref().and_then(super::email::describe_user_agent);
         self.store
-            .replace_challenge(
-                &challenge,
-                &to,
-                &code_hash,
+            .replace_challenge(&NewChallenge {
+                id: &challenge,
+                to: &to,
+                code_hash: &code_hash,
                 now,
                 expires_at,
-                i64::from(self.settings.max_attempts),
-                link.as_ref().map(LinkToken::hash).as_deref(),
-            )
+                max_attempts: i64::from(self.settings.max_attempts),
+                link_hash: link.as_ref().map(LinkToken::hash).as_deref(),
+                lane: &lane,
+                requested_from: requested_from.as_deref(),
+            })
             .await?;
         let message = self.compose(&to, &code, link.as_ref(), now, expires_at, ctx);
         if let Err(source) = self.delivery.send(&message).await {
@@ -315,10 +388,9 @@ impl AuthService {
         Ok(match view {
             Some(v) => {
                 let to = v.identifier()?;
-                let next_send_at = self
-                    .store
-                    .next_send_time(&v.destination, self.clock.now_ms(), l.codes_per_hour, l.codes_per_day)
-                    .await?;
+                let key = limit_key(&v.destination, &v.lane);
+                let next_send_at =
+                    self.store.next_send_time(&key, self.clock.now_ms(), l.codes_per_hour, l.codes_per_day).await?;
                 Some(Pending {
                     challenge: challenge.clone(),
                     masked_destination: to.masked(),
@@ -356,15 +428,7 @@ impl AuthService {
                 .await;
                 return Err(AuthError::VerifyLimited { retry_after_secs });
             }
-            Reservation::ChallengeClosed => {
-                return Err(match self.store.challenge_state(challenge, now).await? {
-                    ChallengeState::Missing => AuthError::NoChallenge,
-                    ChallengeState::Used => AuthError::Used,
-                    ChallengeState::Superseded => AuthError::Superseded,
-                    ChallengeState::Expired | ChallengeState::Open => AuthError::Expired,
-                    ChallengeState::Exhausted => AuthError::TooManyAttempts,
-                });
-            }
+            Reservation::ChallengeClosed => return Err(self.why_closed(challenge, now).await?),
         };
         let dest = reserved.destination.as_str();
         if !self.hasher.verify(&code, Some(&reserved.code_hash)).await? {
@@ -375,7 +439,7 @@ impl AuthService {
                 self.audit("challenge_burned", Some(dest), None, ctx, None, None).await;
             }
             let now = self.clock.now_ms();
-            if self.store.lock_if_exhausted(dest, now, l.failures_per_hour, l.lockout_ms).await? {
+            if self.store.lock_if_exhausted(&reserved.limit_key, now, l.failures_per_hour, l.lockout_ms).await? {
                 tracing::warn!(ip = ?ctx.client_ip, "destination locked after too many wrong codes");
                 self.audit(
                     "destination_locked",
@@ -393,7 +457,23 @@ impl AuthService {
                 AuthError::WrongCode { attempts_left: left }
             });
         }
-        self.open_session(ChallengeKey::Id(challenge), "code", ctx).await?.ok_or(AuthError::Used)
+        match self.open_session(ChallengeKey::Id(challenge), "code", ctx).await? {
+            Some(session) => Ok(session),
+            // A right code that lost a race: with a resend (a newer code
+            // retired it) or with another sign-in. Say which.
+            None => Err(self.why_closed(challenge, self.clock.now_ms()).await?),
+        }
+    }
+
+    /// Why a challenge can take no more attempts, as the person is told it.
+    async fn why_closed(&self, challenge: &ChallengeId, now: i64) -> Result<AuthError, AuthError> {
+        Ok(match self.store.challenge_state(challenge, now).await? {
+            ChallengeState::Missing => AuthError::NoChallenge,
+            ChallengeState::Used => AuthError::Used,
+            ChallengeState::Superseded => AuthError::Superseded,
+            ChallengeState::Expired | ChallengeState::Open => AuthError::Expired,
+            ChallengeState::Exhausted => AuthError::TooManyAttempts,
+        })
     }
 
     /// Consumes the challenge and opens a session: the last step of both
@@ -414,15 +494,25 @@ impl AuthService {
         tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, with, "signed in");
         self.audit("signed_in", Some(&signed_in.destination), None, ctx, Some(with.into()), Some(signed_in.user_id))
             .await;
-        Ok(Some(NewSession { token, expires_at }))
+        let device = self.remember_device(ctx, &signed_in.destination);
+        Ok(Some(NewSession { token, expires_at, device }))
     }
 
-    /// Where the code of a sign-in link went, while the link still works.
-    /// Only reads: mail scanners open every link, so opening one must not
-    /// use it up.
-    pub async fn link_destination(&self, link: &LinkToken) -> Result<Option<String>, AuthError> {
-        let view = self.store.link_view(&link.hash(), self.clock.now_ms()).await?;
-        Ok(view.map(|v| v.identifier()).transpose()?.map(|to| to.masked()))
+    /// Which account a sign-in link signs in to, while the link still works,
+    /// and where it was asked for when that was not this browser (`pending`:
+    /// the challenge this browser asked for, if any). Only reads: mail
+    /// scanners open every link, so opening one must not use it up.
+    pub async fn link_info(
+        &self,
+        link: &LinkToken,
+        pending: Option<&ChallengeId>,
+    ) -> Result<Option<LinkInfo>, AuthError> {
+        let Some(view) = self.store.link_view(&link.hash(), self.clock.now_ms()).await? else { return Ok(None) };
+        let address = view.identifier()?.as_ref().to_owned();
+        let same_browser = pending.is_some_and(|p| p.as_ref() == view.id);
+        let requested_elsewhere =
+            (!same_browser).then(|| RequestedFrom { browser: view.requested_from.clone(), at_ms: view.created_at });
+        Ok(Some(LinkInfo { address, requested_elsewhere }))
     }
 
     /// Signs in with a link's token: the person pressed "Sign in" on the
@@ -456,12 +546,4 @@ pub const LINK_PATH: &str = "/sign-in/email-link";
 fn secs_until(now_ms: i64, at_ms: i64) -> u64 {
     let ms = (at_ms - now_ms).max(1000) as u64;
     ms.div_ceil(1000)
-}
-
-/// HMAC-SHA256, hex.
-fn keyed_hash(key: &[u8], value: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(value.as_bytes());
-    crate::domain::to_hex(&mac.finalize().into_bytes())
 }

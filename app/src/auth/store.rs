@@ -21,6 +21,8 @@ pub struct Store {
 /// A challenge after one attempt was reserved for the caller.
 pub struct ReservedAttempt {
     pub destination: String,
+    /// The limits row the attempt was counted in (see `limit_key`).
+    pub limit_key: String,
     pub code_hash: String,
     pub attempts: i64,
     pub max_attempts: i64,
@@ -65,9 +67,36 @@ pub struct SignedIn {
 }
 
 pub struct ChallengeView {
+    pub id: String,
     pub destination: String,
     pub channel: Channel,
+    pub created_at: i64,
     pub expires_at: i64,
+    /// `""`, or the device id of the browser that asked (see `limit_key`).
+    pub lane: String,
+    /// "Firefox on Windows": where the code was asked for.
+    pub requested_from: Option<String>,
+}
+
+/// A challenge to store.
+pub struct NewChallenge<'a> {
+    pub id: &'a ChallengeId,
+    pub to: &'a Identifier,
+    pub code_hash: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+    pub max_attempts: i64,
+    pub link_hash: Option<&'a str>,
+    pub lane: &'a str,
+    pub requested_from: Option<&'a str>,
+}
+
+/// Which `destinations` row holds the limits for a request: the address's
+/// own row for the shared lane, or a row of its own for a browser that
+/// signed in as the address before (its device cookie's id). A stranger
+/// who spends the address's allowance never touches a device's row.
+pub fn limit_key(destination: &str, lane: &str) -> String {
+    if lane.is_empty() { destination.to_owned() } else { format!("device:{lane}") }
 }
 
 /// The outcome of asking to send one more code to a destination.
@@ -116,11 +145,22 @@ macro_rules! usable_link {
     };
 }
 
+/// The columns `view_of` reads.
+macro_rules! view_columns {
+    () => {
+        "id, destination, channel, created_at, expires_at, lane, requested_from"
+    };
+}
+
 fn view_of(row: &AnyRow) -> Result<ChallengeView, sqlx::Error> {
     Ok(ChallengeView {
+        id: row.try_get("id")?,
         destination: row.try_get("destination")?,
         channel: channel_of(row, "channel")?,
+        created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
+        lane: row.try_get("lane")?,
+        requested_from: row.try_get("requested_from")?,
     })
 }
 
@@ -135,33 +175,28 @@ impl Store {
     }
 
     /// Stores a new challenge and retires every open one for the same
-    /// destination, in one transaction, so at most one code is live.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn replace_challenge(
-        &self,
-        id: &ChallengeId,
-        to: &Identifier,
-        code_hash: &str,
-        now: i64,
-        expires_at: i64,
-        max_attempts: i64,
-        link_hash: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
+    /// destination in the same lane, in one transaction, so at most one code
+    /// per lane is live (a stranger's request never retires the code of a
+    /// browser that signed in as the address before).
+    pub async fn replace_challenge(&self, c: &NewChallenge<'_>) -> Result<(), sqlx::Error> {
+        let NewChallenge { id, to, code_hash, now, expires_at, max_attempts, link_hash, lane, requested_from } = *c;
         let mut tx = self.pool.begin().await?;
         // The write comes first so SQLite takes its write lock at once rather
         // than upgrading a read lock (which would fail under contention).
         sqlx::query(
             "UPDATE challenges SET superseded_at = $1 \
-             WHERE destination = $2 AND consumed_at IS NULL AND superseded_at IS NULL",
+             WHERE destination = $2 AND lane = $3 AND consumed_at IS NULL AND superseded_at IS NULL",
         )
         .bind(now)
         .bind(to.as_ref())
+        .bind(lane)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO challenges \
-               (id, destination, channel, code_hash, created_at, expires_at, attempts, max_attempts, link_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
+               (id, destination, channel, code_hash, created_at, expires_at, attempts, max_attempts, link_hash, \
+                lane, requested_from) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10)",
         )
         .bind(id.as_ref())
         .bind(to.as_ref())
@@ -171,6 +206,8 @@ impl Store {
         .bind(expires_at)
         .bind(max_attempts)
         .bind(link_hash)
+        .bind(lane)
+        .bind(requested_from)
         .execute(&mut *tx)
         .await?;
         tx.commit().await
@@ -204,7 +241,7 @@ impl Store {
             "UPDATE challenges SET attempts = attempts + 1 \
              WHERE id = $1 AND consumed_at IS NULL AND superseded_at IS NULL \
                AND expires_at > $2 AND attempts < max_attempts \
-             RETURNING destination, code_hash, attempts, max_attempts",
+             RETURNING destination, code_hash, attempts, max_attempts, lane",
         )
         .bind(id.as_ref())
         .bind(now)
@@ -216,8 +253,11 @@ impl Store {
             tx.rollback().await?;
             return Ok(Reservation::ChallengeClosed);
         };
+        let destination: String = row.try_get("destination")?;
+        let lane: String = row.try_get("lane")?;
         let reserved = ReservedAttempt {
-            destination: row.try_get("destination")?,
+            limit_key: limit_key(&destination, &lane),
+            destination,
             code_hash: row.try_get("code_hash")?,
             attempts: row.try_get("attempts")?,
             max_attempts: row.try_get("max_attempts")?,
@@ -232,7 +272,7 @@ impl Store {
                AND (fail_start <= $2 - $3 OR (locked_until > 0 AND locked_until <= $2) OR fail_count < $4) \
              RETURNING fail_count",
         )
-        .bind(&reserved.destination)
+        .bind(&reserved.limit_key)
         .bind(now)
         .bind(HOUR_MS)
         .bind(failures_per_hour)
@@ -240,7 +280,7 @@ impl Store {
         if allowed.is_none() {
             tx.rollback().await?;
             let locked_until: Option<i64> = sqlx::query("SELECT locked_until FROM destinations WHERE destination = $1")
-                .bind(&reserved.destination)
+                .bind(&reserved.limit_key)
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|r| r.try_get("locked_until"))
@@ -254,8 +294,8 @@ impl Store {
         Ok(Reservation::Reserved(reserved))
     }
 
-    /// After a wrong code: locks the destination if its allowance is spent.
-    /// Returns whether this call set the lock.
+    /// After a wrong code: locks the limits row (`limit_key`) if its
+    /// allowance is spent. Returns whether this call set the lock.
     pub async fn lock_if_exhausted(
         &self,
         destination: &str,
@@ -391,6 +431,33 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Counts one text message against the client IP's hourly allowance
+    /// (`ip` already keyed: IPv6 by /64). `false`: this IP has had its share.
+    pub async fn claim_sms_for_ip(&self, ip: &str, now: i64, per_hour: i64) -> Result<bool, sqlx::Error> {
+        // A new row starts its window now, so the purge never takes it for
+        // an old one between these two statements.
+        sqlx::query(
+            "INSERT INTO sms_senders (ip, hour_start, hour_count) VALUES ($1, $2, 0) ON CONFLICT (ip) DO NOTHING",
+        )
+        .bind(ip)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let done = sqlx::query(
+            "UPDATE sms_senders SET \
+               hour_count = CASE WHEN hour_start <= $2 - $3 THEN 1 ELSE hour_count + 1 END, \
+               hour_start = CASE WHEN hour_start <= $2 - $3 THEN $2 ELSE hour_start END \
+             WHERE ip = $1 AND (hour_start <= $2 - $3 OR hour_count < $4)",
+        )
+        .bind(ip)
+        .bind(now)
+        .bind(HOUR_MS)
+        .bind(per_hour)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn insert_audit(&self, e: &AuditEvent) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO audit_events (at, kind, destination_hash, destination_masked, user_id, ip, user_agent, detail) \
@@ -437,7 +504,7 @@ impl Store {
 
     /// Where a challenge's code went and when it expires, whatever its state.
     pub async fn challenge_view(&self, id: &ChallengeId) -> Result<Option<ChallengeView>, sqlx::Error> {
-        let row = sqlx::query("SELECT destination, channel, expires_at FROM challenges WHERE id = $1")
+        let row = sqlx::query(concat!("SELECT ", view_columns!(), " FROM challenges WHERE id = $1"))
             .bind(id.as_ref())
             .fetch_optional(&self.pool)
             .await?;
@@ -461,7 +528,7 @@ impl Store {
             ChallengeKey::Id(id) => (
                 "UPDATE challenges SET consumed_at = $1 \
                  WHERE id = $2 AND consumed_at IS NULL AND superseded_at IS NULL \
-                 RETURNING destination, channel",
+                 RETURNING destination, channel, lane",
                 id.as_ref(),
             ),
             // A link is its own proof; the challenge must still be open in
@@ -470,7 +537,7 @@ impl Store {
                 concat!(
                     "UPDATE challenges SET consumed_at = $1 WHERE ",
                     usable_link!(),
-                    " RETURNING destination, channel"
+                    " RETURNING destination, channel, lane"
                 ),
                 hash,
             ),
@@ -483,9 +550,12 @@ impl Store {
         };
         let destination: String = consumed.try_get("destination")?;
         let channel: String = consumed.try_get("channel")?;
-        // A success gives the destination its failure allowance back.
+        let lane: String = consumed.try_get("lane")?;
+        // A success gives its own lane its failure allowance back (never the
+        // shared lane's from a device's success: that would hand a stranger
+        // guessing there fresh attempts).
         sqlx::query("UPDATE destinations SET fail_count = 0, fail_start = 0 WHERE destination = $1")
-            .bind(&destination)
+            .bind(limit_key(&destination, &lane))
             .execute(&mut *tx)
             .await?;
         sqlx::query(
@@ -517,12 +587,11 @@ impl Store {
     /// The open challenge a sign-in link belongs to, if any. Reading only:
     /// opening a link must never use it up.
     pub async fn link_view(&self, link_hash: &str, now: i64) -> Result<Option<ChallengeView>, sqlx::Error> {
-        let row =
-            sqlx::query(concat!("SELECT destination, channel, expires_at FROM challenges WHERE ", usable_link!()))
-                .bind(now)
-                .bind(link_hash)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(concat!("SELECT ", view_columns!(), " FROM challenges WHERE ", usable_link!()))
+            .bind(now)
+            .bind(link_hash)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(view_of).transpose()
     }
 
@@ -575,12 +644,13 @@ impl Store {
     /// Deletes what nobody needs any more. Each DELETE is idempotent, so
     /// several instances may run this at the same time.
     pub async fn purge(&self, now: i64, audit_keep_ms: i64) -> Result<u64, sqlx::Error> {
-        let statements: [(&str, i64); 5] = [
+        let statements: [(&str, i64); 6] = [
             // A day after expiry a challenge is no longer worth explaining.
             ("DELETE FROM challenges WHERE expires_at < $1", now - DAY_MS),
             ("DELETE FROM sessions WHERE expires_at < $1", now),
             ("DELETE FROM audit_events WHERE at < $1", now - audit_keep_ms),
             ("DELETE FROM outbox WHERE sent_at < $1", now - DAY_MS),
+            ("DELETE FROM sms_senders WHERE hour_start < $1", now - DAY_MS),
             // Counters whose every window is over carry no information.
             (
                 "DELETE FROM destinations WHERE day_start < $1 AND hour_start < $1 AND fail_start < $1 AND locked_until < $1 AND next_send_at < $1",

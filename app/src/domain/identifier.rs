@@ -45,8 +45,10 @@ impl Channel {
     }
 }
 
-/// An email address with its domain lower-cased (the local part is left as
-/// typed: RFC 5321 makes it case-sensitive, and providers differ).
+/// An email address, lower-cased as a whole. RFC 5321 lets a server treat
+/// the local part as case-sensitive, but no mail service people use does:
+/// `Jane@Example.com` and `jane@example.com` are one inbox, so they must be
+/// one account with one set of limits.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct EmailAddress(String);
 
@@ -69,7 +71,7 @@ impl EmailAddress {
         if !valid_domain || user.is_empty() {
             return Err(IdentifierError::InvalidEmail);
         }
-        Ok(Self(format!("{user}@{}", domain.to_lowercase())))
+        Ok(Self(format!("{user}@{domain}").to_lowercase()))
     }
 
     /// `j•••@example.com`: enough to recognise, not enough to harvest.
@@ -246,10 +248,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn email_domain_is_lowercased_and_local_part_kept() {
+    fn emails_are_one_address_whatever_their_case() {
         let e = EmailAddress::parse("  Jane.Doe@Example.COM ").unwrap();
-        assert_eq!(e.as_ref(), "Jane.Doe@example.com");
-        assert_eq!(e.masked(), "J•••@example.com");
+        assert_eq!(e.as_ref(), "jane.doe@example.com");
+        assert_eq!(e.masked(), "j•••@example.com");
+        assert_eq!(EmailAddress::parse("JANE.DOE@example.com").unwrap(), e);
+        assert_eq!(Identifier::parse("Jane.Doe@EXAMPLE.com", None).unwrap(), Identifier::Email(e));
     }
 
     #[test]

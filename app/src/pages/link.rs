@@ -17,11 +17,17 @@ pub fn ConfirmLink() -> impl IntoView {
         <Suspense fallback=|| view! { <Card title="Sign in"><p>"Loading…"</p></Card> }>
             {move || Suspend::new(async move {
                 match destination.await {
-                    Ok(Some(masked)) => view! {
+                    Ok(Some(link)) => view! {
                         <Card title="Sign in">
-                            // Naming the address guards against being signed
+                            // The whole address guards against being signed
                             // in to someone else's account by their link.
-                            <p class="lede">"Sign in as " <strong>{masked}</strong> " in this browser?"</p>
+                            <p class="lede">"Sign in as " <strong data-testid="link-address">{link.address}</strong> " in this browser?"</p>
+                            {link.requested_elsewhere.map(|from| view! {
+                                <p class="notice warning" role="note" data-testid="requested-elsewhere">
+                                    "This sign-in was asked for from " {from} ", not from this browser. "
+                                    "If that wasn't you, close this page: signing in would put you in that person's account."
+                                </p>
+                            })}
                             <ActionForm action=confirm attr:class="form">
                                 <FieldMessage id="form-error" field=Field::Form error/>
                                 <button type="submit" class="primary" disabled=move || confirm.pending().get()>

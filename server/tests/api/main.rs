@@ -2,6 +2,7 @@
 //! on a random port, against a fresh SQLite file.
 
 mod email;
+mod hardening;
 mod helpers;
 mod limits;
 mod operations;

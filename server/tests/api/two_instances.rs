@@ -9,11 +9,11 @@ use serde_json::Value;
 
 use crate::helpers::{CookieJar, SECRET, TestApp, TestDatabase, backend};
 
-struct Instance {
+pub(crate) struct Instance {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     /// Everything the server logged (INFO and up).
-    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub(crate) log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Instance {
@@ -24,7 +24,7 @@ impl Drop for Instance {
 }
 
 /// Starts the real binary and waits for its "listening on" line.
-fn start(data_dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -> Instance {
+pub(crate) fn start(data_dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -> Instance {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_passcode"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -65,20 +65,20 @@ fn start(data_dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)])
 }
 
 /// One browser talking to either instance: one cookie jar, any base URL.
-struct Browser {
-    client: reqwest::Client,
-    cookies: CookieJar,
+pub(crate) struct Browser {
+    pub(crate) client: reqwest::Client,
+    pub(crate) cookies: CookieJar,
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
             cookies: CookieJar::default(),
         }
     }
 
-    async fn post(&self, base: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&self, base: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let res = self
             .client
             .post(format!("{base}{path}"))
@@ -93,7 +93,21 @@ impl Browser {
 
     /// The account page as a browser loads it: 200 when signed in, a 302 to
     /// sign-in otherwise.
-    async fn account(&self, base: &str) -> StatusCode {
+    /// A page as a browser without JavaScript loads it.
+    pub(crate) async fn get(&self, base: &str, path: &str) -> reqwest::Response {
+        let res = self
+            .client
+            .get(format!("{base}{path}"))
+            .header("cookie", self.cookies.header())
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        self.cookies.keep(&res);
+        res
+    }
+
+    pub(crate) async fn account(&self, base: &str) -> StatusCode {
         self.client
             .get(format!("{base}/account"))
             .header("cookie", self.cookies.header())
@@ -105,7 +119,7 @@ impl Browser {
     }
 }
 
-async fn latest_code(base: &str, to: &str) -> String {
+pub(crate) async fn latest_code(base: &str, to: &str) -> String {
     let list: Vec<Value> = reqwest::get(format!("{base}/dev/outbox.json")).await.unwrap().json().await.unwrap();
     list.iter().find(|m| m["to"] == to).expect("a message was sent")["code"].as_str().unwrap().to_owned()
 }

@@ -1,0 +1,512 @@
+//! The security review's findings, each with a test that fails without its
+//! fix: development rules by accident, one inbox as several accounts, owners
+//! locked out by strangers, forged words on our pages, login CSRF through a
+//! sign-in link, unbounded queues, SMS cost, and the smaller ones.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::two_instances::{Browser, latest_code, start};
+
+const SESSION: &str = "__Host-passcode_session";
+const PENDING: &str = "__Host-passcode_pending";
+const DEVICE: &str = "__Host-passcode_device";
+const DAY_MS: i64 = 24 * 3600 * 1000;
+const FIREFOX_ON_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("passcode-test-{}", app::domain::random_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the real binary with `env` (nothing else from this environment)
+/// and expects it to refuse to start: exit code 2 and a message, which is
+/// returned.
+fn refuses_to_start(env: &[(&str, &str)]) -> String {
+    let dir = temp_dir();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_passcode"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PASSCODE_ADDR", "127.0.0.1:0")
+        .env("PASSCODE_DATA_DIR", &dir)
+        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("passcode.db").display()))
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started although it should have refused to: {env:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(2), "{env:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+// 1. Development rules (the outbox, a generated secret, texts to the
+//    outbox) only for a server on this machine.
+
+#[tokio::test]
+async fn development_rules_only_for_a_server_nobody_else_can_reach() {
+    let https = ("PASSCODE_PUBLIC_URL", "https://login.example.com");
+    let secret = ("PASSCODE_SECRET", SECRET);
+    let e = refuses_to_start(&[https]);
+    assert!(e.contains("PASSCODE_SECRET") && e.contains("not this machine"), "{e}");
+    let e = refuses_to_start(&[https, secret]);
+    assert!(e.contains("PASSCODE_SMTP_URL") && e.contains("/dev/outbox"), "{e}");
+    let e = refuses_to_start(&[https, secret, ("PASSCODE_ENV", "development")]);
+    assert!(e.contains("PASSCODE_ENV"), "development is not for a public URL: {e}");
+    // A loopback URL but a listener other machines reach: a deployment too.
+    let e =
+        refuses_to_start(&[("PASSCODE_ADDR", "0.0.0.0:0"), ("PASSCODE_PUBLIC_URL", "http://127.0.0.1:3000"), secret]);
+    assert!(e.contains("PASSCODE_SMTP_URL") && e.contains("other machines"), "{e}");
+    let e = refuses_to_start(&[("PASSCODE_PUBLIC_URL", "http://login.example.com")]);
+    assert!(e.contains("PASSCODE_PUBLIC_URL") && e.contains("https"), "{e}");
+
+    // The review's case: https, a secret and SMTP, no PASSCODE_ENV.
+    let dir = temp_dir();
+    let db = TestDatabase::create(&dir).await;
+    let server = start(
+        &dir,
+        &db.url,
+        &[https, ("PASSCODE_SMTP_URL", "smtp://127.0.0.1:9"), ("PASSCODE_EMAIL_FROM", "sign-in@example.com")],
+    );
+    for path in ["/dev/outbox.json", "/dev/outbox"] {
+        let res = reqwest::get(format!("{}{path}", server.base)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path} must not exist under production rules");
+    }
+    let browser = Browser::new();
+    let res = browser.post(&server.base, "/api/request_code", &[("identifier", "+44 7911 123456")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("We don't send codes by text message here"), "no texts into an outbox: {body}");
+    assert!(server.log.lock().unwrap().iter().any(|l| l.contains("Production")), "the log says which rules apply");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // On this machine, by omission: development.
+    let dir = temp_dir();
+    let db = TestDatabase::create(&dir).await;
+    let server = start(&dir, &db.url, &[]);
+    let res = reqwest::get(format!("{}/dev/outbox.json", server.base)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// 2. One inbox, one account, one set of limits.
+
+#[tokio::test]
+async fn an_address_is_one_account_and_one_set_of_limits_whatever_its_case() {
+    let app = spawn_app().await;
+    assert_eq!(app.request_code("Jane@Example.com").await.status(), StatusCode::OK);
+    let res = app.request_code("jane@example.COM").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the same inbox shares its cooldown");
+    app.clock.advance_ms(31_000);
+    app.sign_in("JANE@example.com", "jane@example.com").await;
+    app.clear_cookies();
+    app.clock.advance_ms(61_000);
+    app.sign_in("jane@example.com", "jane@example.com").await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1, "one account");
+    assert_eq!(app.count("SELECT COUNT(*) FROM destinations").await, 1, "one set of limits");
+    assert_eq!(
+        app.count("SELECT COUNT(DISTINCT destination_hash) FROM audit_events WHERE destination_hash IS NOT NULL").await,
+        1,
+        "one audit key"
+    );
+}
+
+async fn scalar(url: &str, sql: &str) -> i64 {
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await.unwrap();
+    let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
+    sqlx::Row::get::<i64, _>(&row, 0)
+}
+
+#[tokio::test]
+async fn the_migration_folds_addresses_that_differ_only_in_case() {
+    sqlx::any::install_default_drivers();
+    let dir = temp_dir();
+    let db = TestDatabase::create(&dir).await;
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(if backend() == "postgres" {
+        "postgres"
+    } else {
+        "sqlite"
+    });
+    // The schema as it was before: the earlier migrations, copied as they are
+    // (so the real migrator recognises them), then rows that now collide.
+    let before = dir.join("before");
+    std::fs::create_dir_all(&before).unwrap();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "20261125000004" {
+            std::fs::copy(&path, before.join(name)).unwrap();
+        }
+    }
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&pool).await.unwrap();
+    for sql in [
+        "INSERT INTO users (id, identifier, channel, created_at, last_sign_in_at) VALUES \
+           ('u1', 'Jane@example.com', 'email', 100, 100), ('u2', 'jane@example.com', 'email', 200, 300), \
+           ('u3', '+447911123456', 'sms', 50, 50)",
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES \
+           ('h1', 'u2', 300, 9000000000000), ('h2', 'u1', 100, 9000000000000), ('h3', 'u3', 50, 9000000000000)",
+        "INSERT INTO destinations (destination, hour_start, hour_count, day_start, day_count, next_send_at, \
+           fail_start, fail_count, locked_until) VALUES \
+           ('Jane@example.com', 1000, 3, 1000, 3, 5000, 0, 0, 0), ('jane@example.com', 2000, 1, 500, 8, 3000, 2000, 7, 9000)",
+        "INSERT INTO challenges (id, destination, channel, code_hash, created_at, expires_at, attempts, max_attempts) VALUES \
+           ('c1', 'Jane@example.com', 'email', 'x', 100, 9000000000000, 0, 5), \
+           ('c2', 'jane@example.com', 'email', 'x', 200, 9000000000000, 0, 5)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    sqlx::migrate::Migrator::new(folder.as_path()).await.unwrap().run(&pool).await.unwrap();
+    pool.close().await;
+
+    let url = db.url.as_str();
+    assert_eq!(scalar(url, "SELECT COUNT(*) FROM users").await, 2);
+    assert_eq!(
+        scalar(
+            url,
+            "SELECT COUNT(*) FROM users WHERE id = 'u1' AND identifier = 'jane@example.com' AND last_sign_in_at = 300"
+        )
+        .await,
+        1,
+        "the oldest account stays, under the folded address"
+    );
+    assert_eq!(scalar(url, "SELECT COUNT(*) FROM sessions WHERE user_id = 'u1'").await, 2, "sessions move to it");
+    assert_eq!(scalar(url, "SELECT COUNT(*) FROM sessions WHERE user_id = 'u3'").await, 1, "phones are untouched");
+    assert_eq!(scalar(url, "SELECT COUNT(*) FROM destinations").await, 1);
+    assert_eq!(
+        scalar(
+            url,
+            "SELECT COUNT(*) FROM destinations WHERE destination = 'jane@example.com' AND hour_start = 2000 \
+             AND hour_count = 3 AND day_count = 8 AND next_send_at = 5000 AND fail_count = 7 AND locked_until = 9000"
+        )
+        .await,
+        1,
+        "the counters keep the strictest of each"
+    );
+    assert_eq!(
+        scalar(url, "SELECT COUNT(*) FROM challenges WHERE superseded_at IS NULL AND id = 'c2'").await,
+        1,
+        "only the newest code stays open"
+    );
+    assert_eq!(scalar(url, "SELECT COUNT(*) FROM challenges WHERE superseded_at IS NULL").await, 1);
+    assert_eq!(scalar(url, "SELECT COUNT(*) FROM challenges WHERE destination = 'jane@example.com'").await, 2);
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// 3. Device cookies: a stranger cannot keep the owner out.
+
+#[tokio::test]
+async fn a_stranger_who_spends_an_address_allowance_cannot_keep_its_owner_out() {
+    let app = spawn_app().await;
+    let base = app.url("");
+    let owner = "owner@example.com";
+    // The owner's browser (the app's own cookie jar) signs in once.
+    app.sign_in(owner, owner).await;
+    let device = app.cookie(DEVICE).expect("signing in leaves a device cookie");
+    let line = app.set_cookie_line(DEVICE).unwrap();
+    assert!(line.contains("HttpOnly") && line.contains("Secure") && line.contains("Max-Age=31536000"), "{line}");
+    assert!(!device.contains("owner"), "the cookie names the address without holding it");
+    app.post("/api/sign_out", &[]).await;
+    app.clock.advance_ms(DAY_MS + 1000);
+
+    // A stranger's request no longer retires the owner's code.
+    assert_eq!(app.request_code(owner).await.status(), StatusCode::OK);
+    let owner_code = app.latest_code(owner).await;
+    let stranger = Browser::new();
+    let send = async |who: &Browser| who.post(&base, "/api/request_code", &[("identifier", owner)]).await.status();
+    assert_eq!(send(&stranger).await, StatusCode::OK);
+    let res = app.verify(&owner_code).await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+    app.post("/api/sign_out", &[]).await;
+
+    // The stranger spends the address's codes for the day and locks it with
+    // wrong codes: nine more codes, an hour apart; ten wrong guesses on the
+    // last two.
+    let guess_wrong = async |times: usize| {
+        let wrong = TestApp::wrong(&app.latest_code(owner).await);
+        for _ in 0..times {
+            stranger.post(&base, "/api/verify_code", &[("code", &wrong)]).await;
+        }
+    };
+    for _ in 0..7 {
+        app.clock.advance_ms(3_601_000);
+        assert_eq!(send(&stranger).await, StatusCode::OK);
+    }
+    app.clock.advance_ms(3_601_000);
+    assert_eq!(send(&stranger).await, StatusCode::OK);
+    guess_wrong(5).await;
+    app.clock.advance_ms(31_000);
+    assert_eq!(send(&stranger).await, StatusCode::OK);
+    guess_wrong(5).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM destinations WHERE destination = 'owner@example.com' AND locked_until > 0")
+            .await,
+        1,
+        "the address is locked"
+    );
+    app.clock.advance_ms(60_000);
+    assert_eq!(send(&stranger).await, StatusCode::TOO_MANY_REQUESTS);
+    // A fresh browser is limited as the address is.
+    assert_eq!(send(&Browser::new()).await, StatusCode::TOO_MANY_REQUESTS);
+    // So is one with a made-up device cookie.
+    let forger = Browser::new();
+    forger.cookies.set(DEVICE, &"0".repeat(96));
+    assert_eq!(send(&forger).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(send(&stranger).await, StatusCode::TOO_MANY_REQUESTS);
+
+    // The owner's browser gets a code and signs in, lock or no lock.
+    let res = app.request_code(owner).await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+    let res = app.verify(&app.latest_code(owner).await).await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+    assert!(app.cookie(SESSION).is_some());
+    assert_eq!(app.cookie(DEVICE).as_deref(), Some(device.as_str()), "the browser keeps its entry");
+}
+
+// 4. Nothing a URL carries is shown as our words.
+
+fn encoded(error: &Value) -> String {
+    base64::engine::general_purpose::URL_SAFE.encode(error.to_string())
+}
+
+fn with_params(path: &str, params: &[(&str, &str)]) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    format!("{path}{}{query}", if path.contains('?') { '&' } else { '?' })
+}
+
+#[tokio::test]
+async fn forged_error_parameters_never_reach_a_page() {
+    let app = spawn_app().await;
+    // A challenge, so the code page shows its forms.
+    assert_eq!(app.request_code("victim@example.com").await.status(), StatusCode::OK);
+    const WORDS: &str = "ACCOUNT SUSPENDED call 0800 123 456";
+    let variants: [(&str, Value, &str); 9] = [
+        ("/api/request_code", json!({ "InvalidIdentifier": WORDS }), WORDS),
+        ("/api/request_code", json!({ "DeliveryFailed": { "destination": WORDS, "by_sms": true } }), WORDS),
+        ("/api/request_code", json!({ "SendLimited": { "retry_after_secs": 4242 * 3600 } }), "4242"),
+        ("/api/verify_code", json!({ "InvalidCode": WORDS }), WORDS),
+        ("/api/verify_code", json!({ "WrongCode": { "attempts_left": 4242 } }), "4242"),
+        ("/api/verify_code", json!({ "VerifyLimited": { "retry_after_secs": 4242 * 3600 } }), "4242"),
+        ("/api/resend_code", json!({ "DeliveryFailed": { "destination": WORDS, "by_sms": false } }), WORDS),
+        ("/api/switch_to_email", json!({ "InvalidIdentifier": WORDS }), WORDS),
+        ("/api/confirm_link", json!({ "Request": WORDS }), WORDS),
+    ];
+    // A genuine signature, but made for another browser.
+    let other = Browser::new();
+    let res = other
+        .client
+        .post(app.url("/api/request_code"))
+        .header("accept", "text/html")
+        .header("referer", app.url("/sign-in"))
+        .form(&[("identifier", "foo@")])
+        .send()
+        .await
+        .unwrap();
+    other.cookies.keep(&res);
+    let theirs = res.headers()["location"].to_str().unwrap().to_owned();
+    let their_sig = url::Url::parse(&theirs)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "__sig")
+        .map(|(_, v)| v.into_owned())
+        .expect("the server signs its own error redirects");
+    // The control: in the browser it was made for, it shows.
+    let page = other.get(&app.url(""), theirs.trim_start_matches(&app.url(""))).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Enter an email address like name@example.com."));
+
+    for page in ["/sign-in", "/sign-in?with=phone", "/verify", "/sign-in/confirm"] {
+        for (server_fn, error, needle) in &variants {
+            let err = encoded(error);
+            for sig in [None, Some("0".repeat(64)), Some(their_sig.clone())] {
+                let mut params = vec![("__path", *server_fn), ("__err", err.as_str())];
+                if let Some(sig) = &sig {
+                    params.push(("__sig", sig));
+                }
+                let forged = with_params(page, &params);
+                let res = app.get(&forged).await;
+                assert_eq!(res.status(), StatusCode::SEE_OTHER, "{forged}");
+                assert_eq!(res.headers()["location"], page, "the same page, without the parameters");
+                assert!(!res.text().await.unwrap().contains(needle));
+                let clean = app.get(page).await.text().await.unwrap();
+                assert!(!clean.contains(needle), "{page}: {clean}");
+            }
+        }
+    }
+}
+
+// 5. The sign-in link names its account in full, and says so when another
+//    browser asked for it.
+
+fn link_path(body: &str) -> String {
+    let start = body.find("/sign-in/email-link?token=").expect("the email has a sign-in link");
+    body[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_link_page_shows_the_whole_address_and_where_the_code_was_asked_for() {
+    let app = spawn_app().await;
+    let base = app.url("");
+    // Mallory asks for a code for her own account, from Firefox on Windows...
+    let mallory = Browser::new();
+    let res = mallory
+        .client
+        .post(app.url("/api/request_code"))
+        .header("user-agent", FIREFOX_ON_WINDOWS)
+        .form(&[("identifier", "mallory@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    mallory.cookies.keep(&res);
+    let outbox = app.outbox().await;
+    let link = link_path(outbox[0]["body"].as_str().unwrap());
+
+    // ... and mails the link to a victim, who opens it.
+    let victim = Browser::new();
+    assert_eq!(victim.get(&base, &link).await.status(), StatusCode::SEE_OTHER);
+    let page = victim.get(&base, "/sign-in/confirm").await.text().await.unwrap();
+    assert!(page.contains("mallory@example.com"), "the whole address: {page}");
+    assert!(page.contains("Firefox on Windows at ") && page.contains(" UTC"), "where and when: {page}");
+    assert!(page.contains("not from this browser"), "{page}");
+    assert!(!page.contains(FIREFOX_ON_WINDOWS), "never the raw User-Agent");
+
+    // In the browser that asked, the same page says nothing of the kind.
+    assert_eq!(mallory.get(&base, &link).await.status(), StatusCode::SEE_OTHER);
+    let page = mallory.get(&base, "/sign-in/confirm").await.text().await.unwrap();
+    assert!(page.contains("mallory@example.com"), "{page}");
+    assert!(!page.contains("not from this browser"), "{page}");
+}
+
+// 6. Bounded under flood (the per-IP map is a unit test in limits.rs).
+
+#[tokio::test]
+async fn a_full_hashing_queue_answers_busy_instead_of_queueing() {
+    let app = spawn_app_with(&[
+        ("PASSCODE_HASH_CONCURRENCY", "1"),
+        ("PASSCODE_HASH_MAX_WAIT_MS", "1"),
+        ("PASSCODE_ARGON2_MEMORY_KIB", "65536"),
+        ("PASSCODE_ARGON2_ITERATIONS", "4"),
+    ])
+    .await;
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let (client, url) = (app.client.clone(), app.url("/api/request_code"));
+        requests.spawn(async move {
+            let res = client.post(url).form(&[("identifier", format!("busy{i}@example.com"))]).send().await.unwrap();
+            let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            (res.status(), retry_after, res.text().await.unwrap())
+        });
+    }
+    let outcomes = requests.join_all().await;
+    assert!(outcomes.iter().any(|(status, _, _)| *status == StatusCode::OK), "{outcomes:?}");
+    let busy: Vec<_> = outcomes.iter().filter(|(status, _, _)| *status == StatusCode::SERVICE_UNAVAILABLE).collect();
+    assert!(!busy.is_empty(), "{outcomes:?}");
+    for (_, retry_after, body) in busy {
+        assert_eq!(body, "\"DeliveryBusy\"", "the same answer as a full delivery queue");
+        assert_eq!(retry_after.as_deref(), Some("5"));
+    }
+}
+
+// 7. SMS cost: a per-IP share, kept in the database.
+
+#[tokio::test]
+async fn a_few_addresses_cannot_spend_everyones_sms_budget() {
+    let app = spawn_app_with(&[("PASSCODE_SMS_PER_IP_PER_HOUR", "2"), ("PASSCODE_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let numbers = ["+44 7911 123451", "+44 7911 123452", "+44 7911 123453"];
+    assert_eq!(app.request_code_forwarded(numbers[0], "203.0.113.5").await.status(), StatusCode::OK);
+    assert_eq!(app.request_code_forwarded(numbers[1], "203.0.113.5").await.status(), StatusCode::OK);
+    let res = app.request_code_forwarded(numbers[2], "203.0.113.5").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_of(res).await, json!("SmsUnavailable"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 2);
+    // Email still goes, and other clients still get texts.
+    assert_eq!(app.request_code_forwarded("a@example.com", "203.0.113.5").await.status(), StatusCode::OK);
+    assert_eq!(app.request_code_forwarded(numbers[2], "198.51.100.7").await.status(), StatusCode::OK);
+    assert_eq!(app.count("SELECT COUNT(*) FROM sms_senders").await, 2, "counted in the database");
+    app.clock.advance_ms(3_601_000);
+    let res = app.request_code_forwarded("+44 7911 123454", "203.0.113.5").await;
+    assert_eq!(res.status(), StatusCode::OK, "a new hour, a new share");
+}
+
+// 8. Smaller findings.
+
+#[tokio::test]
+async fn no_message_body_or_code_is_logged_at_any_level() {
+    let dir = temp_dir();
+    let db = TestDatabase::create(&dir).await;
+    // Ten letters and digits: no timestamp or id in a log line matches by chance.
+    let server = start(
+        &dir,
+        &db.url,
+        &[("PASSCODE_LOG", "trace"), ("PASSCODE_CODE_ALPHABET", "alphanumeric"), ("PASSCODE_CODE_LENGTH", "10")],
+    );
+    let browser = Browser::new();
+    let res = browser.post(&server.base, "/api/request_code", &[("identifier", "quiet@example.com")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let code = latest_code(&server.base, "quiet@example.com").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(log.contains("DEBUG") || log.contains("TRACE"), "the log is at its most verbose");
+    assert!(log.contains("message stored in the dev outbox"), "the log is being read");
+    assert!(!log.contains(&code), "a code was logged");
+    assert!(!log.contains("ignore this email"), "a message body was logged");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_right_code_that_lost_a_race_with_a_resend_is_told_a_newer_code_was_sent() {
+    // Slow hashes (tens of milliseconds each) open the window the race needs:
+    // the resend's new code lands while the right code is being checked.
+    let app = spawn_app_with(&[("PASSCODE_ARGON2_MEMORY_KIB", "65536"), ("PASSCODE_ARGON2_ITERATIONS", "6")]).await;
+    let to = "racer@example.com";
+    let mut raced = 0;
+    for _ in 0..4 {
+        app.clock.advance_ms(3_601_000);
+        let started = Instant::now();
+        assert_eq!(app.request_code(to).await.status(), StatusCode::OK);
+        let hash_time = started.elapsed();
+        let code = app.latest_code(to).await;
+        let old = app.cookie(PENDING).unwrap();
+        app.clock.advance_ms(31_000);
+        let resend = app.post("/api/resend_code", &[]);
+        let verify = async {
+            tokio::time::sleep(hash_time / 2).await;
+            app.verify(&code).await
+        };
+        let (resent, verified) = tokio::join!(resend, verify);
+        assert_eq!(resent.status(), StatusCode::OK);
+        let reserved = app.count(&format!("SELECT attempts FROM challenges WHERE id = '{old}'")).await;
+        if verified.status() == StatusCode::OK || reserved == 0 {
+            // The check finished first, or began after the new code: no race.
+            app.clear_cookies();
+            continue;
+        }
+        assert_eq!(verified.status(), StatusCode::GONE);
+        assert_eq!(error_of(verified).await, json!("CodeSuperseded"), "not \"already been used\"");
+        raced += 1;
+        app.clear_cookies();
+    }
+    assert!(raced > 0, "the race never happened; the test proved nothing");
+}
