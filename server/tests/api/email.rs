@@ -99,6 +99,10 @@ async fn spawn_app_with_smtp(smtp_url: &str, extra: &[(&str, &str)]) -> TestApp 
         ("PASSCODE_EMAIL_FROM", "sign-in@passcode.example"),
         ("PASSCODE_EMAIL_FROM_NAME", "Passcode"),
         ("PASSCODE_PUBLIC_URL", "https://login.passcode.example"),
+        // An https public URL means production rules; texts still go to the
+        // dev outbox here, which production allows only when asked by name.
+        ("PASSCODE_SMS_PROVIDER", "outbox"),
+        ("PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION", "true"),
     ];
     env.extend_from_slice(extra);
     spawn_app_with(&env).await
