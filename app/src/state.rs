@@ -70,10 +70,10 @@ pub fn request_context() -> RequestContext {
     RequestContext { client_ip, user_agent, device }
 }
 
-fn cookie_value(name: &str) -> Option<String> {
-    let parts = parts()?;
-    parts
-        .headers
+/// A cookie's value from request headers; of several with one name, the
+/// first (browsers send the most specific first).
+pub fn cookie_in(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -81,6 +81,10 @@ fn cookie_value(name: &str) -> Option<String> {
         .filter_map(Result::ok)
         .find(|c| c.name() == name)
         .map(|c| c.value().to_owned())
+}
+
+fn cookie_value(name: &str) -> Option<String> {
+    cookie_in(&parts()?.headers, name)
 }
 
 /// A cookie that is missing or malformed is simply absent.

@@ -17,9 +17,8 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use cookie::Cookie;
 use http::HeaderValue;
-use http::header::{COOKIE, LOCATION, SET_COOKIE};
+use http::header::{LOCATION, SET_COOKIE};
 
 use app::auth::{constant_time_eq, keyed_hash};
 
@@ -53,7 +52,7 @@ pub async fn sign_and_check(State(key): State<FormErrorKey>, req: Request, next:
     if !pairs.iter().any(|(k, _)| is_ours(k)) {
         return next.run(req).await;
     }
-    let nonce = cookie_value(req.headers(), NONCE_COOKIE);
+    let nonce = app::state::cookie_in(req.headers(), NONCE_COOKIE);
     if let Some(nonce) = nonce
         && let [path, err, sig] = [PATH, ERR, SIG].map(|name| only(&pairs, name))
         && let (Some(path), Some(err), Some(sig)) = (path, err, sig)
@@ -82,17 +81,6 @@ fn only<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         (Some((_, v)), None) => Some(v.as_str()),
         _ => None,
     }
-}
-
-fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_owned())
 }
 
 /// A server function's redirect back to the form with an error: signed for

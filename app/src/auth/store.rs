@@ -152,6 +152,24 @@ macro_rules! view_columns {
     };
 }
 
+/// Takes one from a row's hourly window (`hour_start`, `hour_count`) unless
+/// it is full; a window an hour old starts again. Binds: $1 now, $2 an hour
+/// in ms, $3 the hourly cap; `$row` picks the row (and may use $4).
+macro_rules! hourly_claim {
+    ($table:literal, $row:literal) => {
+        concat!(
+            "UPDATE ",
+            $table,
+            " SET \
+               hour_count = CASE WHEN hour_start <= $1 - $2 THEN 1 ELSE hour_count + 1 END, \
+               hour_start = CASE WHEN hour_start <= $1 - $2 THEN $1 ELSE hour_start END \
+             WHERE ",
+            $row,
+            " AND (hour_start <= $1 - $2 OR hour_count < $3)"
+        )
+    };
+}
+
 fn view_of(row: &AnyRow) -> Result<ChallengeView, sqlx::Error> {
     Ok(ChallengeView {
         id: row.try_get("id")?,
@@ -417,18 +435,23 @@ impl Store {
 
     /// Counts one SMS against the hourly budget shared by all instances.
     pub async fn claim_sms(&self, now: i64, per_hour: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE sms_budget SET \
-               hour_count = CASE WHEN hour_start <= $1 - $2 THEN 1 ELSE hour_count + 1 END, \
-               hour_start = CASE WHEN hour_start <= $1 - $2 THEN $1 ELSE hour_start END \
-             WHERE id = 1 AND (hour_start <= $1 - $2 OR hour_count < $3)",
-        )
-        .bind(now)
-        .bind(HOUR_MS)
-        .bind(per_hour)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        self.claim_hourly(hourly_claim!("sms_budget", "id = 1"), None, now, per_hour).await
+    }
+
+    /// One conditional UPDATE from `hourly_claim!`: of concurrent claims on
+    /// any instance, no more than `per_hour` win in one window.
+    async fn claim_hourly(
+        &self,
+        sql: &'static str,
+        key: Option<&str>,
+        now: i64,
+        per_hour: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let mut query = sqlx::query(sql).bind(now).bind(HOUR_MS).bind(per_hour);
+        if let Some(key) = key {
+            query = query.bind(key);
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected() > 0)
     }
 
     /// Counts one text message against the client IP's hourly allowance
@@ -443,19 +466,7 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        let done = sqlx::query(
-            "UPDATE sms_senders SET \
-               hour_count = CASE WHEN hour_start <= $2 - $3 THEN 1 ELSE hour_count + 1 END, \
-               hour_start = CASE WHEN hour_start <= $2 - $3 THEN $2 ELSE hour_start END \
-             WHERE ip = $1 AND (hour_start <= $2 - $3 OR hour_count < $4)",
-        )
-        .bind(ip)
-        .bind(now)
-        .bind(HOUR_MS)
-        .bind(per_hour)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        self.claim_hourly(hourly_claim!("sms_senders", "ip = $4"), Some(ip), now, per_hour).await
     }
 
     pub async fn insert_audit(&self, e: &AuditEvent) -> Result<(), sqlx::Error> {
