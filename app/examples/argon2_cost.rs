@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
         let mut times = Vec::new();
         for _ in 0..21 {
             let start = Instant::now();
-            hasher.hash(&code).await?;
+            hasher.hash(hasher.slot().await?, &code).await?;
             times.push(start.elapsed());
         }
         times.sort();
@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
             .map(|_| {
                 let h = hasher.clone();
                 let c = code.clone();
-                tokio::spawn(async move { h.hash(&c).await })
+                tokio::spawn(async move { h.hash(h.slot().await?, &c).await })
             })
             .collect();
         for j in jobs {

@@ -91,23 +91,24 @@ impl CodeHasher {
         }
     }
 
-    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, HashError> {
+    /// A turn at hashing, waited for at most `max_wait`. Callers take it
+    /// before they spend anything (a send from the address's allowance, an
+    /// attempt from the code's), so a "busy" answer costs the person nothing.
+    pub async fn slot(&self) -> Result<HashSlot<'_>, HashError> {
         match tokio::time::timeout(self.max_wait, self.permits.acquire()).await {
-            Ok(permit) => Ok(permit.context("hash pool closed")?),
+            Ok(permit) => Ok(HashSlot(permit.context("hash pool closed")?)),
             Err(_) => Err(HashError::Busy),
         }
     }
 
-    pub async fn hash(&self, code: &Code) -> Result<String, HashError> {
-        let _permit = self.permit().await?;
+    pub async fn hash(&self, _slot: HashSlot<'_>, code: &Code) -> Result<String, HashError> {
         let this = self.clone();
         let code = code.expose().to_owned();
         Ok(spawn_blocking_in_span(move || this.hash_blocking(&code)).await?)
     }
 
     /// `None` means "nothing stored": the same work is done and `false` comes back.
-    pub async fn verify(&self, code: &Code, phc: Option<&str>) -> Result<bool, HashError> {
-        let _permit = self.permit().await?;
+    pub async fn verify(&self, _slot: HashSlot<'_>, code: &Code, phc: Option<&str>) -> Result<bool, HashError> {
         let this = self.clone();
         let code = code.expose().to_owned();
         let target = phc.map(str::to_owned);
@@ -118,6 +119,9 @@ impl CodeHasher {
         .await?)
     }
 }
+
+/// One of the `max_in_flight` turns at hashing, held until the hash is done.
+pub struct HashSlot<'a>(#[allow(dead_code)] tokio::sync::SemaphorePermit<'a>);
 
 async fn spawn_blocking_in_span<T: Send + 'static>(
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
@@ -154,12 +158,11 @@ mod tests {
         let held = h.permits.acquire().await.unwrap();
         // Bounded here too, so an unbounded queue fails the test instead of
         // hanging it.
-        let outcome = tokio::time::timeout(Duration::from_secs(10), h.hash(&code)).await;
-        assert!(matches!(outcome, Ok(Err(HashError::Busy))), "{outcome:?}");
-        let outcome = tokio::time::timeout(Duration::from_secs(10), h.verify(&code, None)).await;
-        assert!(matches!(outcome, Ok(Err(HashError::Busy))), "{outcome:?}");
+        let outcome = tokio::time::timeout(Duration::from_secs(10), h.slot()).await;
+        assert!(matches!(outcome, Ok(Err(HashError::Busy))), "{:?}", outcome.map(|r| r.err()));
         drop(held);
-        assert!(h.hash(&code).await.is_ok(), "a free permit is taken at once");
+        let slot = h.slot().await.expect("a free turn is taken at once");
+        assert!(h.hash(slot, &code).await.is_ok());
     }
 
     #[tokio::test]
@@ -167,18 +170,20 @@ mod tests {
         let h = hasher(&[7; 32]);
         let p = CodePolicy::default();
         let code = Code::parse("123456", &p).unwrap();
-        let phc = h.hash(&code).await.unwrap();
+        let phc = h.hash(h.slot().await.unwrap(), &code).await.unwrap();
         assert!(phc.starts_with("$argon2id$"));
         assert!(!phc.contains("123456"));
-        assert!(h.verify(&code, Some(&phc)).await.unwrap());
-        assert!(!h.verify(&Code::parse("123457", &p).unwrap(), Some(&phc)).await.unwrap());
-        assert!(!h.verify(&code, None).await.unwrap());
+        assert!(h.verify(h.slot().await.unwrap(), &code, Some(&phc)).await.unwrap());
+        let wrong = Code::parse("123457", &p).unwrap();
+        assert!(!h.verify(h.slot().await.unwrap(), &wrong, Some(&phc)).await.unwrap());
+        assert!(!h.verify(h.slot().await.unwrap(), &code, None).await.unwrap());
     }
 
     #[tokio::test]
     async fn hashes_are_keyed_by_the_server_secret() {
         let code = Code::parse("123456", &CodePolicy::default()).unwrap();
-        let phc = hasher(&[1; 32]).hash(&code).await.unwrap();
-        assert!(!hasher(&[2; 32]).verify(&code, Some(&phc)).await.unwrap());
+        let (one, two) = (hasher(&[1; 32]), hasher(&[2; 32]));
+        let phc = one.hash(one.slot().await.unwrap(), &code).await.unwrap();
+        assert!(!two.verify(two.slot().await.unwrap(), &code, Some(&phc)).await.unwrap());
     }
 }

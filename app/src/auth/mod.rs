@@ -13,7 +13,7 @@ mod sms;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use code_hash::{CodeHasher, HashError, HashParams};
+pub use code_hash::{CodeHasher, HashError, HashParams, HashSlot};
 pub use delivery::{ByChannel, Delivery, DeliveryError, Message, Outbox, OutboxEntry};
 pub use email::{Smtp, SmtpSecurity, SmtpSettings, clock_time_utc, escape_html};
 pub use error::AuthError;

@@ -275,6 +275,8 @@ impl AuthService {
         let l = &self.settings.limits;
         let now = self.clock.now_ms();
         let dest = to.as_ref();
+        // A turn at hashing first: a "busy" answer then spends nothing.
+        let slot = self.hasher.slot().await?;
         // Counted per client IP before anything else, so that a client over
         // its share spends nobody's allowance but its own.
         if to.channel() == Channel::Sms
@@ -311,7 +313,7 @@ impl AuthService {
             return Err(AuthError::SmsUnavailable);
         }
         let code = Code::generate(&self.settings.code);
-        let code_hash = self.hasher.hash(&code).await?;
+        let code_hash = self.hasher.hash(slot, &code).await?;
         let challenge = ChallengeId::generate();
         let now = self.clock.now_ms();
         let expires_at = now + self.settings.code_ttl_ms;
@@ -411,6 +413,9 @@ impl AuthService {
     ) -> Result<NewSession, AuthError> {
         let code = Code::parse(raw_code, &self.settings.code)?;
         self.ip_limited(false, ctx).await?;
+        // A turn at hashing before an attempt is reserved: a "busy" answer
+        // must not cost the person one of their tries.
+        let slot = self.hasher.slot().await?;
         let l = &self.settings.limits;
         let now = self.clock.now_ms();
         let reserved = match self.store.reserve_attempt(challenge, now, l.failures_per_hour, l.lockout_ms).await? {
@@ -431,7 +436,7 @@ impl AuthService {
             Reservation::ChallengeClosed => return Err(self.why_closed(challenge, now).await?),
         };
         let dest = reserved.destination.as_str();
-        if !self.hasher.verify(&code, Some(&reserved.code_hash)).await? {
+        if !self.hasher.verify(slot, &code, Some(&reserved.code_hash)).await? {
             let left = (reserved.max_attempts - reserved.attempts).max(0) as u32;
             tracing::info!(ip = ?ctx.client_ip, attempts_left = left, "wrong code");
             self.audit("verification_failed", Some(dest), None, ctx, Some(format!("{left} attempts left")), None).await;

@@ -422,10 +422,13 @@ async fn a_full_hashing_queue_answers_busy_instead_of_queueing() {
     assert!(outcomes.iter().any(|(status, _, _)| *status == StatusCode::OK), "{outcomes:?}");
     let busy: Vec<_> = outcomes.iter().filter(|(status, _, _)| *status == StatusCode::SERVICE_UNAVAILABLE).collect();
     assert!(!busy.is_empty(), "{outcomes:?}");
-    for (_, retry_after, body) in busy {
+    for (_, retry_after, body) in &busy {
         assert_eq!(body, "\"DeliveryBusy\"", "the same answer as a full delivery queue");
         assert_eq!(retry_after.as_deref(), Some("5"));
     }
+    // A busy answer spent nothing: only the codes that went counted.
+    let sent = outcomes.len() - busy.len();
+    assert_eq!(app.count("SELECT CAST(COALESCE(SUM(hour_count), 0) AS BIGINT) FROM destinations").await, sent as i64);
 }
 
 // 7. SMS cost: a per-IP share, kept in the database.
