@@ -235,7 +235,7 @@ impl Config {
                 )
             })?,
         };
-        let (mode, mode_reason) = decide_mode(explicit_mode, &public_url, addr)?;
+        let (mode, mode_reason) = decide_mode(explicit_mode, &public_url, addr, deployment_sign(src))?;
         let public_url = public_url.origin().ascii_serialization();
 
         let data_dir = PathBuf::from(src.get("PASSCODE_DATA_DIR").unwrap_or_else(|| "data".into()));
@@ -561,10 +561,41 @@ fn public_origin(var: &'static str, raw: &str) -> Result<url::Url, ConfigError> 
     }
 }
 
+/// Settings only a deployment has: a proxy in front (its traffic arrives
+/// from this machine, so the URL and listener alone can look local), a mail
+/// server elsewhere, a real SMS provider.
+fn deployment_sign(src: &dyn Source) -> Option<String> {
+    if src.get("PASSCODE_TRUSTED_PROXIES").is_some() {
+        return Some(
+            "PASSCODE_TRUSTED_PROXIES is set: a proxy forwards other machines' requests \
+             (PASSCODE_ENV=development to develop behind one on this machine)"
+                .into(),
+        );
+    }
+    if let Some(raw) = src.get("PASSCODE_SMTP_URL")
+        && url::Url::parse(raw.trim()).is_ok_and(|u| u.host_str().is_some() && !is_loopback(&u))
+    {
+        return Some(
+            "PASSCODE_SMTP_URL is a mail server on another machine (PASSCODE_ENV=development to develop with it)"
+                .into(),
+        );
+    }
+    let provider = src.get("PASSCODE_SMS_PROVIDER").map(|p| p.trim().to_ascii_lowercase());
+    if matches!(provider.as_deref(), Some("twilio" | "webhook")) {
+        return Some("an SMS provider is configured (PASSCODE_ENV=development to develop with it)".into());
+    }
+    None
+}
+
 /// Development rules (the outbox, a generated secret, texts to the outbox)
 /// only for a server nobody else can reach, or when asked for by name on a
 /// loopback URL. Anything that looks like a deployment gets production rules.
-fn decide_mode(explicit: Option<Mode>, public_url: &url::Url, addr: SocketAddr) -> Result<(Mode, String), ConfigError> {
+fn decide_mode(
+    explicit: Option<Mode>,
+    public_url: &url::Url,
+    addr: SocketAddr,
+    deployment: Option<String>,
+) -> Result<(Mode, String), ConfigError> {
     let local_url = is_loopback(public_url);
     let local_listener = addr.ip().is_loopback();
     let origin = public_url.origin().ascii_serialization();
@@ -585,6 +616,7 @@ fn decide_mode(explicit: Option<Mode>, public_url: &url::Url, addr: SocketAddr) 
         None if !local_listener => {
             (Mode::Production, format!("the server listens on {addr}, which other machines can reach"))
         }
+        None if deployment.is_some() => (Mode::Production, deployment.unwrap_or_default()),
         None => (Mode::Development, format!("the public URL {origin} and the listener {addr} are this machine's")),
     })
 }
@@ -659,7 +691,11 @@ mod tests {
         assert!(c.outbox_enabled());
         assert_eq!(c.limits.resend_cooldown_ms, 30_000);
         assert!(c.trusted_proxies.is_empty());
-        let c = Config::from_source(&src(&[("PASSCODE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7")])).unwrap();
+        let c = Config::from_source(&src(&[
+            ("PASSCODE_ENV", "development"),
+            ("PASSCODE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7"),
+        ]))
+        .unwrap();
         assert_eq!(c.trusted_proxies.len(), 2);
     }
 
@@ -683,7 +719,9 @@ mod tests {
             ("PASSCODE_SMS_PROVIDER", "carrier-pigeon"),
             ("PASSCODE_SMS_COUNTRIES", "44,uk"),
         ] {
-            let e = Config::from_source(&src(&[(var, value)])).unwrap_err();
+            // By name, so that deployment settings (a proxy) are read too.
+            let env = if var == "PASSCODE_ENV" { ("PASSCODE_LOG", "info") } else { ("PASSCODE_ENV", "development") };
+            let e = Config::from_source(&src(&[env, (var, value)])).unwrap_err();
             assert_eq!(e.var, var, "{value}: {e}");
         }
     }
@@ -721,11 +759,15 @@ mod tests {
     #[test]
     fn smtp_urls_say_how_the_connection_is_protected() {
         let smtp = |url: &str| {
-            Config::from_source(&src(&[("PASSCODE_SMTP_URL", url), ("PASSCODE_EMAIL_FROM", "sign-in@example.com")]))
-                .map(|c| match c.email {
-                    EmailConfig::Smtp(s) => s,
-                    EmailConfig::Outbox => panic!("SMTP URL ignored"),
-                })
+            Config::from_source(&src(&[
+                ("PASSCODE_ENV", "development"),
+                ("PASSCODE_SMTP_URL", url),
+                ("PASSCODE_EMAIL_FROM", "sign-in@example.com"),
+            ]))
+            .map(|c| match c.email {
+                EmailConfig::Smtp(s) => s,
+                EmailConfig::Outbox => panic!("SMTP URL ignored"),
+            })
         };
         let s = smtp("smtp://apikey:p%40ss%2Fword@smtp.example.com").unwrap();
         assert_eq!((s.host.as_str(), s.port, s.security), ("smtp.example.com", 587, SmtpSecurity::StartTls));
@@ -744,7 +786,11 @@ mod tests {
             let e = smtp(bad).unwrap_err();
             assert_eq!(e.var, "PASSCODE_SMTP_URL", "{bad}");
         }
-        let e = Config::from_source(&src(&[("PASSCODE_SMTP_URL", "smtp://u:hunter2@smtp.example.com")])).unwrap_err();
+        let e = Config::from_source(&src(&[
+            ("PASSCODE_ENV", "development"),
+            ("PASSCODE_SMTP_URL", "smtp://u:hunter2@smtp.example.com"),
+        ]))
+        .unwrap_err();
         assert_eq!(e.var, "PASSCODE_EMAIL_FROM");
         let e = smtp("smtp://u:hunter2@smtp.example.com:notaport").unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
@@ -760,6 +806,7 @@ mod tests {
     fn sms_provider_urls_must_be_https_except_to_localhost() {
         let twilio = |base: &str| {
             Config::from_source(&src(&[
+                ("PASSCODE_ENV", "development"),
                 ("PASSCODE_SMS_PROVIDER", "twilio"),
                 ("PASSCODE_SMS_BASE_URL", base),
                 ("PASSCODE_TWILIO_ACCOUNT_SID", "AC1"),
@@ -779,6 +826,7 @@ mod tests {
         assert!(twilio("http://localhost:9000").is_ok());
         assert!(twilio("http://[::1]:9000").is_ok());
         let hook = Config::from_source(&src(&[
+            ("PASSCODE_ENV", "development"),
             ("PASSCODE_SMS_PROVIDER", "webhook"),
             ("PASSCODE_SMS_WEBHOOK_URL", "http://gateway.example.com/send"),
             ("PASSCODE_SMS_WEBHOOK_TOKEN", "t"),
@@ -828,6 +876,24 @@ mod tests {
             e.unwrap_err().to_string(),
             "configuration error: PASSCODE_ENV: development shows every code to anyone at /dev/outbox, so it needs a PASSCODE_PUBLIC_URL on this machine (http://127.0.0.1:PORT or http://localhost:PORT), not https://login.example.com; for a deployment leave PASSCODE_ENV unset or set it to production"
         );
+        // Settings only a deployment has: production, unless asked by name.
+        for sign in [
+            ("PASSCODE_TRUSTED_PROXIES", "127.0.0.1"),
+            ("PASSCODE_SMTP_URL", "smtp://u:p@smtp.example.com"),
+            ("PASSCODE_SMS_PROVIDER", "webhook"),
+        ] {
+            let mut pairs = vec![
+                ("PASSCODE_SECRET", secret.as_str()),
+                ("PASSCODE_EMAIL_FROM", "sign-in@example.com"),
+                ("PASSCODE_SMS_WEBHOOK_URL", "https://sms.example.com/send"),
+                ("PASSCODE_SMS_WEBHOOK_TOKEN", "t"),
+                ("PASSCODE_SMTP_URL", "smtp://127.0.0.1:1025"),
+                sign,
+            ];
+            assert_eq!(Config::from_source(&src(&pairs)).unwrap().mode, Mode::Production, "{sign:?}");
+            pairs.push(("PASSCODE_ENV", "development"));
+            assert_eq!(Config::from_source(&src(&pairs)).unwrap().mode, Mode::Development, "{sign:?} by name");
+        }
         // Listening everywhere with no public URL: the address is no origin.
         let e = Config::from_source(&src(&[("PASSCODE_ADDR", "0.0.0.0:3000")])).unwrap_err();
         assert_eq!(e.var, "PASSCODE_PUBLIC_URL");

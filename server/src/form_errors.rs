@@ -61,13 +61,20 @@ pub async fn sign_and_check(State(key): State<FormErrorKey>, req: Request, next:
         return next.run(req).await;
     }
     tracing::info!(path = %req.uri().path(), "dropped error parameters the server did not sign for this browser");
+    Redirect::to(&same_page(req.uri().path(), &pairs)).into_response()
+}
+
+/// The page at `path` with `pairs` less ours, as a path on this site: the
+/// leading slashes are collapsed, so `//evil.example/` can never become a
+/// redirect to another host.
+fn same_page(path: &str, pairs: &[(String, String)]) -> String {
+    let mut target = format!("/{}", path.trim_start_matches(['/', '\\']));
     let rest: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| !is_ours(k)).collect();
-    let mut target = req.uri().path().to_owned();
     if !rest.is_empty() {
         target.push('?');
         target.push_str(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(rest).finish());
     }
-    Redirect::to(&target).into_response()
+    target
 }
 
 fn is_ours(name: &str) -> bool {
@@ -84,7 +91,9 @@ fn only<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// A server function's redirect back to the form with an error: signed for
-/// a fresh nonce, which goes to the browser in a cookie.
+/// a fresh nonce, which goes to the browser in a cookie. Leptos appends its
+/// parameters to the page's own address, which after an earlier error still
+/// carries that one's: the newest (last) error is kept, alone.
 fn sign_redirect(key: &FormErrorKey, mut res: Response) -> Response {
     if !res.status().is_redirection() {
         return res;
@@ -92,11 +101,16 @@ fn sign_redirect(key: &FormErrorKey, mut res: Response) -> Response {
     let Some(location) = res.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned) else {
         return res;
     };
-    let Some((_, query)) = location.split_once('?') else { return res };
+    let Some((page, query)) = location.split_once('?') else { return res };
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    let (Some(path), Some(err)) = (only(&pairs, PATH), only(&pairs, ERR)) else { return res };
+    let last = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let (Some(path), Some(err)) = (last(PATH), last(ERR)) else { return res };
     let nonce = app::domain::random_id();
-    let signed = format!("{location}&{SIG}={}", key.sign(&nonce, path, err));
+    let sig = key.sign(&nonce, path, err);
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(pairs.iter().filter(|(k, _)| !is_ours(k)));
+    query.extend_pairs([(PATH, path), (ERR, err), (SIG, sig.as_str())]);
+    let signed = format!("{page}?{}", query.finish());
     let cookie = app::state::cookie(NONCE_COOKIE, nonce, NONCE_SECS);
     match (HeaderValue::from_str(&signed), HeaderValue::from_str(&cookie.to_string())) {
         (Ok(location), Ok(cookie)) => {
@@ -106,8 +120,7 @@ fn sign_redirect(key: &FormErrorKey, mut res: Response) -> Response {
         // Never let an unsigned error through: without a signature the
         // page would drop it anyway, so send the browser back plainly.
         _ => {
-            let plain = location.split_once('?').map_or(location.as_str(), |(p, _)| p).to_owned();
-            if let Ok(v) = HeaderValue::from_str(&plain) {
+            if let Ok(v) = HeaderValue::from_str(page) {
                 res.headers_mut().insert(LOCATION, v);
             }
         }

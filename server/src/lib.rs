@@ -170,8 +170,12 @@ fn router(
         .route("/readyz", get(move || readyz(pool.clone(), backend)))
         .route(app::auth::LINK_PATH, get(link::open_link));
     if config.outbox_enabled() {
-        router =
-            router.route("/dev/outbox", get(outbox::outbox_html)).route("/dev/outbox.json", get(outbox::outbox_json));
+        router = router.merge(
+            Router::new()
+                .route("/dev/outbox", get(outbox::outbox_html))
+                .route("/dev/outbox.json", get(outbox::outbox_json))
+                .route_layer(axum::middleware::from_fn(outbox::direct_only)),
+        );
     }
     let origin = guard::AllowedOrigin(Arc::from(config.public_url.as_str()));
     router

@@ -11,6 +11,19 @@ use app::state::AppState;
 
 const SHOWN: i64 = 50;
 
+/// The outbox shows every code, so never through a proxy: a request that a
+/// proxy forwarded (it says so in a header) gets the answer an unknown page
+/// gets. Development rules already require this machine; this also covers a
+/// proxy on this machine that nobody told us about.
+pub async fn direct_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    const FORWARDING: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
+    if FORWARDING.iter().any(|h| req.headers().contains_key(*h)) {
+        tracing::warn!("refused the dev outbox to a forwarded request");
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    next.run(req).await
+}
+
 async fn entries(state: &AppState) -> Result<Vec<OutboxEntry>, Response> {
     state.auth.store().list_outbox(SHOWN).await.map_err(|e| {
         tracing::error!(error = %e, "reading the dev outbox");

@@ -82,27 +82,53 @@ fn quota(per_10_min: u32, burst: u32) -> Quota {
 }
 
 /// Most clients one limiter keeps a bucket of its own for. Past that (a
-/// flood from hundreds of thousands of addresses), clients it does not
-/// already know share one overflow bucket: memory stays bounded, and the
-/// flood is still limited, as a whole.
+/// flood from hundreds of thousands of addresses), a client it does not
+/// already know is counted with its whole network (IPv6 /48, IPv4 /24), and
+/// past `MAX_NETWORKS` more, with everyone else in one overflow bucket:
+/// memory stays bounded, the flood is still limited, and a newcomer from
+/// another network is not shut out by a flood from a few.
 pub const MAX_TRACKED_CLIENTS: usize = 100_000;
+pub const MAX_NETWORKS: usize = 20_000;
 
 /// How often, at most, idle buckets are swept out (a sweep walks the map).
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
-/// The key every client beyond `MAX_TRACKED_CLIENTS` is counted under
-/// (`::`, which no real client has).
-const OVERFLOW: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+/// A bucket's key: an address or network and its prefix length, so a /48
+/// and the /64 at its start are different buckets.
+type Key = (IpAddr, u8);
+
+/// The key every client is counted under once the map is full (`::/0`).
+const OVERFLOW: Key = (IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0);
+
+/// The client's own key: IPv4 addresses, IPv6 /64s.
+fn client_key(ip: IpAddr) -> Key {
+    let key = ip_key(ip);
+    (key, if key.is_ipv4() { 32 } else { 64 })
+}
+
+/// The client's network: IPv4 /24, IPv6 /48.
+fn network_key(ip: IpAddr) -> Key {
+    match ip_key(ip) {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            (IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, 0)), 24)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            (IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0)), 48)
+        }
+    }
+}
 
 /// governor's own map, shared with us so we can ask whether a client already
 /// has a bucket (governor keeps its store private).
 #[derive(Clone, Default)]
-struct SharedStore(Arc<DashMapStateStore<IpAddr>>);
+struct SharedStore(Arc<DashMapStateStore<Key>>);
 
 impl StateStore for SharedStore {
-    type Key = IpAddr;
+    type Key = Key;
 
-    fn measure_and_replace<T, F, E>(&self, key: &IpAddr, f: F) -> Result<T, E>
+    fn measure_and_replace<T, F, E>(&self, key: &Key, f: F) -> Result<T, E>
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
@@ -110,7 +136,7 @@ impl StateStore for SharedStore {
     }
 }
 
-impl ShrinkableKeyedStateStore<IpAddr> for SharedStore {
+impl ShrinkableKeyedStateStore<Key> for SharedStore {
     fn retain_recent(&self, drop_below: Nanos) {
         ShrinkableKeyedStateStore::retain_recent(&*self.0, drop_below);
     }
@@ -131,7 +157,7 @@ impl ShrinkableKeyedStateStore<IpAddr> for SharedStore {
 /// Keyed token buckets for one kind of request, bounded in memory
 /// (`MAX_TRACKED_CLIENTS`) and in work per request (sweeps are rationed).
 pub struct IpLimiter {
-    limiter: RateLimiter<IpAddr, SharedStore, MonotonicClock, NoOpMiddleware<std::time::Instant>>,
+    limiter: RateLimiter<Key, SharedStore, MonotonicClock, NoOpMiddleware<std::time::Instant>>,
     store: SharedStore,
     clock: MonotonicClock,
     started: std::time::Instant,
@@ -161,13 +187,16 @@ impl IpLimiter {
     /// without a known peer address (only in-process tests) is not limited.
     pub fn check(&self, ip: Option<IpAddr>) -> Result<(), u64> {
         let Some(ip) = ip else { return Ok(()) };
-        let mut key = ip_key(ip);
-        // One place is kept for the overflow bucket itself.
-        let full = || self.store.0.len() >= MAX_TRACKED_CLIENTS - 1;
-        if full() {
+        let mut key = client_key(ip);
+        if self.store.0.len() >= MAX_TRACKED_CLIENTS {
             self.sweep();
-            if full() && !self.store.0.contains_key(&key) {
-                key = OVERFLOW;
+            let len = self.store.0.len();
+            if len >= MAX_TRACKED_CLIENTS && !self.store.0.contains_key(&key) {
+                key = network_key(ip);
+                // One place is kept for the overflow bucket itself.
+                if len >= MAX_TRACKED_CLIENTS + MAX_NETWORKS - 1 && !self.store.0.contains_key(&key) {
+                    key = OVERFLOW;
+                }
             }
         }
         self.limiter.check_key(&key).map_err(|not_until| {
@@ -233,10 +262,11 @@ mod tests {
         assert!(l6.check(Some("2001:db8::2".parse().unwrap())).is_err());
     }
 
-    /// 200,000 distinct IPv6 /64s, each inside its allowance: the map stays
-    /// at its bound, the map is walked a bounded number of times, clients
-    /// known before the flood keep their own buckets, and the flood itself
-    /// is limited as one.
+    /// 200,000 distinct IPv6 /64s from four /48s, each inside its allowance:
+    /// the map stays within its bound, it is walked a bounded number of
+    /// times, clients known before the flood keep their own buckets, the
+    /// flood is limited by its networks, and a newcomer from another network
+    /// still gets in.
     #[test]
     fn a_flood_of_distinct_clients_stays_bounded() {
         let l = IpLimiter::new(10, 3);
@@ -247,11 +277,20 @@ mod tests {
             let ip = Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 1);
             refused += usize::from(l.check(Some(IpAddr::V6(ip))).is_err());
         }
-        assert!(l.tracked() <= MAX_TRACKED_CLIENTS, "{} buckets", l.tracked());
+        assert!(l.tracked() <= MAX_TRACKED_CLIENTS + MAX_NETWORKS, "{} buckets", l.tracked());
         assert!(l.sweeps() <= 2, "{} sweeps: the map was walked on every request", l.sweeps());
-        assert!(refused >= 100_000 - 3, "the overflow is limited as one client: {refused} refused");
+        assert!(refused >= 100_000 - 4 * 3, "the flood's networks are limited: {refused} refused");
         assert!(l.check(Some(known)).is_ok(), "a client known before the flood keeps its own bucket");
         assert!(l.check(Some(known)).is_ok());
+        assert!(l.check(Some("2001:db9::1".parse().unwrap())).is_ok(), "a newcomer from another network gets in");
+        // Networks are bounded too: past them, everyone left shares one bucket.
+        let mut refused = 0;
+        for i in 0..(MAX_NETWORKS as u32 + 1000) {
+            let ip = Ipv6Addr::new(0x2a00, (i >> 16) as u16, i as u16, 0, 0, 0, 0, 1);
+            refused += usize::from(l.check(Some(IpAddr::V6(ip))).is_err());
+        }
+        assert!(l.tracked() <= MAX_TRACKED_CLIENTS + MAX_NETWORKS, "{} buckets", l.tracked());
+        assert!(refused >= 1000 - 3, "{refused} refused");
     }
 
     #[test]

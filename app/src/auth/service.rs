@@ -13,7 +13,7 @@ use super::delivery::{Delivery, Message};
 use super::error::AuthError;
 use super::keys::{constant_time_eq, keyed_hash};
 use super::limits::{IpLimiter, Limits, ip_key};
-use super::store::{AuditEvent, ChallengeKey, ChallengeState, NewChallenge, Reservation, SendClaim, Store, limit_key};
+use super::store::{AuditEvent, ChallengeKey, ChallengeState, NewChallenge, Reservation, SendClaim, Store, send_key};
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -288,7 +288,7 @@ impl AuthService {
             return Err(AuthError::SmsUnavailable);
         }
         let lane = self.device_lane(ctx, dest).unwrap_or_default();
-        let key = limit_key(dest, &lane);
+        let key = send_key(dest, &lane);
         let next_send_at =
             match self.store.claim_send(&key, now, l.resend_cooldown_ms, l.codes_per_hour, l.codes_per_day).await? {
                 SendClaim::Granted { next_send_at } => next_send_at,
@@ -390,7 +390,7 @@ impl AuthService {
         Ok(match view {
             Some(v) => {
                 let to = v.identifier()?;
-                let key = limit_key(&v.destination, &v.lane);
+                let key = send_key(&v.destination, &v.lane);
                 let next_send_at =
                     self.store.next_send_time(&key, self.clock.now_ms(), l.codes_per_hour, l.codes_per_day).await?;
                 Some(Pending {
@@ -444,7 +444,7 @@ impl AuthService {
                 self.audit("challenge_burned", Some(dest), None, ctx, None, None).await;
             }
             let now = self.clock.now_ms();
-            if self.store.lock_if_exhausted(&reserved.limit_key, now, l.failures_per_hour, l.lockout_ms).await? {
+            if self.store.lock_if_exhausted(&reserved.failure_key, now, l.failures_per_hour, l.lockout_ms).await? {
                 tracing::warn!(ip = ?ctx.client_ip, "destination locked after too many wrong codes");
                 self.audit(
                     "destination_locked",

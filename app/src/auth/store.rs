@@ -21,8 +21,8 @@ pub struct Store {
 /// A challenge after one attempt was reserved for the caller.
 pub struct ReservedAttempt {
     pub destination: String,
-    /// The limits row the attempt was counted in (see `limit_key`).
-    pub limit_key: String,
+    /// The limits row the attempt was counted in (see `failure_key`).
+    pub failure_key: String,
     pub code_hash: String,
     pub attempts: i64,
     pub max_attempts: i64,
@@ -72,7 +72,7 @@ pub struct ChallengeView {
     pub channel: Channel,
     pub created_at: i64,
     pub expires_at: i64,
-    /// `""`, or the device id of the browser that asked (see `limit_key`).
+    /// `""`, or the device id of the browser that asked (see `send_key`).
     pub lane: String,
     /// "Firefox on Windows": where the code was asked for.
     pub requested_from: Option<String>,
@@ -91,11 +91,19 @@ pub struct NewChallenge<'a> {
     pub requested_from: Option<&'a str>,
 }
 
-/// Which `destinations` row holds the limits for a request: the address's
-/// own row for the shared lane, or a row of its own for a browser that
-/// signed in as the address before (its device cookie's id). A stranger
-/// who spends the address's allowance never touches a device's row.
-pub fn limit_key(destination: &str, lane: &str) -> String {
+/// Which `destinations` row counts the codes sent for a request: the
+/// address's own row for a browser not known to it (lane `""`), or one row
+/// shared by every browser that signed in as the address before. A stranger
+/// who spends the address's allowance never touches the known browsers' row,
+/// and new device ids never multiply it (at most twice the caps per address).
+pub fn send_key(destination: &str, lane: &str) -> String {
+    if lane.is_empty() { destination.to_owned() } else { format!("trusted:{destination}") }
+}
+
+/// Which `destinations` row counts wrong codes: the address's own for an
+/// unknown browser, the device's own for a known one, so a device that
+/// keeps failing (a stolen cookie) locks only itself.
+pub fn failure_key(destination: &str, lane: &str) -> String {
     if lane.is_empty() { destination.to_owned() } else { format!("device:{lane}") }
 }
 
@@ -274,12 +282,20 @@ impl Store {
         let destination: String = row.try_get("destination")?;
         let lane: String = row.try_get("lane")?;
         let reserved = ReservedAttempt {
-            limit_key: limit_key(&destination, &lane),
+            failure_key: failure_key(&destination, &lane),
             destination,
             code_hash: row.try_get("code_hash")?,
             attempts: row.try_get("attempts")?,
             max_attempts: row.try_get("max_attempts")?,
         };
+        // A device's failure row is made on its first attempt (the address's
+        // own exists since its code was sent).
+        if !lane.is_empty() {
+            sqlx::query("INSERT INTO destinations (destination) VALUES ($1) ON CONFLICT (destination) DO NOTHING")
+                .bind(&reserved.failure_key)
+                .execute(&mut *tx)
+                .await?;
+        }
         // A window is over when its hour has passed or its lock has run out.
         let allowed = sqlx::query(
             "UPDATE destinations SET \
@@ -290,7 +306,7 @@ impl Store {
                AND (fail_start <= $2 - $3 OR (locked_until > 0 AND locked_until <= $2) OR fail_count < $4) \
              RETURNING fail_count",
         )
-        .bind(&reserved.limit_key)
+        .bind(&reserved.failure_key)
         .bind(now)
         .bind(HOUR_MS)
         .bind(failures_per_hour)
@@ -298,7 +314,7 @@ impl Store {
         if allowed.is_none() {
             tx.rollback().await?;
             let locked_until: Option<i64> = sqlx::query("SELECT locked_until FROM destinations WHERE destination = $1")
-                .bind(&reserved.limit_key)
+                .bind(&reserved.failure_key)
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|r| r.try_get("locked_until"))
@@ -312,7 +328,7 @@ impl Store {
         Ok(Reservation::Reserved(reserved))
     }
 
-    /// After a wrong code: locks the limits row (`limit_key`) if its
+    /// After a wrong code: locks the limits row (`failure_key`) if its
     /// allowance is spent. Returns whether this call set the lock.
     pub async fn lock_if_exhausted(
         &self,
@@ -566,7 +582,7 @@ impl Store {
         // shared lane's from a device's success: that would hand a stranger
         // guessing there fresh attempts).
         sqlx::query("UPDATE destinations SET fail_count = 0, fail_start = 0 WHERE destination = $1")
-            .bind(limit_key(&destination, &lane))
+            .bind(failure_key(&destination, &lane))
             .execute(&mut *tx)
             .await?;
         sqlx::query(

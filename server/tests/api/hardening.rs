@@ -75,6 +75,14 @@ async fn development_rules_only_for_a_server_nobody_else_can_reach() {
     let e =
         refuses_to_start(&[("PASSCODE_ADDR", "0.0.0.0:0"), ("PASSCODE_PUBLIC_URL", "http://127.0.0.1:3000"), secret]);
     assert!(e.contains("PASSCODE_SMTP_URL") && e.contains("other machines"), "{e}");
+    // A proxy in front, or a mail server elsewhere: a deployment too.
+    let e = refuses_to_start(&[("PASSCODE_TRUSTED_PROXIES", "127.0.0.1"), secret]);
+    assert!(e.contains("PASSCODE_SMTP_URL") && e.contains("PASSCODE_TRUSTED_PROXIES"), "{e}");
+    let e = refuses_to_start(&[
+        ("PASSCODE_SMTP_URL", "smtp://u:p@smtp.example.com"),
+        ("PASSCODE_EMAIL_FROM", "sign-in@example.com"),
+    ]);
+    assert!(e.contains("PASSCODE_SECRET") && e.contains("mail server on another machine"), "{e}");
     let e = refuses_to_start(&[("PASSCODE_PUBLIC_URL", "http://login.example.com")]);
     assert!(e.contains("PASSCODE_PUBLIC_URL") && e.contains("https"), "{e}");
 
@@ -105,6 +113,12 @@ async fn development_rules_only_for_a_server_nobody_else_can_reach() {
     let server = start(&dir, &db.url, &[]);
     let res = reqwest::get(format!("{}/dev/outbox.json", server.base)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    // Never through a proxy, even one on this machine nobody configured.
+    for header in ["x-forwarded-for", "forwarded", "x-real-ip"] {
+        let res =
+            browser.client.get(format!("{}/dev/outbox.json", server.base)).header(header, "for=203.0.113.9").send();
+        assert_eq!(res.await.unwrap().status(), StatusCode::NOT_FOUND, "{header}");
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -273,6 +287,14 @@ async fn a_stranger_who_spends_an_address_allowance_cannot_keep_its_owner_out() 
     forger.cookies.set(DEVICE, &"0".repeat(96));
     assert_eq!(send(&forger).await, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(send(&stranger).await, StatusCode::TOO_MANY_REQUESTS);
+    // A genuine device cookie, but for the stranger's own address.
+    let mallory = Browser::new();
+    let res = mallory.post(&base, "/api/request_code", &[("identifier", "mallory@example.com")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let code = app.latest_code("mallory@example.com").await;
+    assert_eq!(mallory.post(&base, "/api/verify_code", &[("code", &code)]).await.status(), StatusCode::OK);
+    assert!(mallory.cookies.get(DEVICE).is_some());
+    assert_eq!(send(&mallory).await, StatusCode::TOO_MANY_REQUESTS, "an entry counts only for its own address");
 
     // The owner's browser gets a code and signs in, lock or no lock.
     let res = app.request_code(owner).await;
@@ -335,6 +357,13 @@ async fn forged_error_parameters_never_reach_a_page() {
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("Enter an email address like name@example.com."));
 
+    // The clean page is always a path on this site.
+    for (odd, clean) in [("//evil.example/", "/evil.example/"), ("/\\evil.example", "/evil.example")] {
+        let res = app.get(&format!("{odd}?__err=x")).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{odd}");
+        assert_eq!(res.headers()["location"], clean, "never a redirect to another host");
+    }
+
     for page in ["/sign-in", "/sign-in?with=phone", "/verify", "/sign-in/confirm"] {
         for (server_fn, error, needle) in &variants {
             let err = encoded(error);
@@ -352,6 +381,26 @@ async fn forged_error_parameters_never_reach_a_page() {
                 assert!(!clean.contains(needle), "{page}: {clean}");
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn without_javascript_each_error_in_a_row_shows() {
+    let app = spawn_app().await;
+    assert_eq!(app.request_code("twice@example.com").await.status(), StatusCode::OK);
+    let wrong = TestApp::wrong(&app.latest_code("twice@example.com").await);
+    // The browser posts from the page it is on: after the first error, an
+    // address that already carries one.
+    let mut page = "/verify".to_owned();
+    for left in ["4 tries", "3 tries"] {
+        let res = app.post_plain_form("/api/verify_code", &[("code", &wrong)], &page).await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        page = res.headers()["location"].to_str().unwrap().trim_start_matches(&app.url("")).to_owned();
+        assert_eq!(page.matches("__err=").count(), 1, "one error, the newest: {page}");
+        let res = app.get(&page).await;
+        assert_eq!(res.status(), StatusCode::OK, "{page}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(&format!("You have {left} left")), "{left}: {html}");
     }
 }
 
@@ -435,7 +484,12 @@ async fn a_full_hashing_queue_answers_busy_instead_of_queueing() {
 
 #[tokio::test]
 async fn a_few_addresses_cannot_spend_everyones_sms_budget() {
-    let app = spawn_app_with(&[("PASSCODE_SMS_PER_IP_PER_HOUR", "2"), ("PASSCODE_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let app = spawn_app_with(&[
+        ("PASSCODE_ENV", "development"),
+        ("PASSCODE_SMS_PER_IP_PER_HOUR", "2"),
+        ("PASSCODE_TRUSTED_PROXIES", "127.0.0.1"),
+    ])
+    .await;
     let numbers = ["+44 7911 123451", "+44 7911 123452", "+44 7911 123453"];
     assert_eq!(app.request_code_forwarded(numbers[0], "203.0.113.5").await.status(), StatusCode::OK);
     assert_eq!(app.request_code_forwarded(numbers[1], "203.0.113.5").await.status(), StatusCode::OK);

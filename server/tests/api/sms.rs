@@ -105,6 +105,8 @@ fn decode(s: &str) -> String {
 
 async fn twilio_app(base: &str, extra: &[(&str, &str)]) -> TestApp {
     let mut env = vec![
+        // A real provider is a deployment's setting: development by name.
+        ("PASSCODE_ENV", "development"),
         ("PASSCODE_SMS_PROVIDER", "twilio"),
         ("PASSCODE_SMS_BASE_URL", base),
         ("PASSCODE_TWILIO_ACCOUNT_SID", "AC123"),
@@ -146,6 +148,7 @@ async fn webhook_provider_gets_json_and_a_bearer_token() {
     let (fake, base) = Fake::start().await;
     let url = format!("{base}/send");
     let app = spawn_app_with(&[
+        ("PASSCODE_ENV", "development"),
         ("PASSCODE_SMS_PROVIDER", "webhook"),
         ("PASSCODE_SMS_WEBHOOK_URL", &url),
         ("PASSCODE_SMS_WEBHOOK_TOKEN", "hook-token"),
