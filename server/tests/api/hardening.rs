@@ -305,6 +305,34 @@ async fn a_stranger_who_spends_an_address_allowance_cannot_keep_its_owner_out() 
     assert_eq!(app.cookie(DEVICE).as_deref(), Some(device.as_str()), "the browser keeps its entry");
 }
 
+#[tokio::test]
+async fn new_device_ids_never_multiply_an_address_allowance() {
+    let app = spawn_app().await;
+    let base = app.url("");
+    let to = "pump@example.com";
+    // Two browsers sign in as the address, so each has a device entry.
+    let (one, two) = (Browser::new(), Browser::new());
+    for (i, browser) in [&one, &two].into_iter().enumerate() {
+        app.clock.advance_ms(3_601_000);
+        assert_eq!(browser.post(&base, "/api/request_code", &[("identifier", to)]).await.status(), StatusCode::OK);
+        let code = app.latest_code(to).await;
+        let res = browser.post(&base, "/api/verify_code", &[("code", &code)]).await;
+        assert_eq!(res.status(), StatusCode::OK, "browser {i}");
+    }
+    assert_ne!(one.cookies.get(DEVICE), two.cookies.get(DEVICE));
+    // Between them, the known browsers get one day's allowance (10), not two.
+    app.clock.advance_ms(DAY_MS);
+    let mut sent = 0;
+    for i in 0..24 {
+        app.clock.advance_ms(3_601_000);
+        let browser = if i % 2 == 0 { &one } else { &two };
+        if browser.post(&base, "/api/request_code", &[("identifier", to)]).await.status() == StatusCode::OK {
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, 10, "the known browsers share one allowance");
+}
+
 // 4. Nothing a URL carries is shown as our words.
 
 fn encoded(error: &Value) -> String {
