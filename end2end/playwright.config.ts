@@ -1,5 +1,6 @@
 import { defineConfig } from '@playwright/test';
 import * as path from 'path';
+const { launchOptions } = require('./chromium.js');
 
 // Three real servers, built by `cargo leptos build` before the suite runs:
 // the main one, one whose codes expire after 3 s for the expiry test, and one
@@ -53,18 +54,7 @@ export default defineConfig({
   use: {
     baseURL: MAIN,
     trace: 'retain-on-failure',
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    },
+    launchOptions,
   },
   webServer: [
     {

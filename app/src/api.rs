@@ -22,6 +22,35 @@ pub struct PendingView {
     pub numeric: bool,
     /// Seconds until a new code may be requested (0: now).
     pub resend_in_secs: u64,
+    /// What the last successful post from this page did, shown once.
+    #[serde(default)]
+    pub notice: Option<Notice>,
+}
+
+/// A word for the code page after a post that succeeded. Each post comes
+/// back to a freshly rendered page, so the server function leaves it in a
+/// short-lived cookie and the page takes it (never from the URL, where
+/// anyone could put it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    /// Another code was sent to the same place.
+    Resent,
+    /// A code was sent to an email address instead of the phone.
+    Switched,
+}
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::Resent => "resent",
+            Notice::Switched => "switched",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Notice::Resent, Notice::Switched].into_iter().find(|n| n.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +107,7 @@ pub async fn resend_code() -> Result<u64, AppError> {
     let previous = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
     let pending = state.auth.resend_code(&previous, &request_context()).await.map_err(fail)?;
     remember_pending(&state, &pending);
+    set_notice(crate::api::Notice::Resent);
     Ok(wait_secs(&state, pending.next_send_at))
 }
 
@@ -124,6 +154,7 @@ fn pending_view(state: &crate::state::AppState, p: crate::auth::Pending) -> Pend
         code_length: policy.length,
         numeric: policy.alphabet == crate::domain::CodeAlphabet::Digits,
         resend_in_secs: wait_secs(state, p.next_send_at),
+        notice: None,
     }
 }
 
@@ -133,18 +164,19 @@ pub async fn pending_challenge() -> Result<Option<PendingView>, AppError> {
     let state = app_state()?;
     let Some(id) = pending_challenge_id() else { return Ok(None) };
     let pending = state.auth.pending(&id).await.map_err(fail)?;
-    Ok(pending.map(|p| pending_view(&state, p)))
+    Ok(pending.map(|p| PendingView { notice: take_notice(), ..pending_view(&state, p) }))
 }
 
 /// From the code page: send the code to an email address instead (the text
-/// message failed, or the person would rather). The page stays where it is
-/// and shows where the new code went.
+/// message failed, or the person would rather). The person comes back to the
+/// code page, which shows where the new code went.
 #[server(prefix = "/api", endpoint = "switch_to_email")]
 pub async fn switch_to_email(email: String) -> Result<PendingView, AppError> {
     use crate::state::*;
     let state = app_state()?;
     let pending = state.auth.request_email_code(&email, &request_context()).await.map_err(fail)?;
     remember_pending(&state, &pending);
+    set_notice(crate::api::Notice::Switched);
     Ok(pending_view(&state, pending))
 }
 

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod error;
+pub mod islands;
 mod pages;
 
 #[cfg(feature = "ssr")]
@@ -25,8 +26,28 @@ use leptos_router::{SsrMode, StaticSegment, path};
 /// in Leptos.toml (a test checks both).
 pub const OUTPUT_NAME: &str = "passcode";
 
+/// The pages that hold an island (see `islands`). Only these load the
+/// script and the wasm; every other page is plain HTML and CSS.
+pub const PAGES_WITH_ISLANDS: &[&str] = &["/", "/sign-in", "/verify", "/sign-in/confirm"];
+
+fn page_has_islands() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>().is_none_or(|p| PAGES_WITH_ISLANDS.contains(&p.uri.path()))
+    }
+    #[cfg(not(feature = "ssr"))]
+    true
+}
+
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // Only islands are hydrated, so nothing else needs its data written
+    // into the page for the browser (HydrationScripts does the same, on the
+    // pages that have it).
+    if let Some(context) = leptos::reactive::owner::Owner::current_shared_context() {
+        context.set_is_hydrating(false);
+    }
+    let scripts = page_has_islands().then(|| view! { <HydrationScripts options=options.clone() islands=true/> });
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -36,7 +57,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                {scripts}
                 <MetaTags/>
             </head>
             <body>

@@ -24,6 +24,11 @@ pub const LINK_COOKIE: &str = "__Host-passcode_link";
 /// The addresses this browser has signed in as (signed, opaque): its
 /// requests for them are limited on their own (see `domain::DeviceCookie`).
 pub const DEVICE_COOKIE: &str = "__Host-passcode_device";
+/// A one-time notice for the code page (see `api::Notice`).
+pub const NOTICE_COOKIE: &str = "__Host-passcode_notice";
+/// Long enough for the redirect back to the page, short enough that a
+/// later visit never shows it.
+const NOTICE_SECS: i64 = 60;
 /// A year: a browser that signed in once stays known for as long as most
 /// browsers keep a cookie.
 pub const DEVICE_COOKIE_SECS: i64 = 365 * 24 * 3600;
@@ -139,6 +144,17 @@ pub fn clear_session_cookie() {
 
 pub fn clear_pending_cookie() {
     set_cookie(PENDING_COOKIE, String::new(), 0);
+}
+
+pub fn set_notice(notice: crate::api::Notice) {
+    set_cookie(NOTICE_COOKIE, notice.as_str().to_owned(), NOTICE_SECS);
+}
+
+/// The notice left for this page, if any; it is shown once.
+pub fn take_notice() -> Option<crate::api::Notice> {
+    let value = cookie_value(NOTICE_COOKIE)?;
+    set_cookie(NOTICE_COOKIE, String::new(), 0);
+    crate::api::Notice::parse(&value)
 }
 
 pub fn clear_link_cookie() {

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect, Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { codeFor, enterCode, requestCode, uniqueEmail, wrongCode } from './helpers';
 
@@ -14,9 +14,6 @@ test('sign in with an email address, then sign out', async ({ page, request }) =
   await expect(input).toHaveAttribute('type', 'email');
   await expect(input).toHaveAttribute('autocomplete', 'email');
   await page.screenshot({ path: `${shots}/sign-in.png`, fullPage: true });
-  // Survives only if no step below reloads the page.
-  await page.waitForLoadState('networkidle');
-  await page.evaluate(() => ((window as any).__sameDocument = true));
 
   await input.fill(email);
   await page.getByRole('button', { name: 'Send code' }).click();
@@ -25,6 +22,8 @@ test('sign in with an email address, then sign out', async ({ page, request }) =
   const codeInput = page.getByLabel('Code', { exact: true });
   await expect(codeInput).toHaveAttribute('autocomplete', 'one-time-code');
   await expect(codeInput).toHaveAttribute('inputmode', 'numeric');
+  // Each step is a new page: the code field has the focus on arrival.
+  await expect(codeInput).toBeFocused();
   await page.screenshot({ path: `${shots}/code.png`, fullPage: true });
 
   const code = await codeFor(request, MAIN, email);
@@ -32,7 +31,6 @@ test('sign in with an email address, then sign out', async ({ page, request }) =
   await enterCode(page, `${code.slice(0, 3)} ${code.slice(3)}`);
   await expect(page).toHaveURL(/\/account$/);
   await expect(page.getByTestId('identity')).toHaveText(email);
-  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
   await page.screenshot({ path: `${shots}/account.png`, fullPage: true });
   const cookies = await page.context().cookies();
   const session = cookies.find((c) => c.name === '__Host-passcode_session');
@@ -67,14 +65,61 @@ test('sign in with a phone number', async ({ page, request }) => {
   await expect(page.getByTestId('identity')).toHaveText(`+447911123${national}`);
 });
 
-test('a malformed address is explained next to the field', async ({ page }) => {
+test('a malformed address is explained next to the field, which has the focus', async ({ page }) => {
   await page.goto('/sign-in');
   await page.getByLabel('Email address').fill('foo@');
   await page.getByRole('button', { name: 'Send code' }).click();
   const error = page.locator('#identifier-error');
   await expect(error).toHaveText('Enter an email address like name@example.com.');
-  await expect(page.getByLabel('Email address')).toHaveAttribute('aria-invalid', 'true');
-  await expect(page).toHaveURL(/\/sign-in$/);
+  const input = page.getByLabel('Email address');
+  await expect(input).toHaveAttribute('aria-invalid', 'true');
+  // The page that comes back puts the person on the field, and a screen
+  // reader reads the message with it.
+  await expect(input).toBeFocused();
+  await expect(input).toHaveAccessibleDescription('Enter an email address like name@example.com.');
+  await expect(page).toHaveURL(/\/sign-in(\?|$)/);
+  expect(new URL(page.url()).pathname).toBe('/sign-in');
+});
+
+/** Counts the sign-in form's submissions and keeps the page where it is, as
+ *  if the server were slow to answer. */
+async function holdSubmissions(page: Page) {
+  await expect(page.locator('html')).toHaveAttribute('data-islands', 'hydrated');
+  await page.evaluate(() => {
+    (window as any).__submits = 0;
+    document.querySelector('form')!.addEventListener('submit', (e) => {
+      (window as any).__submits += 1;
+      e.preventDefault();
+    });
+  });
+  return async () => page.evaluate(() => (window as any).__submits as number);
+}
+
+test('the button shows it is working and sends the form only once', async ({ page }) => {
+  await page.goto('/sign-in');
+  const submits = await holdSubmissions(page);
+  await page.getByLabel('Email address').fill(uniqueEmail('pending'));
+  await page.getByLabel('Email address').press('Enter');
+  const busy = page.getByRole('button', { name: 'Sending…' });
+  await expect(busy).toBeDisabled();
+  // Impatient presses send nothing more.
+  await busy.click({ force: true });
+  await busy.click({ force: true });
+  expect(await submits()).toBe(1);
+});
+
+test('a pending button works again when the page comes back from the cache', async ({ page }) => {
+  await page.goto('/sign-in');
+  const submits = await holdSubmissions(page);
+  await page.getByLabel('Email address').fill(uniqueEmail('restored'));
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await expect(page.getByRole('button', { name: 'Sending…' })).toBeDisabled();
+  // What the browser fires when Back brings the page out of its cache.
+  await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })));
+  const button = page.getByRole('button', { name: 'Send code' });
+  await expect(button).toBeEnabled();
+  await button.click();
+  expect(await submits()).toBe(2);
 });
 
 test('a wrong code says so and the right one still works', async ({ page, request }) => {
@@ -83,8 +128,13 @@ test('a wrong code says so and the right one still works', async ({ page, reques
   const code = await codeFor(request, MAIN, email);
   await enterCode(page, wrongCode(code));
   await expect(page.locator('#code-error')).toHaveText("That code isn't right. You have 4 tries left.");
-  await expect(page).toHaveURL(/\/verify$/);
-  await enterCode(page, code);
+  const input = page.getByLabel('Code', { exact: true });
+  await expect(input).toBeFocused();
+  await expect(input).toHaveAttribute('aria-invalid', 'true');
+  await expect(input).toHaveAccessibleDescription(/That code isn't right\. You have 4 tries left\./);
+  expect(new URL(page.url()).pathname).toBe('/verify');
+  // Typed with a dash, as some messages group the digits.
+  await enterCode(page, `${code.slice(0, 3)}-${code.slice(3)}`);
   await expect(page).toHaveURL(/\/account$/);
 });
 
@@ -103,7 +153,7 @@ test('a used code cannot sign in again', async ({ page, request, browser }) => {
   await replay.goto(`${MAIN}/verify`);
   await enterCode(replay, code);
   await expect(replay.locator('#code-error')).toHaveText(/already been used/);
-  await expect(replay).toHaveURL(/\/verify$/);
+  expect(new URL(replay.url()).pathname).toBe('/verify');
   await other.close();
 });
 

@@ -68,13 +68,17 @@ pub async fn sign_and_check(State(key): State<FormErrorKey>, req: Request, next:
 /// leading slashes are collapsed, so `//evil.example/` can never become a
 /// redirect to another host.
 fn same_page(path: &str, pairs: &[(String, String)]) -> String {
-    let mut target = format!("/{}", path.trim_start_matches(['/', '\\']));
+    with_query(format!("/{}", path.trim_start_matches(['/', '\\'])), pairs)
+}
+
+/// `page` with the query `pairs` less ours.
+fn with_query(mut page: String, pairs: &[(String, String)]) -> String {
     let rest: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| !is_ours(k)).collect();
     if !rest.is_empty() {
-        target.push('?');
-        target.push_str(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(rest).finish());
+        page.push('?');
+        page.push_str(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(rest).finish());
     }
-    target
+    page
 }
 
 fn is_ours(name: &str) -> bool {
@@ -104,7 +108,18 @@ fn sign_redirect(key: &FormErrorKey, mut res: Response) -> Response {
     let Some((page, query)) = location.split_once('?') else { return res };
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     let last = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let (Some(path), Some(err)) = (last(PATH), last(ERR)) else { return res };
+    let (Some(path), Some(err)) = (last(PATH), last(ERR)) else {
+        // A success goes back to the page; Leptos strips its own error
+        // parameters (leaving a bare `?`), and an earlier error's signature
+        // goes with them.
+        if query.is_empty() || pairs.iter().any(|(k, _)| is_ours(k)) {
+            let clean = with_query(page.to_owned(), &pairs);
+            if let Ok(v) = HeaderValue::from_str(&clean) {
+                res.headers_mut().insert(LOCATION, v);
+            }
+        }
+        return res;
+    };
     let nonce = app::domain::random_id();
     let sig = key.sign(&nonce, path, err);
     let mut query = url::form_urlencoded::Serializer::new(String::new());

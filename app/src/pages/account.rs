@@ -4,15 +4,15 @@ use leptos_router::components::Redirect;
 use super::Card;
 use crate::api::{SignOut, current_user};
 
+/// No island: signing out twice does no harm, so the page ships no script.
 #[component]
 pub fn Account() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
-    let user = Resource::new(move || sign_out.version().get(), |_| current_user());
 
     view! {
         <Suspense fallback=|| view! { <Card title="Your account"><p>"Loading…"</p></Card> }>
-            {move || Suspend::new(async move {
-                match user.await {
+            {Suspend::new(async move {
+                match current_user().await {
                     Ok(Some(u)) => {
                         let how = if u.channel == "sms" { "phone number" } else { "email address" };
                         view! {

@@ -1,22 +1,21 @@
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use super::{Card, FieldMessage};
 use crate::api::{ConfirmLink as ConfirmLinkAction, link_destination};
 use crate::error::{AppError, Field};
+use crate::islands::ConfirmLinkButton;
 
 /// Where a sign-in link from an email lands. Opening it signs nobody in
 /// (mail scanners open links too); the button does.
 #[component]
 pub fn ConfirmLink() -> impl IntoView {
     let confirm = ServerAction::<ConfirmLinkAction>::new();
-    let destination = Resource::new(|| (), |_| link_destination());
-    let error = Signal::derive(move || confirm.value().get().and_then(Result::err));
+    let error = Signal::stored(confirm.value().get_untracked().and_then(Result::err));
 
     view! {
         <Suspense fallback=|| view! { <Card title="Sign in"><p>"Loading…"</p></Card> }>
-            {move || Suspend::new(async move {
-                match destination.await {
+            {Suspend::new(async move {
+                match link_destination().await {
                     Ok(Some(link)) => view! {
                         <Card title="Sign in">
                             // The whole address guards against being signed
@@ -30,9 +29,7 @@ pub fn ConfirmLink() -> impl IntoView {
                             })}
                             <ActionForm action=confirm attr:class="form">
                                 <FieldMessage id="form-error" field=Field::Form error/>
-                                <button type="submit" class="primary" disabled=move || confirm.pending().get()>
-                                    {move || if confirm.pending().get() { "Signing in…" } else { "Sign in" }}
-                                </button>
+                                <ConfirmLinkButton/>
                             </ActionForm>
                             <p class="hint">"Didn't ask to sign in? Close this page; nothing happens."</p>
                         </Card>
@@ -41,7 +38,7 @@ pub fn ConfirmLink() -> impl IntoView {
                     Ok(None) => view! {
                         <Card title="This link can't be used">
                             <p>{AppError::LinkUnusable.to_string()}</p>
-                            <p><A href="/sign-in" attr:class="button primary">"Sign in"</A></p>
+                            <p><a href="/sign-in" class="button primary">"Sign in"</a></p>
                         </Card>
                     }
                         .into_any(),

@@ -6,6 +6,7 @@ mod hardening;
 mod helpers;
 mod limits;
 mod operations;
+mod pages;
 mod sign_in;
 mod sms;
 mod two_instances;
