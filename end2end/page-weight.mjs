@@ -81,16 +81,26 @@ async function measure(spec) {
   if (spec.needs) await context.addCookies(await cookiesFor(spec.needs));
   const page = await context.newPage();
   const responses = [];
-  page.on('response', (r) => responses.push(r));
+  const failed = [];
+  page.on('response', (r) => {
+    responses.push(r);
+    if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+  });
   const res = await page.goto(`${base}${spec.path}`);
   if (!res || res.status() !== 200 || new URL(page.url()).pathname !== spec.path) {
     throw new Error(`${spec.path} did not load as itself (${res?.status()} at ${page.url()})`);
   }
   // A page with islands has run them when it says so; then nothing else
   // may be left to load.
-  await page.waitForFunction(
-    () => !document.querySelector('leptos-island') || document.documentElement.dataset.islands === 'hydrated',
-  );
+  try {
+    await page.waitForFunction(
+      () => !document.querySelector('leptos-island') || document.documentElement.dataset.islands === 'hydrated',
+      undefined,
+      { timeout: 15_000 },
+    );
+  } catch (e) {
+    throw new Error(`the islands of ${spec.path} never ran (${failed.join(', ') || e.message}): is the site from the same build as the server?`);
+  }
   await page.waitForLoadState('networkidle');
   const rows = [];
   const seen = new Set();
