@@ -39,6 +39,8 @@ pub fn ConfirmLinkButton() -> impl IntoView {
 
 /// Id of the resend button, which the countdown finds.
 const RESEND_ID: &str = "resend";
+/// Its label, on the server and again when the countdown ends.
+const RESEND_LABEL: &str = "Send a new code";
 
 /// "Send a new code" on the code page. Once the island runs it counts down
 /// the seconds until the server will send another code: the form around it
@@ -50,7 +52,7 @@ pub fn ResendButton() -> impl IntoView {
     request_animation_frame(browser::count_down);
     view! {
         <button type="submit" id=RESEND_ID class="link-button" on:click=|ev| browser::press(ev, "Sending…")>
-            "Send a new code"
+            {RESEND_LABEL}
         </button>
     }
 }
@@ -111,7 +113,8 @@ mod browser {
             button.form().and_then(|f| f.get_attribute("data-wait")).and_then(|w| w.parse().ok()).unwrap_or(0);
         let show = move |wait: u32| {
             button.set_disabled(wait > 0);
-            let text = if wait > 0 { format!("Send a new code ({wait} s)") } else { "Send a new code".into() };
+            let text =
+                if wait > 0 { format!("{} ({wait} s)", super::RESEND_LABEL) } else { super::RESEND_LABEL.into() };
             button.set_text_content(Some(&text));
         };
         show(wait);

@@ -10,7 +10,7 @@ use crate::islands::ConfirmLinkButton;
 #[component]
 pub fn ConfirmLink() -> impl IntoView {
     let confirm = ServerAction::<ConfirmLinkAction>::new();
-    let error = Signal::stored(confirm.value().get_untracked().and_then(Result::err));
+    let error = confirm.value().get_untracked().and_then(Result::err);
 
     view! {
         <Suspense fallback=|| view! { <Card title="Sign in"><p>"Loading…"</p></Card> }>
@@ -28,7 +28,7 @@ pub fn ConfirmLink() -> impl IntoView {
                                 </p>
                             })}
                             <ActionForm action=confirm attr:class="form">
-                                <FieldMessage id="form-error" field=Field::Form error/>
+                                <FieldMessage id="form-error" field=Field::Form error=error.clone()/>
                                 <ConfirmLinkButton/>
                             </ActionForm>
                             <p class="hint">"Didn't ask to sign in? Close this page; nothing happens."</p>

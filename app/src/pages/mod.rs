@@ -29,11 +29,11 @@ pub fn Card(#[prop(into)] title: String, children: Children) -> impl IntoView {
     }
 }
 
-/// The live region next to a field. It is always in the page (empty when
-/// there is nothing to say) so screen readers announce new messages.
+/// The message next to a field, when the last post's error belongs there.
+/// It is always in the page (empty when there is nothing to say).
 #[component]
-pub fn FieldMessage(id: &'static str, field: Field, #[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
-    let text = move || error.get().filter(|e| e.field() == field).map(|e| e.to_string());
+pub fn FieldMessage(id: &'static str, field: Field, error: Option<AppError>) -> impl IntoView {
+    let text = error.filter(|e| e.field() == field).map(|e| e.to_string());
     view! {
         <p id=id class="field-error" role="alert" aria-live="assertive">
             {text}

@@ -15,7 +15,6 @@ pub fn SignIn() -> impl IntoView {
     let error = action.value().get_untracked().and_then(Result::err);
     let invalid = error.as_ref().is_some_and(|e| e.field() == Field::Identifier);
     let suggests_email = error.as_ref().is_some_and(AppError::suggests_email);
-    let error = Signal::stored(error);
     let current = |yes: bool| yes.then_some("page");
 
     // The field with the error takes the focus, so a screen reader reads its
@@ -51,7 +50,7 @@ pub fn SignIn() -> impl IntoView {
                 <div class="field">
                     <label for="identifier">{if by_phone { "Phone number" } else { "Email address" }}</label>
                     {input}
-                    <FieldMessage id="identifier-error" field=Field::Identifier error/>
+                    <FieldMessage id="identifier-error" field=Field::Identifier error=error.clone()/>
                     {suggests_email.then(|| view! {
                         <p><a href="/sign-in" class="link">"Use your email address instead"</a></p>
                     })}

@@ -68,7 +68,6 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
         Notice::Resent => "A new code is on its way. Earlier codes no longer work.",
         Notice::Switched => "A code is on its way to your email.",
     });
-    let verify_error = Signal::stored(verify_error);
 
     view! {
         <Card title="Enter your code">
@@ -83,7 +82,7 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
                         pattern=pattern maxlength="24" required autofocus=!switch_invalid spellcheck="false" autocapitalize="characters"
                         class="code-input" aria-describedby="code-hint code-notice code-error resend-error"
                         aria-invalid=invalid.then_some("true")/>
-                    <FieldMessage id="code-error" field=Field::Code error=verify_error/>
+                    <FieldMessage id="code-error" field=Field::Code error=verify_error.clone()/>
                 </div>
                 <FieldMessage id="form-error" field=Field::Form error=verify_error/>
                 <SignInButton/>
