@@ -17,14 +17,26 @@ pub mod domain;
 pub mod state;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment, path};
 
-/// Base name of the generated files (`/pkg/passcode.js` …); must match
+/// Base name of the generated files (`pkg/passcode.js` …); must match
 /// `name` in Cargo.toml's `[[workspace.metadata.leptos]]` and `output-name`
 /// in Leptos.toml (a test checks both).
 pub const OUTPUT_NAME: &str = "passcode";
+
+/// Where a page fetches its static files. The server names each file after
+/// its content (`server/src/assets.rs`), so browsers can keep it for a year,
+/// and hands these to every render.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssetUrls {
+    /// Name of the script and the wasm without their extensions
+    /// (`passcode.<hash>`), in the form Leptos's `HydrationScripts` takes.
+    pub script_stem: String,
+    pub stylesheet: String,
+    pub icon: String,
+}
 
 /// The pages that hold an island (see `islands`). Only these load the
 /// script and the wasm; every other page is plain HTML and CSS.
@@ -40,13 +52,15 @@ fn page_has_islands() -> bool {
 }
 
 /// The HTML document around every page.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(mut options: LeptosOptions, assets: AssetUrls) -> impl IntoView {
     // Only islands are hydrated, so nothing else needs its data written
     // into the page for the browser (HydrationScripts does the same, on the
     // pages that have it).
     if let Some(context) = leptos::reactive::owner::Owner::current_shared_context() {
         context.set_is_hydrating(false);
     }
+    // HydrationScripts names the script and the wasm after `output_name`.
+    options.output_name = assets.script_stem.into();
     let scripts = page_has_islands().then(|| view! { <HydrationScripts options=options.clone() islands=true/> });
     view! {
         <!DOCTYPE html>
@@ -55,7 +69,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <link rel="stylesheet" href=assets.stylesheet/>
+                <link rel="icon" href=assets.icon type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 {scripts}
                 <MetaTags/>
@@ -71,7 +86,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css")/>
         <Title formatter=|page: String| if page.is_empty() { "Passcode".to_owned() } else { format!("{page} · Passcode") }/>
         <Router>
             <main class="page">

@@ -2,6 +2,8 @@
 //! is a thin wrapper so integration tests can start the same server in
 //! process on a random port.
 
+pub mod assets;
+mod caching;
 pub mod config;
 pub mod db;
 mod form_errors;
@@ -18,6 +20,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use http::{HeaderName, HeaderValue};
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -26,6 +30,7 @@ use app::auth::{
 };
 use app::state::AppState;
 use app::{App, shell};
+use assets::Assets;
 use config::{Config, EmailConfig, Mode, Secret, SmsConfig};
 
 /// The server secret: from configuration, or (development only) generated
@@ -140,8 +145,29 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         trusted_proxies: Arc::from(config.trusted_proxies.clone()),
     };
     let form_errors = form_errors::FormErrorKey::derive(secret.expose());
-    let router = router(config, state, form_errors, pool.clone(), backend);
+    let assets = Arc::new(load_assets(config)?);
+    let router = router(config, state, form_errors, pool.clone(), backend, assets);
     Ok(Server { router, pool })
+}
+
+/// The built front end. Pages work without it, so development only warns;
+/// a deployment without it is a mistake worth stopping for.
+fn load_assets(config: &Config) -> anyhow::Result<Assets> {
+    let assets = Assets::load(&*config.leptos.site_root, &config.leptos.site_pkg_dir, config.mode == Mode::Development);
+    let root = assets.root().display().to_string();
+    let missing = assets.missing();
+    if !missing.is_empty() {
+        let missing = missing.join(", ");
+        anyhow::ensure!(
+            config.mode == Mode::Development,
+            "the front end is not built: {root} has no {missing}. Build it with \
+             `cargo leptos build --release --precompress` and set LEPTOS_SITE_ROOT to its site directory"
+        );
+        tracing::warn!(site = %root, %missing, "the front end is not built: pages will have no style or script (`cargo leptos build`)");
+    } else if !assets.precompressed() {
+        tracing::info!(site = %root, "no precompressed copies: the front end goes out uncompressed (a release build makes them with --precompress)");
+    }
+    Ok(assets)
 }
 
 async fn readyz(pool: sqlx::AnyPool, backend: db::Backend) -> axum::response::Response {
@@ -162,28 +188,73 @@ fn router(
     form_errors: form_errors::FormErrorKey,
     pool: sqlx::AnyPool,
     backend: db::Backend,
+    assets: Arc<Assets>,
 ) -> Router {
     let routes = generate_route_list(App);
+    let app_fn = {
+        let (options, assets) = (state.leptos_options.clone(), assets.clone());
+        move || shell(options.clone(), assets.urls())
+    };
+    let not_found = leptos_axum::render_app_async_with_context(
+        {
+            let state = state.clone();
+            move || leptos::prelude::provide_context(state.clone())
+        },
+        app_fn.clone(),
+    );
     let mut router = Router::new()
         // Alive: the process answers. Ready: it can also serve sign-ins.
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(move || readyz(pool.clone(), backend)))
-        .route(app::auth::LINK_PATH, get(link::open_link));
+        .route(app::auth::LINK_PATH, get(link::open_link))
+        .leptos_routes_with_context(&state, routes, || (), app_fn)
+        .fallback({
+            let assets = assets.clone();
+            move |req: axum::extract::Request| {
+                let (assets, not_found) = (assets.clone(), not_found.clone());
+                async move {
+                    if let Some(res) = assets.respond(req.method(), req.uri().path(), req.headers()) {
+                        return res;
+                    }
+                    let mut res = not_found(req).await;
+                    if res.status() == http::StatusCode::OK {
+                        *res.status_mut() = http::StatusCode::NOT_FOUND;
+                    }
+                    res
+                }
+            }
+        })
+        // Pages and server-function answers, compressed on the fly. Safe
+        // from BREACH-style guessing because no response compressed here
+        // holds a secret next to text an attacker chooses (README,
+        // "Compression"); the outbox, which would, is added after this.
+        .layer(
+            CompressionLayer::new().br(true).gzip(true).compress_when(
+                SizeAbove::new(1024)
+                    .and(NotForContentType::GRPC)
+                    .and(NotForContentType::IMAGES)
+                    .and(NotForContentType::SSE)
+                    .and(|_: http::StatusCode, _: http::Version, _: &http::HeaderMap, ext: &http::Extensions| {
+                        ext.get::<assets::AssetResponse>().is_none()
+                    }),
+            ),
+        );
     if config.outbox_enabled() {
         router = router.merge(
             Router::new()
-                .route("/dev/outbox", get(outbox::outbox_html))
+                .route(
+                    "/dev/outbox",
+                    get(move |axum::extract::State(state): axum::extract::State<AppState>| {
+                        outbox::outbox_html(state, assets.urls().stylesheet)
+                    }),
+                )
                 .route("/dev/outbox.json", get(outbox::outbox_json))
                 .route_layer(axum::middleware::from_fn(outbox::direct_only)),
         );
     }
     let origin = guard::AllowedOrigin(Arc::from(config.public_url.as_str()));
     router
-        .leptos_routes_with_context(&state, routes, || (), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(caching::default_cache_control))
         .layer(axum::middleware::from_fn_with_state(form_errors, form_errors::sign_and_check))
         .layer(axum::middleware::from_fn(arguments_are_client_errors))
         .layer(axum::middleware::from_fn_with_state(origin, guard::cross_site_guard))

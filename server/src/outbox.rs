@@ -83,7 +83,7 @@ fn linkify(escaped: &str) -> String {
         .join("\n")
 }
 
-pub async fn outbox_html(State(state): State<AppState>) -> Response {
+pub async fn outbox_html(state: AppState, stylesheet: String) -> Response {
     let list = match entries(&state).await {
         Ok(list) => list,
         Err(r) => return r,
@@ -106,14 +106,15 @@ pub async fn outbox_html(State(state): State<AppState>) -> Response {
             "<p class=\"card\">Nothing sent yet. Request a code on the <a href=\"/sign-in\">sign-in page</a>.</p>",
         );
     }
-    let css = format!("/pkg/{}.css", app::OUTPUT_NAME);
-    Html(format!(
+    let css = escape_html(&stylesheet);
+    // no-store: the page shows every code.
+    let page = Html(format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"color-scheme\" content=\"light dark\"><meta http-equiv=\"refresh\" content=\"5\">\
          <title>Dev outbox · Passcode</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
          <body><main class=\"page outbox\"><h1>Development outbox</h1>\
          <p class=\"lede\">Messages Passcode would have sent, newest first. This page exists only while the dev outbox is the delivery; \
          it refreshes every 5 seconds. JSON: <a href=\"/dev/outbox.json\">/dev/outbox.json</a>.</p>{rows}</main></body></html>"
-    ))
-    .into_response()
+    ));
+    ([(http::header::CACHE_CONTROL, "no-store")], page).into_response()
 }

@@ -141,9 +141,49 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
+/// Stands in for the wasm in the sites tests build; what matters is that it
+/// compresses and that a test can tell two builds apart.
+pub const WASM: &[u8] = b"\0asm\x01\0\0\0 the built front end, as far as the server can tell. \
+    the built front end, as far as the server can tell. the built front end.";
+
+/// Writes the site directory that `cargo leptos build --release
+/// --precompress` writes (the loader, the wasm, the stylesheet and the icon,
+/// each beside its brotli and gzip copies), with `wasm` as the wasm.
+pub fn release_like_site(dir: &std::path::Path, wasm: &[u8]) {
+    use std::io::Write;
+    let loader = "export default async function init(m) { /* wasm-bindgen's loader */ }\n".repeat(20);
+    let css = "body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 32rem; }\n".repeat(20);
+    let icon = r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7"/></svg>"#;
+    let files: [(&str, &[u8]); 4] = [
+        ("pkg/passcode.js", loader.as_bytes()),
+        ("pkg/passcode.wasm", wasm),
+        ("pkg/passcode.css", css.as_bytes()),
+        ("favicon.svg", icon.as_bytes()),
+    ];
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        let mut br = Vec::new();
+        brotli::CompressorWriter::new(&mut br, 4096, 11, 22).write_all(bytes).unwrap();
+        std::fs::write(format!("{}.br", path.display()), br).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(bytes).unwrap();
+        std::fs::write(format!("{}.gz", path.display()), gz.finish().unwrap()).unwrap();
+    }
+}
+
 pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+    try_spawn_app_with(env).await.unwrap_or_else(|e| panic!("server builds: {e}"))
+}
+
+/// As `spawn_app_with`, with the start-up error (all its causes) instead of a panic.
+pub async fn try_spawn_app_with(env: &[(&str, &str)]) -> Result<TestApp, String> {
     let data_dir = std::env::temp_dir().join(format!("passcode-test-{}", app::domain::random_id()));
     let db = TestDatabase::create(&data_dir).await;
+    // Production rules refuse to start without a built front end.
+    let site = data_dir.join("site");
+    release_like_site(&site, WASM);
     let mut src: HashMap<String, String> = HashMap::new();
     src.insert("DATABASE_URL".into(), db.url.clone());
     src.insert("PASSCODE_DATA_DIR".into(), data_dir.display().to_string());
@@ -152,6 +192,7 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     src.insert("PASSCODE_ARGON2_MEMORY_KIB".into(), "1024".into());
     src.insert("PASSCODE_ADDR".into(), "127.0.0.1:0".into());
     src.insert("PASSCODE_PUBLIC_URL".into(), "http://127.0.0.1:3000".into());
+    src.insert("LEPTOS_SITE_ROOT".into(), site.display().to_string());
     // Every test comes from 127.0.0.1: per-IP limits are tested on their own.
     src.insert("PASSCODE_IP_SEND_BURST".into(), "100000".into());
     src.insert("PASSCODE_IP_VERIFY_BURST".into(), "100000".into());
@@ -160,13 +201,19 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     }
     let config = Config::from_source(&src).expect("test configuration is valid");
     let clock = ManualClock::new(1_800_000_000_000);
-    let built = passcode::build(&config, Arc::new(clock.clone())).await.expect("server builds");
+    let built = match passcode::build(&config, Arc::new(clock.clone())).await {
+        Ok(built) => built,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&data_dir);
+            return Err(format!("{e:#}"));
+        }
+    };
     let (router, pool) = (built.router, built.pool);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(passcode::serve(listener, router, std::future::pending()));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { addr, db, pool, clock, client, data_dir, jar: CookieJar::default() }
+    Ok(TestApp { addr, db, pool, clock, client, data_dir, jar: CookieJar::default() })
 }
 
 impl TestApp {

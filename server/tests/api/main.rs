@@ -1,6 +1,7 @@
 //! One integration-test binary: each test starts the real server in process
 //! on a random port, against a fresh SQLite file.
 
+mod assets;
 mod email;
 mod hardening;
 mod helpers;

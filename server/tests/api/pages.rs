@@ -15,7 +15,7 @@ async fn html(app: &TestApp, path: &str) -> String {
 /// The loader script or the wasm. (Leptos ends every page with two tiny
 /// inline scripts of its own bookkeeping, which load nothing.)
 fn loads_wasm(html: &str) -> bool {
-    html.contains(".wasm") || html.contains("/pkg/passcode.js") || html.contains("<script type=\"module\"")
+    html.contains(".wasm") || html.contains("modulepreload") || html.contains("<script type=\"module\"")
 }
 
 #[tokio::test]

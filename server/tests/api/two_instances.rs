@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{CookieJar, SECRET, TestApp, TestDatabase, backend};
+use crate::helpers::{CookieJar, SECRET, TestApp, TestDatabase, WASM, backend, release_like_site};
 
 pub(crate) struct Instance {
     child: Child,
@@ -25,12 +25,16 @@ impl Drop for Instance {
 
 /// Starts the real binary and waits for its "listening on" line.
 pub(crate) fn start(data_dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -> Instance {
+    // Production rules refuse to start without a built front end.
+    let site = data_dir.join("site");
+    release_like_site(&site, WASM);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_passcode"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("PASSCODE_ADDR", "127.0.0.1:0")
         .env("PASSCODE_PUBLIC_URL", "http://127.0.0.1:3000")
         .env("PASSCODE_DATA_DIR", data_dir)
+        .env("LEPTOS_SITE_ROOT", &site)
         .env("DATABASE_URL", database_url)
         .env("PASSCODE_SECRET", SECRET)
         .env("PASSCODE_ARGON2_MEMORY_KIB", "1024")
