@@ -242,10 +242,10 @@ impl Config {
         let database_url = src
             .get("DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("passcode.db").display()));
-        if crate::db::Backend::of(&database_url).is_none() {
+        let Some(backend) = crate::db::Backend::of(&database_url) else {
             return Err(err("DATABASE_URL", "expected a sqlite:// or postgres:// URL"));
-        }
-        let defaults = crate::db::PoolSettings::default();
+        };
+        let defaults = crate::db::PoolSettings::for_backend(backend);
         let pool = crate::db::PoolSettings {
             max_connections: ranged(src, "PASSCODE_DB_MAX_CONNECTIONS", defaults.max_connections, "a number", 1, 1000)?,
             acquire_timeout: std::time::Duration::from_millis(ranged(

@@ -48,9 +48,17 @@ pub struct PoolSettings {
     pub statement_timeout: Duration,
 }
 
-impl Default for PoolSettings {
-    fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(3), statement_timeout: Duration::from_secs(5) }
+impl PoolSettings {
+    /// SQLite lets one connection write at a time; the others wait in its
+    /// busy handler, which sleeps in steps of up to 100 ms. One connection
+    /// makes requests queue in the pool instead: measured with `bench/`,
+    /// verify went from 1,113 to 1,686 req/s and its p99 from 106 to 34 ms.
+    pub fn for_backend(backend: Backend) -> Self {
+        let max_connections = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 10,
+        };
+        Self { max_connections, acquire_timeout: Duration::from_secs(3), statement_timeout: Duration::from_secs(5) }
     }
 }
 

@@ -1,13 +1,20 @@
 //! Where codes are hashed: argon2id keyed with the server secret (argon2's
 //! "secret" input, a pepper). A stolen database alone cannot be brute-forced
 //! offline, which is why the work factor may be small (see README).
+//!
+//! Memory is bounded by design: each of the `max_in_flight` turns at
+//! hashing gets one argon2 working area, allocated the first time it is
+//! needed and reused after, so the hashing memory never exceeds
+//! `max_in_flight × memory_kib` however many requests come. (argon2's own
+//! `hash_password` allocates and frees the area on every call; with 8 MiB
+//! per hash the allocator kept hundreds of MiB under load.)
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::Arc;
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::domain::Code;
 
@@ -18,9 +25,12 @@ pub struct HashParams {
     pub parallelism: u32,
 }
 
+/// 1 MiB, one pass, one lane: chosen by measurement (README, "Argon2
+/// parameters"). The server secret, not the work factor, is what keeps a
+/// six-digit code's hash from being guessed offline.
 impl Default for HashParams {
     fn default() -> Self {
-        Self { memory_kib: 8 * 1024, iterations: 1, parallelism: 1 }
+        Self { memory_kib: 1024, iterations: 1, parallelism: 1 }
     }
 }
 
@@ -42,6 +52,8 @@ pub struct CodeHasher {
     /// Each hash holds `memory_kib` of RAM; this caps how many run at once so
     /// a flood of requests queues instead of exhausting memory.
     permits: Arc<Semaphore>,
+    /// The working areas not in use: at most one per permit.
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
     /// Longest a request waits for a permit: the queue is bounded in time.
     max_wait: Duration,
     /// Verifying against this when there is nothing to verify keeps the work
@@ -58,70 +70,116 @@ impl CodeHasher {
             secret,
             params,
             permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            memory: Arc::new(Mutex::new(Vec::new())),
             max_wait,
             dummy: Arc::from(""),
         };
-        hasher.dummy = Arc::from(hasher.hash_blocking("000000")?);
+        hasher.dummy = Arc::from(hasher.with_memory(|memory| hasher.hash_blocking("000000", memory))?);
         Ok(hasher)
     }
 
-    fn argon2(&self) -> anyhow::Result<Argon2<'_>> {
-        Argon2::new_with_secret(&self.secret, Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    fn argon2(&self, version: Version, params: Params) -> anyhow::Result<Argon2<'_>> {
+        Argon2::new_with_secret(&self.secret, Algorithm::Argon2id, version, params)
             .map_err(|e| anyhow::anyhow!("argon2 rejected the server secret: {e}"))
     }
 
-    fn hash_blocking(&self, code: &str) -> anyhow::Result<String> {
+    /// Runs `f` with a working area of its own. Only a permit holder calls
+    /// this, so there are never more areas than permits.
+    fn with_memory<T>(&self, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let pooled = self.memory.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let mut memory = pooled.unwrap_or_else(|| vec![Block::default(); self.params.block_count()]);
+        let out = f(&mut memory);
+        self.memory.lock().unwrap_or_else(PoisonError::into_inner).push(memory);
+        out
+    }
+
+    /// The PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) that argon2's
+    /// own `hash_password` writes, so stored hashes read the same either way.
+    fn hash_blocking(&self, code: &str, memory: &mut [Block]) -> anyhow::Result<String> {
         let mut salt_bytes = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt_bytes);
         let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| anyhow::anyhow!("salt encoding failed: {e}"))?;
-        let hash = self
-            .argon2()?
-            .hash_password(code.as_bytes(), &salt)
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        self.argon2(Version::V0x13, self.params.clone())?
+            .hash_password_into_with_memory(code.as_bytes(), &salt_bytes, &mut out, memory)
             .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?;
-        Ok(hash.to_string())
+        let phc = PasswordHash {
+            algorithm: ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?,
+            salt: Some(salt.as_salt()),
+            hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("argon2 output: {e}"))?),
+        };
+        Ok(phc.to_string())
     }
 
-    fn verify_blocking(&self, code: &str, phc: &str) -> anyhow::Result<bool> {
-        let parsed = PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
-        // argon2's verify compares in constant time.
-        match self.argon2()?.verify_password(code.as_bytes(), &parsed) {
-            Ok(()) => Ok(true),
-            Err(argon2::password_hash::Error::Password) => Ok(false),
-            Err(e) => Err(anyhow::anyhow!("argon2 verification failed: {e}")),
-        }
+    /// Checks `code` against a stored PHC string, with the parameters it was
+    /// made with (so hashes made before a change of settings still verify).
+    fn verify_blocking(&self, code: &str, phc: &str, memory: &mut [Block]) -> anyhow::Result<bool> {
+        let malformed = |e: argon2::password_hash::Error| anyhow::anyhow!("stored hash is malformed: {e}");
+        let parsed = PasswordHash::new(phc).map_err(malformed)?;
+        anyhow::ensure!(parsed.algorithm == ARGON2ID_IDENT, "stored hash is not argon2id");
+        let params = Params::try_from(&parsed).map_err(malformed)?;
+        let version = parsed.version.map(Version::try_from).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let expected = parsed.hash.context("stored hash has no hash")?;
+        let mut salt = [0u8; 64];
+        let salt = parsed.salt.context("stored hash has no salt")?.decode_b64(&mut salt).map_err(malformed)?;
+        let mut out = vec![0u8; expected.len()];
+        // A hash made with more memory than today's setting: a one-off area.
+        let mut larger = Vec::new();
+        let memory = if params.block_count() > memory.len() {
+            larger.resize(params.block_count(), Block::default());
+            &mut larger[..]
+        } else {
+            memory
+        };
+        self.argon2(version.unwrap_or(Version::V0x13), params)?
+            .hash_password_into_with_memory(code.as_bytes(), salt, &mut out, memory)
+            .map_err(|e| anyhow::anyhow!("argon2 verification failed: {e}"))?;
+        // `Output`'s equality is constant-time.
+        Ok(Output::new(&out).map_err(malformed)? == expected)
     }
 
     /// A turn at hashing, waited for at most `max_wait`. Callers take it
     /// before they spend anything (a send from the address's allowance, an
     /// attempt from the code's), so a "busy" answer costs the person nothing.
-    pub async fn slot(&self) -> Result<HashSlot<'_>, HashError> {
-        match tokio::time::timeout(self.max_wait, self.permits.acquire()).await {
+    pub async fn slot(&self) -> Result<HashSlot, HashError> {
+        match tokio::time::timeout(self.max_wait, self.permits.clone().acquire_owned()).await {
             Ok(permit) => Ok(HashSlot(permit.context("hash pool closed")?)),
             Err(_) => Err(HashError::Busy),
         }
     }
 
-    pub async fn hash(&self, _slot: HashSlot<'_>, code: &Code) -> Result<String, HashError> {
+    pub async fn hash(&self, slot: HashSlot, code: &Code) -> Result<String, HashError> {
         let this = self.clone();
         let code = code.expose().to_owned();
-        Ok(spawn_blocking_in_span(move || this.hash_blocking(&code)).await?)
+        // The turn goes into the blocking task and ends with the hash, even
+        // if the request that asked for it is gone by then.
+        Ok(spawn_blocking_in_span(move || {
+            let _turn = slot;
+            this.with_memory(|memory| this.hash_blocking(&code, memory))
+        })
+        .await?)
     }
 
     /// `None` means "nothing stored": the same work is done and `false` comes back.
-    pub async fn verify(&self, _slot: HashSlot<'_>, code: &Code, phc: Option<&str>) -> Result<bool, HashError> {
+    pub async fn verify(&self, slot: HashSlot, code: &Code, phc: Option<&str>) -> Result<bool, HashError> {
         let this = self.clone();
         let code = code.expose().to_owned();
         let target = phc.map(str::to_owned);
-        Ok(spawn_blocking_in_span(move || match target {
-            Some(phc) => this.verify_blocking(&code, &phc),
-            None => this.verify_blocking(&code, &this.dummy).map(|_| false),
+        Ok(spawn_blocking_in_span(move || {
+            let _turn = slot;
+            this.with_memory(|memory| match target {
+                Some(phc) => this.verify_blocking(&code, &phc, memory),
+                None => this.verify_blocking(&code, &this.dummy, memory).map(|_| false),
+            })
         })
         .await?)
     }
 }
 
 /// One of the `max_in_flight` turns at hashing, held until the hash is done.
-pub struct HashSlot<'a>(#[allow(dead_code)] tokio::sync::SemaphorePermit<'a>);
+pub struct HashSlot(#[allow(dead_code)] OwnedSemaphorePermit);
 
 async fn spawn_blocking_in_span<T: Send + 'static>(
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
@@ -177,6 +235,56 @@ mod tests {
         let wrong = Code::parse("123457", &p).unwrap();
         assert!(!h.verify(h.slot().await.unwrap(), &wrong, Some(&phc)).await.unwrap());
         assert!(!h.verify(h.slot().await.unwrap(), &code, None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashes_from_argon2s_own_api_still_verify() {
+        use argon2::password_hash::PasswordHasher;
+        let h = hasher(&[7; 32]);
+        let code = Code::parse("123456", &CodePolicy::default()).unwrap();
+        // As stored before the working areas were reused, and with more
+        // memory than today's setting.
+        for memory_kib in [1024, 2048] {
+            let params = Params::new(memory_kib, 1, 1, None).unwrap();
+            let argon2 = Argon2::new_with_secret(&[7; 32], Algorithm::Argon2id, Version::V0x13, params).unwrap();
+            let salt = SaltString::encode_b64(&[9; 16]).unwrap();
+            let phc = argon2.hash_password(b"123456", &salt).unwrap().to_string();
+            assert!(h.verify(h.slot().await.unwrap(), &code, Some(&phc)).await.unwrap(), "{phc}");
+            let wrong = Code::parse("654321", &CodePolicy::default()).unwrap();
+            assert!(!h.verify(h.slot().await.unwrap(), &wrong, Some(&phc)).await.unwrap());
+        }
+        // And ours reads as argon2's.
+        let ours = h.hash(h.slot().await.unwrap(), &code).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        let argon2 = Argon2::new_with_secret(&[7; 32], Algorithm::Argon2id, Version::V0x13, h.params.clone()).unwrap();
+        use argon2::password_hash::PasswordVerifier;
+        assert!(argon2.verify_password(b"123456", &parsed).is_ok(), "{ours}");
+    }
+
+    #[tokio::test]
+    async fn working_areas_are_never_more_than_the_turns() {
+        let h = CodeHasher::new(
+            &[7; 32],
+            HashParams { memory_kib: 1024, iterations: 1, parallelism: 1 },
+            3,
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        let code = Code::parse("123456", &CodePolicy::default()).unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..40 {
+            let (h, code) = (h.clone(), code.clone());
+            tasks.spawn(async move {
+                let phc = h.hash(h.slot().await.unwrap(), &code).await.unwrap();
+                h.verify(h.slot().await.unwrap(), &code, Some(&phc)).await.unwrap()
+            });
+        }
+        while let Some(ok) = tasks.join_next().await {
+            assert!(ok.unwrap());
+        }
+        let areas = h.memory.lock().unwrap();
+        assert!((1..=3).contains(&areas.len()), "{} areas for 3 turns", areas.len());
+        assert!(areas.iter().all(|a| a.len() == 1024), "1 KiB blocks: 1024 of them for 1 MiB");
     }
 
     #[tokio::test]

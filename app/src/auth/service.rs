@@ -187,7 +187,22 @@ impl AuthService {
         detail: Option<String>,
         user_id: Option<String>,
     ) {
-        let event = AuditEvent {
+        let event = self.audit_event(kind, to, masked, ctx, detail, user_id);
+        if let Err(e) = self.store.insert_audit(&event).await {
+            tracing::error!(error = %e, kind, "could not record an audit event");
+        }
+    }
+
+    fn audit_event(
+        &self,
+        kind: &'static str,
+        to: Option<&str>,
+        masked: Option<String>,
+        ctx: &RequestContext,
+        detail: Option<String>,
+        user_id: Option<String>,
+    ) -> AuditEvent {
+        AuditEvent {
             at: self.clock.now_ms(),
             kind,
             destination_hash: to.map(|d| keyed_hash(&self.audit_key, d)),
@@ -196,9 +211,6 @@ impl AuthService {
             ip: ctx.client_ip.map(|ip| ip.to_string()),
             user_agent: ctx.user_agent.clone(),
             detail,
-        };
-        if let Err(e) = self.store.insert_audit(&event).await {
-            tracing::error!(error = %e, kind, "could not record an audit event");
         }
     }
 
@@ -493,12 +505,14 @@ impl AuthService {
         let now = self.clock.now_ms();
         let expires_at = now + self.settings.session_ttl_ms;
         let new_user_id = crate::domain::random_id();
-        let Some(signed_in) = self.store.consume_and_sign_in(key, &new_user_id, &token, now, expires_at).await? else {
+        let audit = |destination: &str, user_id: &str| {
+            self.audit_event("signed_in", Some(destination), None, ctx, Some(with.into()), Some(user_id.to_owned()))
+        };
+        let Some(signed_in) = self.store.consume_and_sign_in(key, &new_user_id, &token, now, expires_at, audit).await?
+        else {
             return Ok(None);
         };
         tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, with, "signed in");
-        self.audit("signed_in", Some(&signed_in.destination), None, ctx, Some(with.into()), Some(signed_in.user_id))
-            .await;
         let device = self.remember_device(ctx, &signed_in.destination);
         Ok(Some(NewSession { token, expires_at, device }))
     }

@@ -362,32 +362,32 @@ impl Store {
         per_hour: i64,
         per_day: i64,
     ) -> Result<SendClaim, sqlx::Error> {
-        // The purge job deletes counter rows whose windows are all over, so
-        // a row can vanish between the INSERT and the UPDATE: then go round
-        // once more. A new row starts its windows now, so the purge never
-        // takes it for an old one.
+        // One statement: a new address gets its row with this first code
+        // counted; a known one is updated only if every limit allows. (The
+        // purge job may delete the row between a refusal and the look at its
+        // windows below: then go round once more.)
         for _ in 0..3 {
-            sqlx::query(
-                "INSERT INTO destinations (destination, hour_start, day_start) VALUES ($1, $2, $2) \
-                 ON CONFLICT (destination) DO NOTHING",
-            )
-            .bind(destination)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-            // In SET, every column on the right-hand side is the old value
-            // (SQL standard; SQLite and Postgres agree).
+            // In SET, every column of `destinations` on the right-hand side
+            // is the old value (SQL standard; SQLite and Postgres agree).
             let row = sqlx::query(
-                "UPDATE destinations SET \
-                   next_send_at = $2 + $3 * CASE WHEN hour_start <= $2 - $4 OR hour_count <= 0 THEN 1 \
-                       WHEN hour_count = 1 THEN 2 WHEN hour_count = 2 THEN 4 WHEN hour_count = 3 THEN 8 ELSE 16 END, \
-                   hour_count = CASE WHEN hour_start <= $2 - $4 THEN 1 ELSE hour_count + 1 END, \
-                   hour_start = CASE WHEN hour_start <= $2 - $4 THEN $2 ELSE hour_start END, \
-                   day_count = CASE WHEN day_start <= $2 - $5 THEN 1 ELSE day_count + 1 END, \
-                   day_start = CASE WHEN day_start <= $2 - $5 THEN $2 ELSE day_start END \
-                 WHERE destination = $1 AND next_send_at <= $2 AND locked_until <= $2 \
-                   AND (hour_start <= $2 - $4 OR hour_count < $6) \
-                   AND (day_start <= $2 - $5 OR day_count < $7) \
+                "INSERT INTO destinations (destination, next_send_at, hour_start, hour_count, day_start, day_count) \
+                 VALUES ($1, $2 + $3, $2, 1, $2, 1) \
+                 ON CONFLICT (destination) DO UPDATE SET \
+                   next_send_at = $2 + $3 * CASE \
+                       WHEN destinations.hour_start <= $2 - $4 OR destinations.hour_count <= 0 THEN 1 \
+                       WHEN destinations.hour_count = 1 THEN 2 WHEN destinations.hour_count = 2 THEN 4 \
+                       WHEN destinations.hour_count = 3 THEN 8 ELSE 16 END, \
+                   hour_count = CASE WHEN destinations.hour_start <= $2 - $4 THEN 1 \
+                       ELSE destinations.hour_count + 1 END, \
+                   hour_start = CASE WHEN destinations.hour_start <= $2 - $4 THEN $2 \
+                       ELSE destinations.hour_start END, \
+                   day_count = CASE WHEN destinations.day_start <= $2 - $5 THEN 1 \
+                       ELSE destinations.day_count + 1 END, \
+                   day_start = CASE WHEN destinations.day_start <= $2 - $5 THEN $2 \
+                       ELSE destinations.day_start END \
+                 WHERE destinations.next_send_at <= $2 AND destinations.locked_until <= $2 \
+                   AND (destinations.hour_start <= $2 - $4 OR destinations.hour_count < $6) \
+                   AND (destinations.day_start <= $2 - $5 OR destinations.day_count < $7) \
                  RETURNING next_send_at",
             )
             .bind(destination)
@@ -486,21 +486,7 @@ impl Store {
     }
 
     pub async fn insert_audit(&self, e: &AuditEvent) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, kind, destination_hash, destination_masked, user_id, ip, user_agent, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(e.at)
-        .bind(e.kind)
-        .bind(e.destination_hash.as_deref())
-        .bind(e.destination_masked.as_deref())
-        .bind(e.user_id.as_deref())
-        .bind(e.ip.as_deref())
-        .bind(e.user_agent.as_deref())
-        .bind(e.detail.as_deref())
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
+        insert_audit(&self.pool, e).await
     }
 
     pub async fn challenge_state(&self, id: &ChallengeId, now: i64) -> Result<ChallengeState, sqlx::Error> {
@@ -548,6 +534,7 @@ impl Store {
         token: &SessionToken,
         now: i64,
         session_expires_at: i64,
+        audit: impl FnOnce(&str, &str) -> AuditEvent,
     ) -> Result<Option<SignedIn>, sqlx::Error> {
         let (sql, key) = match key {
             // The code path has already reserved an attempt (which checked
@@ -585,21 +572,19 @@ impl Store {
             .bind(failure_key(&destination, &lane))
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        // The existing account's id, or the new one's (RETURNING gives the
+        // row as it stands after either).
+        let user_id: String = sqlx::query(
             "INSERT INTO users (id, identifier, channel, created_at, last_sign_in_at) VALUES ($1, $2, $3, $4, $4) \
-             ON CONFLICT (identifier) DO UPDATE SET last_sign_in_at = $4",
+             ON CONFLICT (identifier) DO UPDATE SET last_sign_in_at = $4 RETURNING id",
         )
         .bind(new_user_id)
         .bind(&destination)
         .bind(&channel)
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let user_id: String = sqlx::query("SELECT id FROM users WHERE identifier = $1")
-            .bind(&destination)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
         sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token.hash())
             .bind(&user_id)
@@ -607,6 +592,9 @@ impl Store {
             .bind(session_expires_at)
             .execute(&mut *tx)
             .await?;
+        // The sign-in's audit row commits with it: no session without its
+        // record, and one transaction instead of two.
+        insert_audit(&mut *tx, &audit(&destination, &user_id)).await?;
         tx.commit().await?;
         Ok(Some(SignedIn { user_id, destination }))
     }
@@ -712,4 +700,26 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// One audit row, on the pool or inside a caller's transaction.
+async fn insert_audit<'c>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    e: &AuditEvent,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, kind, destination_hash, destination_masked, user_id, ip, user_agent, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(e.at)
+    .bind(e.kind)
+    .bind(e.destination_hash.as_deref())
+    .bind(e.destination_masked.as_deref())
+    .bind(e.user_id.as_deref())
+    .bind(e.ip.as_deref())
+    .bind(e.user_agent.as_deref())
+    .bind(e.detail.as_deref())
+    .execute(conn)
+    .await
+    .map(|_| ())
 }

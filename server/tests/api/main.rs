@@ -2,6 +2,7 @@
 //! on a random port, against a fresh SQLite file.
 
 mod assets;
+mod config_extremes;
 mod email;
 mod hardening;
 mod helpers;

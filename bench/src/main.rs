@@ -1,0 +1,436 @@
+//! Load generator for Passcode. It starts nothing: it sends load to the
+//! server at the loopback URL it is given, reads the codes from that
+//! server's dev outbox table, and reads the server's CPU time and peak
+//! memory from `/proc/<pid>`.
+//!
+//! Phases, each over every address with `--concurrency` requests in flight:
+//! 1. send: `request_code` as a browser's form post (success: a pending
+//!    challenge cookie);
+//! 2. read the codes from the outbox table (not timed);
+//! 3. wrong code: one wrong `verify_code` per challenge (success: refused,
+//!    no session);
+//! 4. verify: the right code (success: a session cookie).
+//!
+//! Usage:
+//!   passcode-bench --url http://127.0.0.1:3000 --database-url sqlite://data/passcode.db \
+//!     --server-pid PID [--db-process postgres] [--addresses 2000] [--concurrency 32] \
+//!     [--label TEXT] [--json FILE]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+const PENDING_COOKIE: &str = "__Host-passcode_pending";
+const SESSION_COOKIE: &str = "__Host-passcode_session";
+
+struct Options {
+    url: url::Url,
+    database_url: String,
+    server_pid: u32,
+    db_process: Option<String>,
+    addresses: usize,
+    concurrency: usize,
+    label: String,
+    json: Option<String>,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let mut args = std::env::args().skip(1);
+    let (mut url, mut database_url, mut server_pid, mut db_process, mut json) = (None, None, None, None, None);
+    let (mut addresses, mut concurrency, mut label) = (2000, 32, String::new());
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--url" => url = Some(value()?),
+            "--database-url" => database_url = Some(value()?),
+            "--server-pid" => server_pid = Some(value()?.parse().context("--server-pid")?),
+            "--db-process" => db_process = Some(value()?),
+            "--addresses" => addresses = value()?.parse().context("--addresses")?,
+            "--concurrency" => concurrency = value()?.parse().context("--concurrency")?,
+            "--label" => label = value()?,
+            "--json" => json = Some(value()?),
+            other => bail!("unknown argument {other} (see the comment at the top of bench/src/main.rs)"),
+        }
+    }
+    let url = url::Url::parse(&url.context("--url is required")?).context("--url")?;
+    // Load goes only to this machine: never point it at someone's server.
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    if !loopback || url.scheme() != "http" {
+        bail!("--url must be http:// to a loopback address (127.0.0.1, [::1], localhost), got {url}");
+    }
+    Ok(Options {
+        url,
+        database_url: database_url.context("--database-url is required (to read the codes from the outbox)")?,
+        server_pid: server_pid.context("--server-pid is required")?,
+        db_process,
+        addresses: addresses.max(1),
+        concurrency: concurrency.max(1),
+        label,
+        json,
+    })
+}
+
+/// CPU seconds (user + system) of one process, all its threads.
+fn cpu_secs(pid: u32, ticks_per_sec: f64) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may
+    // contain spaces: state is the first, utime the 12th, stime the 13th.
+    let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / ticks_per_sec)
+}
+
+/// CPU seconds of every process named `name` (the database server's
+/// processes: one per connection for Postgres).
+fn cpu_secs_named(name: &str, ticks_per_sec: f64) -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0.0 };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name))
+        .filter_map(|pid| cpu_secs(pid, ticks_per_sec))
+        .sum()
+}
+
+/// The most memory the process has held since it started (VmHWM), in MiB.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn ticks_per_sec() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// What one request came to: `Ok` with the cookie it was after, or the
+/// reason it failed (a status, or "no cookie").
+type Outcome = Result<Option<String>, String>;
+
+struct Phase {
+    name: &'static str,
+    requests: usize,
+    ok: usize,
+    errors: BTreeMap<String, usize>,
+    wall: Duration,
+    latency: Histogram<u64>,
+    server_cpu_ms: f64,
+    db_cpu_ms: Option<f64>,
+    /// This process's own CPU: on a small machine the load generator
+    /// competes with the server for the same cores.
+    client_cpu_ms: f64,
+    peak_rss_mib: f64,
+}
+
+impl Phase {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.wall.as_secs_f64()
+    }
+
+    fn ms(&self, quantile: f64) -> f64 {
+        self.latency.value_at_quantile(quantile) as f64 / 1000.0
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "phase": self.name,
+            "requests": self.requests,
+            "ok": self.ok,
+            "errors": self.errors,
+            "seconds": self.wall.as_secs_f64(),
+            "req_per_s": self.rps(),
+            "p50_ms": self.ms(0.50),
+            "p90_ms": self.ms(0.90),
+            "p99_ms": self.ms(0.99),
+            "max_ms": self.latency.max() as f64 / 1000.0,
+            "server_cpu_ms_per_request": self.server_cpu_ms / self.requests as f64,
+            "db_cpu_ms_per_request": self.db_cpu_ms.map(|ms| ms / self.requests as f64),
+            "client_cpu_ms_per_request": self.client_cpu_ms / self.requests as f64,
+            "server_peak_rss_mib": self.peak_rss_mib,
+        })
+    }
+}
+
+struct Bench {
+    opts: Options,
+    client: reqwest::Client,
+    ticks: f64,
+}
+
+impl Bench {
+    /// Runs `request(i)` for every address, `concurrency` at a time.
+    async fn phase<F, Fut>(&self, name: &'static str, request: F) -> anyhow::Result<(Phase, Vec<Option<String>>)>
+    where
+        F: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Outcome> + Send,
+    {
+        let n = self.opts.addresses;
+        let request = Arc::new(request);
+        let next = Arc::new(AtomicUsize::new(0));
+        let cpu_before = cpu_secs(self.opts.server_pid, self.ticks).context("the server process is gone")?;
+        let db_before = self.opts.db_process.as_deref().map(|p| cpu_secs_named(p, self.ticks));
+        let client_before = cpu_secs(std::process::id(), self.ticks).unwrap_or(0.0);
+        let started = Instant::now();
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..self.opts.concurrency.min(n) {
+            let (request, next) = (request.clone(), next.clone());
+            workers.spawn(async move {
+                let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+                let mut outcomes = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let t = Instant::now();
+                    let outcome = request(i).await;
+                    latency.saturating_record(t.elapsed().as_micros() as u64);
+                    outcomes.push((i, outcome));
+                }
+                (latency, outcomes)
+            });
+        }
+        let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+        let mut cookies = vec![None; n];
+        let (mut ok, mut errors) = (0, BTreeMap::new());
+        while let Some(done) = workers.join_next().await {
+            let (part, outcomes) = done.context("a worker panicked")?;
+            latency.add(part).context("merging latencies")?;
+            for (i, outcome) in outcomes {
+                match outcome {
+                    Ok(cookie) => {
+                        ok += 1;
+                        cookies[i] = cookie;
+                    }
+                    Err(reason) => *errors.entry(reason).or_insert(0) += 1,
+                }
+            }
+        }
+        let wall = started.elapsed();
+        let server_cpu_ms = (cpu_secs(self.opts.server_pid, self.ticks).unwrap_or(cpu_before) - cpu_before) * 1000.0;
+        let db_cpu_ms = db_before
+            .map(|before| (cpu_secs_named(self.opts.db_process.as_deref().unwrap(), self.ticks) - before) * 1000.0);
+        let client_cpu_ms = (cpu_secs(std::process::id(), self.ticks).unwrap_or(0.0) - client_before) * 1000.0;
+        let peak_rss_mib = peak_rss_mib(self.opts.server_pid).unwrap_or(0.0);
+        let phase = Phase {
+            name,
+            requests: n,
+            ok,
+            errors,
+            wall,
+            latency,
+            server_cpu_ms,
+            db_cpu_ms,
+            client_cpu_ms,
+            peak_rss_mib,
+        };
+        Ok((phase, cookies))
+    }
+}
+
+/// A form post as a browser on the sign-in page makes it.
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: String,
+    cookie: Option<&str>,
+) -> Result<reqwest::Response, String> {
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
+        .body(body);
+    if let Some(cookie) = cookie {
+        req = req.header("cookie", cookie);
+    }
+    req.send().await.map_err(|e| if e.is_timeout() { "timeout".into() } else { "connection error".into() })
+}
+
+/// The `name=value` of the cookie `name` that the response sets, if any.
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim())
+        .find(|pair| pair.strip_prefix(name).is_some_and(|rest| rest.starts_with('=') && rest.len() > 1))
+        .map(str::to_owned)
+}
+
+fn form_value(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let opts = options()?;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(opts.concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let base = opts.url.as_str().trim_end_matches('/').to_owned();
+    let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+    let domain = format!("run{run}.bench.example.com");
+    let address = Arc::new(move |i: usize| format!("load{i}@{domain}"));
+    let bench = Bench { opts, client, ticks: ticks_per_sec() };
+    let mut phases = Vec::new();
+
+    let (send, pending) = {
+        let (client, url, address) = (bench.client.clone(), format!("{base}/api/request_code"), address.clone());
+        bench
+            .phase("send", move |i| {
+                let (client, url, address) = (client.clone(), url.clone(), address.clone());
+                async move {
+                    let res = post(&client, &url, format!("identifier={}", form_value(&address(i))), None).await?;
+                    match set_cookie(&res, PENDING_COOKIE) {
+                        Some(cookie) if res.status().is_redirection() || res.status().is_success() => Ok(Some(cookie)),
+                        _ => Err(res.status().as_u16().to_string()),
+                    }
+                }
+            })
+            .await?
+    };
+    phases.push(send);
+
+    // Not timed: the codes, from the dev outbox table.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&bench.opts.database_url).await?;
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT destination, code FROM outbox WHERE destination LIKE $1")
+        .bind(format!("%@{}", address(0).split('@').nth(1).unwrap_or_default()))
+        .fetch_all(&pool)
+        .await
+        .context("reading the outbox table: is the server running with the dev outbox on this database?")?;
+    pool.close().await;
+    let codes: std::collections::HashMap<String, String> = rows.into_iter().collect();
+    let codes: Arc<Vec<Option<String>>> =
+        Arc::new((0..bench.opts.addresses).map(|i| codes.get(&address(i)).cloned()).collect());
+    let pending = Arc::new(pending);
+
+    let verify_url = format!("{base}/api/verify_code");
+    let attempt = |wrong: bool| {
+        let (client, url, codes, pending) = (bench.client.clone(), verify_url.clone(), codes.clone(), pending.clone());
+        move |i: usize| {
+            let (client, url, codes, pending) = (client.clone(), url.clone(), codes.clone(), pending.clone());
+            async move {
+                let (Some(cookie), Some(code)) = (pending[i].as_deref(), codes[i].as_deref()) else {
+                    return Err("no challenge".to_owned());
+                };
+                let code = if wrong { wrong_code(code) } else { code.to_owned() };
+                let res = post(&client, &url, format!("code={}", form_value(&code)), Some(cookie)).await?;
+                let session = set_cookie(&res, SESSION_COOKIE);
+                match (wrong, session) {
+                    (false, Some(session)) => Ok(Some(session)),
+                    (true, None) if res.status().is_client_error() || res.status().is_redirection() => Ok(None),
+                    (true, Some(_)) => Err("SIGNED IN WITH A WRONG CODE".into()),
+                    _ => Err(res.status().as_u16().to_string()),
+                }
+            }
+        }
+    };
+    phases.push(bench.phase("wrong code", attempt(true)).await?.0);
+    phases.push(bench.phase("verify", attempt(false)).await?.0);
+
+    let o = &bench.opts;
+    println!(
+        "\n{}{} addresses, {} in flight, server pid {}{}",
+        if o.label.is_empty() { String::new() } else { format!("{}: ", o.label) },
+        o.addresses,
+        o.concurrency,
+        o.server_pid,
+        o.db_process.as_deref().map(|p| format!(", database CPU: every `{p}` process")).unwrap_or_default()
+    );
+    println!(
+        "| phase | ok | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU ms/req | db CPU ms/req | load generator CPU ms/req | server peak RSS MiB |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for p in &phases {
+        let errors = if p.errors.is_empty() {
+            "0".to_owned()
+        } else {
+            p.errors.iter().map(|(k, v)| format!("{v}× {k}")).collect::<Vec<_>>().join(", ")
+        };
+        println!(
+            "| {} | {}/{} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {} | {:.2} | {:.1} |",
+            p.name,
+            p.ok,
+            p.requests,
+            errors,
+            p.rps(),
+            p.ms(0.5),
+            p.ms(0.9),
+            p.ms(0.99),
+            p.latency.max() as f64 / 1000.0,
+            p.server_cpu_ms / p.requests as f64,
+            p.db_cpu_ms.map(|ms| format!("{:.2}", ms / p.requests as f64)).unwrap_or_else(|| "–".into()),
+            p.client_cpu_ms / p.requests as f64,
+            p.peak_rss_mib,
+        );
+    }
+    if let Some(path) = &o.json {
+        let out = json!({
+            "label": o.label,
+            "addresses": o.addresses,
+            "concurrency": o.concurrency,
+            "phases": phases.iter().map(Phase::json).collect::<Vec<_>>(),
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&out)?).with_context(|| format!("writing {path}"))?;
+    }
+    let failed: usize = phases.iter().map(|p| p.requests - p.ok).sum();
+    if failed > 0 {
+        eprintln!("{failed} requests did not do what they should (see errors above)");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// The right code with its last character changed: always wrong, same shape.
+fn wrong_code(code: &str) -> String {
+    let mut chars: Vec<char> = code.chars().collect();
+    if let Some(last) = chars.last_mut() {
+        *last = match *last {
+            '9' => '0',
+            'Z' => 'A',
+            c if c.is_ascii_digit() || c.is_ascii_uppercase() => (c as u8 + 1) as char,
+            _ => '0',
+        };
+    }
+    chars.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_code_is_always_wrong_and_the_same_shape() {
+        for code in ["000000", "123459", "999999", "ABCDEZ", "K7M2P9"] {
+            let wrong = wrong_code(code);
+            assert_ne!(wrong, code);
+            assert_eq!(wrong.len(), code.len());
+        }
+    }
+
+    #[test]
+    fn cpu_time_of_this_process_is_readable() {
+        let ticks = ticks_per_sec();
+        assert!(ticks > 0.0);
+        assert!(cpu_secs(std::process::id(), ticks).is_some());
+        assert!(peak_rss_mib(std::process::id()).is_some_and(|mib| mib > 0.0));
+    }
+}
