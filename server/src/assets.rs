@@ -302,15 +302,18 @@ fn short(digest: &str) -> &str {
 }
 
 /// Every regular file under the site root, sorted, with size and time.
+/// Symbolic links are followed (a site assembled from links is a site),
+/// to a bounded depth so a loop ends.
 fn stamp(root: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    const MAX_DEPTH: usize = 16;
     let mut files = Vec::new();
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
+    let mut dirs = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_dir() {
-                dirs.push(entry.path());
+            let Ok(meta) = std::fs::metadata(entry.path()) else { continue };
+            if meta.is_dir() && depth < MAX_DEPTH {
+                dirs.push((entry.path(), depth + 1));
             } else if meta.is_file() {
                 files.push((entry.path(), meta.len(), meta.modified().ok()));
             }

@@ -164,8 +164,12 @@ fn load_assets(config: &Config) -> anyhow::Result<Assets> {
              `cargo leptos build --release --precompress` and set LEPTOS_SITE_ROOT to its site directory"
         );
         tracing::warn!(site = %root, %missing, "the front end is not built: pages will have no style or script (`cargo leptos build`)");
-    } else if !assets.precompressed() {
-        tracing::info!(site = %root, "no precompressed copies: the front end goes out uncompressed (a release build makes them with --precompress)");
+    } else if !assets.precompressed() && config.mode == Mode::Production {
+        tracing::warn!(
+            site = %root,
+            "the front end has no precompressed copies and goes out uncompressed (about 100 KB of wasm on every first \
+             visit): build it with `cargo leptos build --release --precompress`"
+        );
     }
     Ok(assets)
 }

@@ -116,11 +116,11 @@ async fn every_asset_comes_as_the_encoding_asked_for_and_is_kept_for_a_year() {
     let res = fetch(&app, &urls.wasm, None).await;
     assert_eq!(header(&res, reqwest::header::CONTENT_TYPE).as_deref(), Some("application/wasm"));
 
-    // A HEAD gets the headers only.
+    // A HEAD is answered with the same headers.
     let res = app.client.head(app.url(&urls.wasm)).header(ACCEPT_ENCODING, "br").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(header(&res, CONTENT_ENCODING).as_deref(), Some("br"));
-    assert!(res.bytes().await.unwrap().is_empty());
+    assert_eq!(header(&res, CACHE_CONTROL).as_deref(), Some(IMMUTABLE));
 }
 
 #[tokio::test]
@@ -201,7 +201,7 @@ async fn a_name_without_a_hash_is_revalidated_and_an_unchanged_file_costs_a_304(
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
-    assert!(res.bytes().await.unwrap().is_empty());
+    assert_eq!(header(&res, ETAG).as_deref(), Some(etag.as_str()));
 
     // The brotli bytes' tag does not validate the gzip bytes.
     let res = app
@@ -244,6 +244,39 @@ async fn pages_are_compressed_when_asked_and_never_kept_by_a_shared_cache() {
     assert_eq!(header(&res, CACHE_CONTROL).as_deref(), Some("no-store"), "server-function answers");
     let res = fetch(&app, "/no-such-page", Some("br")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(header(&res, CACHE_CONTROL).as_deref(), Some("no-cache"));
+}
+
+#[tokio::test]
+async fn a_site_made_of_symbolic_links_is_served() {
+    let app = spawn_app().await;
+    let linked = TempSite::new();
+    std::fs::create_dir_all(linked.0.join("pkg")).unwrap();
+    let site = site_of(&app);
+    for name in ["pkg/passcode.js", "pkg/passcode.wasm", "pkg/passcode.css", "favicon.svg", "pkg/passcode.wasm.br"] {
+        std::os::unix::fs::symlink(site.join(name), linked.0.join(name)).unwrap();
+    }
+    let env = [
+        ("PASSCODE_PUBLIC_URL", "https://login.passcode.example"),
+        ("PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION", "true"),
+        ("LEPTOS_SITE_ROOT", linked.path()),
+    ];
+    let production = try_spawn_app_with(&env).await.expect("production starts with a linked site");
+    let res = fetch(&production, &urls(&production).await.wasm, Some("br")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(header(&res, CONTENT_ENCODING).as_deref(), Some("br"));
+    assert_eq!(brotli_decode(&res.bytes().await.unwrap()), WASM);
+}
+
+#[tokio::test]
+async fn a_page_shown_with_any_cookie_but_the_device_cookie_is_never_stored() {
+    let app = spawn_app().await;
+    app.set_cookie("__Host-passcode_form_error", "nonce");
+    let res = app.get("/").await;
+    assert_eq!(header(&res, CACHE_CONTROL).as_deref(), Some("no-store"));
+    app.clear_cookies();
+    app.set_cookie(app::state::DEVICE_COOKIE, "not-even-valid");
+    let res = app.get("/").await;
     assert_eq!(header(&res, CACHE_CONTROL).as_deref(), Some("no-cache"));
 }
 
