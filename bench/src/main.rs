@@ -243,16 +243,20 @@ impl Bench {
     }
 }
 
-/// A form post as a browser on the sign-in page makes it.
+/// A form post as a browser makes it from the page at `referer`: the
+/// server answers with a redirect, to the next page or (with `__err`) back.
 async fn post(
     client: &reqwest::Client,
     url: &str,
+    referer: &str,
     body: String,
     cookie: Option<&str>,
 ) -> Result<reqwest::Response, String> {
     let mut req = client
         .post(url)
         .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+        .header("referer", referer)
         .header("sec-fetch-site", "same-origin")
         .body(body);
     if let Some(cookie) = cookie {
@@ -272,6 +276,20 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The error a form post was sent back with: `__err` in the redirect's
+/// query, the error as base64url JSON (`{"WrongCode":{…}}`).
+fn redirect_error(res: &reqwest::Response) -> Option<String> {
+    error_in(res.headers().get("location")?.to_str().ok()?)
+}
+
+fn error_in(location: &str) -> Option<String> {
+    use base64::Engine;
+    let encoded = location.split(['?', '&']).find_map(|pair| pair.strip_prefix("__err="))?;
+    let encoded = percent_encoding::percent_decode_str(encoded).decode_utf8().ok()?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded.trim_end_matches('=')).ok()?;
+    String::from_utf8(json).ok()
+}
+
 fn form_value(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
@@ -280,6 +298,8 @@ fn form_value(s: &str) -> String {
 async fn main() -> anyhow::Result<()> {
     let opts = options()?;
     let client = reqwest::Client::builder()
+        // Never through a proxy: the load stays on this machine.
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(opts.concurrency)
         .timeout(Duration::from_secs(30))
@@ -293,13 +313,16 @@ async fn main() -> anyhow::Result<()> {
 
     let (send, pending) = {
         let (client, url, address) = (bench.client.clone(), format!("{base}/api/request_code"), address.clone());
+        let page = base.clone();
         bench
             .phase("send", move |i| {
-                let (client, url, address) = (client.clone(), url.clone(), address.clone());
+                let (client, url, address, page) = (client.clone(), url.clone(), address.clone(), page.clone());
                 async move {
-                    let res = post(&client, &url, format!("identifier={}", form_value(&address(i))), None).await?;
-                    match set_cookie(&res, PENDING_COOKIE) {
-                        Some(cookie) if res.status().is_redirection() || res.status().is_success() => Ok(Some(cookie)),
+                    let body = format!("identifier={}", form_value(&address(i)));
+                    let res = post(&client, &url, &format!("{page}/sign-in"), body, None).await?;
+                    match (set_cookie(&res, PENDING_COOKIE), redirect_error(&res)) {
+                        (Some(cookie), None) if res.status().is_redirection() => Ok(Some(cookie)),
+                        (_, Some(error)) => Err(error),
                         _ => Err(res.status().as_u16().to_string()),
                     }
                 }
@@ -323,21 +346,27 @@ async fn main() -> anyhow::Result<()> {
     let pending = Arc::new(pending);
 
     let verify_url = format!("{base}/api/verify_code");
+    let verify_page = format!("{base}/verify");
     let attempt = |wrong: bool| {
         let (client, url, codes, pending) = (bench.client.clone(), verify_url.clone(), codes.clone(), pending.clone());
+        let page = verify_page.clone();
         move |i: usize| {
-            let (client, url, codes, pending) = (client.clone(), url.clone(), codes.clone(), pending.clone());
+            let (client, url, codes, pending, page) =
+                (client.clone(), url.clone(), codes.clone(), pending.clone(), page.clone());
             async move {
                 let (Some(cookie), Some(code)) = (pending[i].as_deref(), codes[i].as_deref()) else {
                     return Err("no challenge".to_owned());
                 };
                 let code = if wrong { wrong_code(code) } else { code.to_owned() };
-                let res = post(&client, &url, format!("code={}", form_value(&code)), Some(cookie)).await?;
-                let session = set_cookie(&res, SESSION_COOKIE);
-                match (wrong, session) {
-                    (false, Some(session)) => Ok(Some(session)),
-                    (true, None) if res.status().is_client_error() || res.status().is_redirection() => Ok(None),
-                    (true, Some(_)) => Err("SIGNED IN WITH A WRONG CODE".into()),
+                let res = post(&client, &url, &page, format!("code={}", form_value(&code)), Some(cookie)).await?;
+                let (session, error) = (set_cookie(&res, SESSION_COOKIE), redirect_error(&res));
+                match (wrong, session, error) {
+                    (_, Some(_), Some(_)) => Err("A SESSION WITH AN ERROR".into()),
+                    (false, Some(session), None) if res.status().is_redirection() => Ok(Some(session)),
+                    (true, Some(_), None) => Err("SIGNED IN WITH A WRONG CODE".into()),
+                    // Only this: any other refusal (limited, expired) is a failure.
+                    (true, None, Some(error)) if error.starts_with("{\"WrongCode\"") => Ok(None),
+                    (_, None, Some(error)) => Err(error),
                     _ => Err(res.status().as_u16().to_string()),
                 }
             }
@@ -424,6 +453,15 @@ mod tests {
             assert_ne!(wrong, code);
             assert_eq!(wrong.len(), code.len());
         }
+    }
+
+    #[test]
+    fn the_error_comes_out_of_the_redirect() {
+        // As the server sent it back after a wrong code.
+        let location = "http://127.0.0.1:3995/verify?__path=%2Fapi%2Fverify_code\
+                        &__err=eyJXcm9uZ0NvZGUiOnsiYXR0ZW1wdHNfbGVmdCI6NH19&__sig=ef437f6413e8";
+        assert_eq!(error_in(location).as_deref(), Some(r#"{"WrongCode":{"attempts_left":4}}"#));
+        assert_eq!(error_in("/verify"), None);
     }
 
     #[test]

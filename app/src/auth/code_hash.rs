@@ -239,26 +239,34 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_from_argon2s_own_api_still_verify() {
-        use argon2::password_hash::PasswordHasher;
-        let h = hasher(&[7; 32]);
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let h = CodeHasher::new(
+            &[7; 32],
+            HashParams { memory_kib: 2048, iterations: 1, parallelism: 1 },
+            2,
+            Duration::from_secs(5),
+        )
+        .unwrap();
         let code = Code::parse("123456", &CodePolicy::default()).unwrap();
-        // As stored before the working areas were reused, and with more
-        // memory than today's setting.
-        for memory_kib in [1024, 2048] {
+        let wrong = Code::parse("654321", &CodePolicy::default()).unwrap();
+        // As stored before the working areas were reused, with less and with
+        // more memory than today's setting.
+        for memory_kib in [1024, 4096] {
             let params = Params::new(memory_kib, 1, 1, None).unwrap();
             let argon2 = Argon2::new_with_secret(&[7; 32], Algorithm::Argon2id, Version::V0x13, params).unwrap();
             let salt = SaltString::encode_b64(&[9; 16]).unwrap();
             let phc = argon2.hash_password(b"123456", &salt).unwrap().to_string();
             assert!(h.verify(h.slot().await.unwrap(), &code, Some(&phc)).await.unwrap(), "{phc}");
-            let wrong = Code::parse("654321", &CodePolicy::default()).unwrap();
-            assert!(!h.verify(h.slot().await.unwrap(), &wrong, Some(&phc)).await.unwrap());
+            assert!(!h.verify(h.slot().await.unwrap(), &wrong, Some(&phc)).await.unwrap(), "{phc}");
         }
-        // And ours reads as argon2's.
+        // Ours is, byte for byte, what argon2's own API writes for the same
+        // salt, and its verifier accepts it.
         let ours = h.hash(h.slot().await.unwrap(), &code).await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         let argon2 = Argon2::new_with_secret(&[7; 32], Algorithm::Argon2id, Version::V0x13, h.params.clone()).unwrap();
-        use argon2::password_hash::PasswordVerifier;
-        assert!(argon2.verify_password(b"123456", &parsed).is_ok(), "{ours}");
+        let theirs = argon2.hash_password(b"123456", parsed.salt.unwrap()).unwrap().to_string();
+        assert_eq!(ours, theirs);
+        assert!(argon2.verify_password(b"123456", &parsed).is_ok());
     }
 
     #[tokio::test]

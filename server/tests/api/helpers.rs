@@ -129,10 +129,14 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub data_dir: PathBuf,
     jar: CookieJar,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // The server stops with its handle, and with it whatever it holds
+        // (a test that starts many servers keeps only the live ones).
+        self.server.abort();
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
@@ -211,9 +215,9 @@ pub async fn try_spawn_app_with(env: &[(&str, &str)]) -> Result<TestApp, String>
     let (router, pool) = (built.router, built.pool);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(passcode::serve(listener, router, std::future::pending()));
+    let server = tokio::spawn(passcode::serve(listener, router, std::future::pending()));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Ok(TestApp { addr, db, pool, clock, client, data_dir, jar: CookieJar::default() })
+    Ok(TestApp { addr, db, pool, clock, client, data_dir, jar: CookieJar::default(), server })
 }
 
 impl TestApp {
