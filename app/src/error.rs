@@ -47,6 +47,11 @@ pub enum AppError {
     LinkUnusable,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Unavailable,
+    /// A fault of ours outside the auth core (Leptos could not serialise an
+    /// answer, a server function failed to register): the words of
+    /// `Unavailable`, reported as what it is.
+    #[error("Something went wrong on our side. Please try again in a moment.")]
+    Internal,
     /// Transport-level failures (network down, malformed request).
     #[error("The request could not be completed. Check your connection and try again.")]
     Request(String),
@@ -67,6 +72,7 @@ impl AppError {
             AppError::DeliveryFailed { .. } => 502,
             AppError::DeliveryBusy => 503,
             AppError::Unavailable => 503,
+            AppError::Internal => 500,
             AppError::Request(_) => 400,
         }
     }
@@ -116,10 +122,26 @@ pub enum Field {
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// Failures around a server function rather than in it. One mapping:
+    /// a request that can't be read as the function's arguments is the
+    /// client's fault (400); what goes wrong on our side is ours (500).
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        // Deserialisation failures of our own arguments (a missing field in a
-        // hand-made POST) and network errors land here.
-        AppError::Request(value.to_string())
+        let err = match &value {
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_)
+            | ServerFnErrorErr::UnsupportedRequestMethod(_)
+            // In a browser: the network failed before an answer came.
+            | ServerFnErrorErr::Request(_) => AppError::Request(value.to_string()),
+            _ => {
+                #[cfg(feature = "ssr")]
+                tracing::error!(error = %value, "server function failed outside its body");
+                AppError::Internal
+            }
+        };
+        #[cfg(feature = "ssr")]
+        let err = crate::state::fail(err);
+        err
     }
 }
 

@@ -260,7 +260,6 @@ fn router(
     router
         .layer(axum::middleware::from_fn(caching::default_cache_control))
         .layer(axum::middleware::from_fn_with_state(form_errors, form_errors::sign_and_check))
-        .layer(axum::middleware::from_fn(arguments_are_client_errors))
         .layer(axum::middleware::from_fn_with_state(origin, guard::cross_site_guard))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
@@ -289,21 +288,6 @@ fn router(
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .with_state(state)
-}
-
-/// Every failure of our own server functions sets its status (`state::fail`).
-/// A 500 from a server function therefore comes from Leptos itself failing to
-/// decode the request's arguments: the client's fault, so 400.
-async fn arguments_are_client_errors(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let is_server_fn = req.uri().path().starts_with("/api/");
-    let mut res = next.run(req).await;
-    if is_server_fn && res.status() == http::StatusCode::INTERNAL_SERVER_ERROR {
-        *res.status_mut() = http::StatusCode::BAD_REQUEST;
-    }
-    res
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

@@ -595,3 +595,15 @@ async fn a_right_code_that_lost_a_race_with_a_resend_is_told_a_newer_code_was_se
     }
     assert!(raced > 0, "the race never happened; the test proved nothing");
 }
+
+#[tokio::test]
+async fn a_request_that_is_not_the_functions_arguments_is_the_clients_fault() {
+    let app = spawn_app().await;
+    for (path, form) in [("/api/request_code", vec![("who", "missing@example.com")]), ("/api/verify_code", vec![])] {
+        let res =
+            app.client.post(app.url(path)).header("sec-fetch-site", "same-origin").form(&form).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path} {form:?}");
+        let body: Value = res.json().await.unwrap();
+        assert!(body.get("Request").is_some(), "{path}: {body}");
+    }
+}
