@@ -12,9 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::helpers::*;
 
-const LINK_COOKIE: &str = "__Host-passcode_link";
-const PENDING_COOKIE: &str = "__Host-passcode_pending";
-const SESSION_COOKIE: &str = "__Host-passcode_session";
+use app::state::{LINK_COOKIE, PENDING_COOKIE, SESSION_COOKIE};
 
 /// A maildev process of this test's own, on free ports, killed on drop.
 struct Maildev {

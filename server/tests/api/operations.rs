@@ -91,7 +91,7 @@ async fn a_database_outage_fails_fast_with_503_and_recovers_by_itself() {
     assert_eq!(app.get("/readyz").await.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "the process is alive");
     // Pages that need the database say so with a 503 and words.
-    app.set_cookie("__Host-passcode_session", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    app.set_cookie(app::state::SESSION_COOKIE, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     let page = app.account_page().await;
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.text().await.unwrap().contains("Please try again in a moment."));

@@ -3,8 +3,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-const SESSION: &str = "__Host-passcode_session";
-const PENDING: &str = "__Host-passcode_pending";
+use app::state::{PENDING_COOKIE as PENDING, SESSION_COOKIE as SESSION};
 
 #[tokio::test]
 async fn email_happy_path_signs_in_and_shows_the_account() {
