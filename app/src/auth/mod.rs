@@ -23,4 +23,4 @@ pub use service::{
     AuthService, AuthSettings, LINK_PATH, LinkInfo, NewSession, Pending, RequestContext, RequestedFrom, SignedInUser,
 };
 pub use sms::{HttpSms, SmsApi, TwilioSender};
-pub use store::{AuditEvent, Store};
+pub use store::{AuditEvent, AuditKind, Store};

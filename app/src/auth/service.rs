@@ -13,7 +13,9 @@ use super::delivery::{Delivery, Message};
 use super::error::AuthError;
 use super::keys::{constant_time_eq, keyed_hash};
 use super::limits::{IpLimiter, Limits, ip_key};
-use super::store::{AuditEvent, ChallengeKey, ChallengeState, NewChallenge, Reservation, SendClaim, Store, send_key};
+use super::store::{
+    AuditEvent, AuditKind, ChallengeKey, ChallengeState, NewChallenge, Reservation, SendClaim, Store, send_key,
+};
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -180,7 +182,7 @@ impl AuthService {
     /// surfaced: the outcome the person gets has already been decided.
     async fn audit(
         &self,
-        kind: &'static str,
+        kind: AuditKind,
         to: Option<&str>,
         masked: Option<String>,
         ctx: &RequestContext,
@@ -189,13 +191,13 @@ impl AuthService {
     ) {
         let event = self.audit_event(kind, to, masked, ctx, detail, user_id);
         if let Err(e) = self.store.insert_audit(&event).await {
-            tracing::error!(error = %e, kind, "could not record an audit event");
+            tracing::error!(error = %e, kind = kind.as_str(), "could not record an audit event");
         }
     }
 
     fn audit_event(
         &self,
-        kind: &'static str,
+        kind: AuditKind,
         to: Option<&str>,
         masked: Option<String>,
         ctx: &RequestContext,
@@ -214,13 +216,16 @@ impl AuthService {
         }
     }
 
-    async fn ip_limited(&self, send: bool, ctx: &RequestContext) -> Result<(), AuthError> {
-        let limiter = if send { &self.ip_sends } else { &self.ip_verifies };
+    async fn ip_limited(&self, action: IpAction, ctx: &RequestContext) -> Result<(), AuthError> {
+        let limiter = match action {
+            IpAction::Send => &self.ip_sends,
+            IpAction::Verify => &self.ip_verifies,
+        };
         let Err(retry_after_secs) = limiter.check(ctx.client_ip) else { return Ok(()) };
-        tracing::info!(ip = ?ctx.client_ip, send, "client IP over its limit");
-        let what = if send { "send" } else { "verify" };
+        let what = action.as_str();
+        tracing::info!(ip = ?ctx.client_ip, what, "client IP over its limit");
         self.audit(
-            "rate_limited",
+            AuditKind::RateLimited,
             None,
             None,
             ctx,
@@ -228,10 +233,9 @@ impl AuthService {
             None,
         )
         .await;
-        Err(if send {
-            AuthError::SendLimited { retry_after_secs }
-        } else {
-            AuthError::VerifyLimited { retry_after_secs }
+        Err(match action {
+            IpAction::Send => AuthError::SendLimited { retry_after_secs },
+            IpAction::Verify => AuthError::VerifyLimited { retry_after_secs },
         })
     }
 
@@ -254,7 +258,7 @@ impl AuthService {
     /// usable code exists that nobody received.
     pub async fn request_code(&self, raw_identifier: &str, ctx: &RequestContext) -> Result<Pending, AuthError> {
         let to = Identifier::parse(raw_identifier, self.settings.default_region.as_deref())?;
-        self.ip_limited(true, ctx).await?;
+        self.ip_limited(IpAction::Send, ctx).await?;
         self.send_new_code(to, ctx).await
     }
 
@@ -262,7 +266,7 @@ impl AuthService {
     /// code page: only an email address will do.
     pub async fn request_email_code(&self, raw_email: &str, ctx: &RequestContext) -> Result<Pending, AuthError> {
         let to = Identifier::Email(EmailAddress::parse(raw_email)?);
-        self.ip_limited(true, ctx).await?;
+        self.ip_limited(IpAction::Send, ctx).await?;
         self.send_new_code(to, ctx).await
     }
 
@@ -271,7 +275,7 @@ impl AuthService {
     pub async fn resend_code(&self, previous: &ChallengeId, ctx: &RequestContext) -> Result<Pending, AuthError> {
         let view = self.store.challenge_view(previous).await?.ok_or(AuthError::NoChallenge)?;
         let to = view.identifier()?;
-        self.ip_limited(true, ctx).await?;
+        self.ip_limited(IpAction::Send, ctx).await?;
         self.send_new_code(to, ctx).await
     }
 
@@ -296,7 +300,8 @@ impl AuthService {
             && !self.store.claim_sms_for_ip(&ip_key(ip).to_string(), now, l.sms_per_ip_per_hour).await?
         {
             tracing::info!(ip = ?ctx.client_ip, "client IP over its hourly SMS share (PASSCODE_SMS_PER_IP_PER_HOUR)");
-            self.audit("rate_limited", Some(dest), Some(to.masked()), ctx, Some("SMS per IP".into()), None).await;
+            self.audit(AuditKind::RateLimited, Some(dest), Some(to.masked()), ctx, Some("SMS per IP".into()), None)
+                .await;
             return Err(AuthError::SmsUnavailable);
         }
         let lane = self.device_lane(ctx, dest).unwrap_or_default();
@@ -307,7 +312,7 @@ impl AuthService {
                 SendClaim::Refused { retry_at } => {
                     let retry_after_secs = secs_until(now, retry_at);
                     self.audit(
-                        "rate_limited",
+                        AuditKind::RateLimited,
                         Some(dest),
                         Some(to.masked()),
                         ctx,
@@ -320,8 +325,15 @@ impl AuthService {
             };
         if to.channel() == Channel::Sms && !self.store.claim_sms(now, l.sms_per_hour).await? {
             tracing::warn!("hourly SMS budget spent (PASSCODE_SMS_PER_HOUR); refusing SMS until the hour is over");
-            self.audit("rate_limited", Some(dest), Some(to.masked()), ctx, Some("global SMS budget".into()), None)
-                .await;
+            self.audit(
+                AuditKind::RateLimited,
+                Some(dest),
+                Some(to.masked()),
+                ctx,
+                Some("global SMS budget".into()),
+                None,
+            )
+            .await;
             return Err(AuthError::SmsUnavailable);
         }
         let code = Code::generate(&self.settings.code);
@@ -349,11 +361,13 @@ impl AuthService {
         if let Err(source) = self.delivery.send(&message).await {
             let source = source.masking(dest, &to.masked());
             self.store.retire_challenge(&challenge, self.clock.now_ms()).await?;
-            self.audit("delivery_failed", Some(dest), Some(to.masked()), ctx, Some(source.to_string()), None).await;
+            self.audit(AuditKind::DeliveryFailed, Some(dest), Some(to.masked()), ctx, Some(source.to_string()), None)
+                .await;
             return Err(AuthError::Delivery { masked: to.masked(), channel: to.channel(), source });
         }
         tracing::info!(to = %to.masked(), channel = to.channel().as_str(), ip = ?ctx.client_ip, "code sent");
-        self.audit("code_sent", Some(dest), Some(to.masked()), ctx, Some(to.channel().as_str().into()), None).await;
+        self.audit(AuditKind::CodeSent, Some(dest), Some(to.masked()), ctx, Some(to.channel().as_str().into()), None)
+            .await;
         Ok(Pending { challenge, masked_destination: to.masked(), channel: to.channel(), expires_at, next_send_at })
     }
 
@@ -424,7 +438,7 @@ impl AuthService {
         ctx: &RequestContext,
     ) -> Result<NewSession, AuthError> {
         let code = Code::parse(raw_code, &self.settings.code)?;
-        self.ip_limited(false, ctx).await?;
+        self.ip_limited(IpAction::Verify, ctx).await?;
         // A turn at hashing before an attempt is reserved: a "busy" answer
         // must not cost the person one of their tries.
         let slot = self.hasher.slot().await?;
@@ -435,7 +449,7 @@ impl AuthService {
             Reservation::DestinationLimited { retry_at } => {
                 let retry_after_secs = secs_until(now, retry_at);
                 self.audit(
-                    "rate_limited",
+                    AuditKind::RateLimited,
                     None,
                     None,
                     ctx,
@@ -451,15 +465,23 @@ impl AuthService {
         if !self.hasher.verify(slot, &code, Some(&reserved.code_hash)).await? {
             let left = (reserved.max_attempts - reserved.attempts).max(0) as u32;
             tracing::info!(ip = ?ctx.client_ip, attempts_left = left, "wrong code");
-            self.audit("verification_failed", Some(dest), None, ctx, Some(format!("{left} attempts left")), None).await;
+            self.audit(
+                AuditKind::VerificationFailed,
+                Some(dest),
+                None,
+                ctx,
+                Some(format!("{left} attempts left")),
+                None,
+            )
+            .await;
             if left == 0 {
-                self.audit("challenge_burned", Some(dest), None, ctx, None, None).await;
+                self.audit(AuditKind::ChallengeBurned, Some(dest), None, ctx, None, None).await;
             }
             let now = self.clock.now_ms();
             if self.store.lock_if_exhausted(&reserved.failure_key, now, l.failures_per_hour, l.lockout_ms).await? {
                 tracing::warn!(ip = ?ctx.client_ip, "destination locked after too many wrong codes");
                 self.audit(
-                    "destination_locked",
+                    AuditKind::DestinationLocked,
                     Some(dest),
                     None,
                     ctx,
@@ -474,7 +496,7 @@ impl AuthService {
                 AuthError::WrongCode { attempts_left: left }
             });
         }
-        match self.open_session(ChallengeKey::Id(challenge), "code", ctx).await? {
+        match self.open_session(ChallengeKey::Id(challenge), SignInMethod::Code, ctx).await? {
             Some(session) => Ok(session),
             // A right code that lost a race: with a resend (a newer code
             // retired it) or with another sign-in. Say which.
@@ -498,7 +520,7 @@ impl AuthService {
     async fn open_session(
         &self,
         key: ChallengeKey<'_>,
-        with: &'static str,
+        with: SignInMethod,
         ctx: &RequestContext,
     ) -> Result<Option<NewSession>, AuthError> {
         let token = SessionToken::generate();
@@ -506,13 +528,20 @@ impl AuthService {
         let expires_at = now + self.settings.session_ttl_ms;
         let new_user_id = crate::domain::random_id();
         let audit = |destination: &str, user_id: &str| {
-            self.audit_event("signed_in", Some(destination), None, ctx, Some(with.into()), Some(user_id.to_owned()))
+            self.audit_event(
+                AuditKind::SignedIn,
+                Some(destination),
+                None,
+                ctx,
+                Some(with.as_str().into()),
+                Some(user_id.to_owned()),
+            )
         };
         let Some(signed_in) = self.store.consume_and_sign_in(key, &new_user_id, &token, now, expires_at, audit).await?
         else {
             return Ok(None);
         };
-        tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, with, "signed in");
+        tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, with = with.as_str(), "signed in");
         let device = self.remember_device(ctx, &signed_in.destination);
         Ok(Some(NewSession { token, expires_at, device }))
     }
@@ -538,8 +567,10 @@ impl AuthService {
     /// confirmation page. Consumes the challenge, so the code stops working
     /// too. Any failure reads the same: the link is expired or used.
     pub async fn sign_in_with_link(&self, link: &LinkToken, ctx: &RequestContext) -> Result<NewSession, AuthError> {
-        self.ip_limited(false, ctx).await?;
-        self.open_session(ChallengeKey::Link(&link.hash()), "link", ctx).await?.ok_or(AuthError::LinkUnusable)
+        self.ip_limited(IpAction::Verify, ctx).await?;
+        self.open_session(ChallengeKey::Link(&link.hash()), SignInMethod::Link, ctx)
+            .await?
+            .ok_or(AuthError::LinkUnusable)
     }
 
     pub async fn current_user(&self, token: &SessionToken) -> Result<Option<SignedInUser>, AuthError> {
@@ -552,7 +583,7 @@ impl AuthService {
     pub async fn sign_out(&self, token: &SessionToken, ctx: &RequestContext) -> Result<(), AuthError> {
         if let Some(user_id) = self.store.delete_session(token).await? {
             tracing::info!("signed out");
-            self.audit("signed_out", None, None, ctx, None, Some(user_id)).await;
+            self.audit(AuditKind::SignedOut, None, None, ctx, None, Some(user_id)).await;
         }
         Ok(())
     }
@@ -565,4 +596,36 @@ pub const LINK_PATH: &str = "/sign-in/email-link";
 fn secs_until(now_ms: i64, at_ms: i64) -> u64 {
     let ms = (at_ms - now_ms).max(1000) as u64;
     ms.div_ceil(1000)
+}
+
+/// Which per-IP allowance a request draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IpAction {
+    Send,
+    Verify,
+}
+
+impl IpAction {
+    fn as_str(self) -> &'static str {
+        match self {
+            IpAction::Send => "send",
+            IpAction::Verify => "verify",
+        }
+    }
+}
+
+/// How a person proved they hold the address (recorded with the sign-in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignInMethod {
+    Code,
+    Link,
+}
+
+impl SignInMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignInMethod::Code => "code",
+            SignInMethod::Link => "link",
+        }
+    }
 }

@@ -39,11 +39,40 @@ pub enum ChallengeState {
     Open,
 }
 
+/// What an audit row records. Stored as its `as_str()` text, which queries
+/// and the README's examples use: renaming a variant must keep its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    CodeSent,
+    DeliveryFailed,
+    RateLimited,
+    VerificationFailed,
+    ChallengeBurned,
+    DestinationLocked,
+    SignedIn,
+    SignedOut,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::CodeSent => "code_sent",
+            AuditKind::DeliveryFailed => "delivery_failed",
+            AuditKind::RateLimited => "rate_limited",
+            AuditKind::VerificationFailed => "verification_failed",
+            AuditKind::ChallengeBurned => "challenge_burned",
+            AuditKind::DestinationLocked => "destination_locked",
+            AuditKind::SignedIn => "signed_in",
+            AuditKind::SignedOut => "signed_out",
+        }
+    }
+}
+
 /// One row of the audit trail.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AuditEvent {
     pub at: i64,
-    pub kind: &'static str,
+    pub kind: AuditKind,
     pub destination_hash: Option<String>,
     pub destination_masked: Option<String>,
     pub user_id: Option<String>,
@@ -712,7 +741,7 @@ async fn insert_audit<'c>(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(e.at)
-    .bind(e.kind)
+    .bind(e.kind.as_str())
     .bind(e.destination_hash.as_deref())
     .bind(e.destination_masked.as_deref())
     .bind(e.user_id.as_deref())
