@@ -231,7 +231,8 @@ fn router(
         // Pages and server-function answers, compressed on the fly. Safe
         // from BREACH-style guessing because no response compressed here
         // holds a secret next to text an attacker chooses (README,
-        // "Compression"); the outbox, which would, is added after this.
+        // "Compression and caching"); the outbox, which would, is added
+        // after this.
         .layer(
             CompressionLayer::new().br(true).gzip(true).compress_when(
                 SizeAbove::new(1024)
