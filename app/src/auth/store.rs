@@ -6,7 +6,6 @@
 //! `fetch_all`, so each runs to completion before its connection goes back
 //! to the pool; a half-read SQLite statement would keep its transaction open.
 
-use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::domain::{ChallengeId, Channel, Identifier, SessionToken};
@@ -95,9 +94,11 @@ pub struct SignedIn {
     pub destination: String,
 }
 
+#[derive(sqlx::FromRow)]
 pub struct ChallengeView {
     pub id: String,
     pub destination: String,
+    #[sqlx(try_from = "String")]
     pub channel: Channel,
     pub created_at: i64,
     pub expires_at: i64,
@@ -158,9 +159,11 @@ pub enum Reservation {
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 
+#[derive(sqlx::FromRow)]
 pub struct UserRow {
     pub id: String,
     pub identifier: String,
+    #[sqlx(try_from = "String")]
     pub channel: Channel,
     pub created_at: i64,
 }
@@ -182,7 +185,7 @@ macro_rules! usable_link {
     };
 }
 
-/// The columns `view_of` reads.
+/// The columns of a `ChallengeView`.
 macro_rules! view_columns {
     () => {
         "id, destination, channel, created_at, expires_at, lane, requested_from"
@@ -205,23 +208,6 @@ macro_rules! hourly_claim {
             " AND (hour_start <= $1 - $2 OR hour_count < $3)"
         )
     };
-}
-
-fn view_of(row: &AnyRow) -> Result<ChallengeView, sqlx::Error> {
-    Ok(ChallengeView {
-        id: row.try_get("id")?,
-        destination: row.try_get("destination")?,
-        channel: channel_of(row, "channel")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        lane: row.try_get("lane")?,
-        requested_from: row.try_get("requested_from")?,
-    })
-}
-
-fn channel_of(row: &AnyRow, column: &str) -> Result<Channel, sqlx::Error> {
-    let raw: String = row.try_get(column)?;
-    Channel::parse(&raw).ok_or_else(|| sqlx::Error::Decode(format!("unknown channel {raw:?}").into()))
 }
 
 impl Store {
@@ -546,11 +532,10 @@ impl Store {
 
     /// Where a challenge's code went and when it expires, whatever its state.
     pub async fn challenge_view(&self, id: &ChallengeId) -> Result<Option<ChallengeView>, sqlx::Error> {
-        let row = sqlx::query(concat!("SELECT ", view_columns!(), " FROM challenges WHERE id = $1"))
+        sqlx::query_as(concat!("SELECT ", view_columns!(), " FROM challenges WHERE id = $1"))
             .bind(id.as_ref())
             .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(view_of).transpose()
+            .await
     }
 
     /// Consumes the challenge and opens a session in one transaction. The
@@ -631,34 +616,24 @@ impl Store {
     /// The open challenge a sign-in link belongs to, if any. Reading only:
     /// opening a link must never use it up.
     pub async fn link_view(&self, link_hash: &str, now: i64) -> Result<Option<ChallengeView>, sqlx::Error> {
-        let row = sqlx::query(concat!("SELECT ", view_columns!(), " FROM challenges WHERE ", usable_link!()))
+        sqlx::query_as(concat!("SELECT ", view_columns!(), " FROM challenges WHERE ", usable_link!()))
             .bind(now)
             .bind(link_hash)
             .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(view_of).transpose()
+            .await
     }
 
     /// Looks a session up by the hash of its token: the comparison happens on
     /// a SHA-256 digest, so response time says nothing about the token.
     pub async fn session_user(&self, token: &SessionToken, now: i64) -> Result<Option<UserRow>, sqlx::Error> {
-        let row = sqlx::query(
+        sqlx::query_as(
             "SELECT u.id, u.identifier, u.channel, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(token.hash())
         .bind(now)
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(UserRow {
-                id: r.try_get("id")?,
-                identifier: r.try_get("identifier")?,
-                channel: channel_of(&r, "channel")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .transpose()
+        .await
     }
 
     /// Deletes the session; returns its user when there was one.

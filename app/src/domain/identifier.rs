@@ -45,6 +45,20 @@ impl Channel {
     }
 }
 
+/// A stored channel that is neither `email` nor `sms`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown channel {0:?}")]
+pub struct UnknownChannel(String);
+
+/// How a stored row's `channel` column becomes a `Channel`.
+impl TryFrom<String> for Channel {
+    type Error = UnknownChannel;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Channel::parse(&raw).ok_or(UnknownChannel(raw))
+    }
+}
+
 /// An email address, lower-cased as a whole. RFC 5321 lets a server treat
 /// the local part as case-sensitive, but no mail service people use does:
 /// `Jane@Example.com` and `jane@example.com` are one inbox, so they must be
