@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use app::auth::{HashParams, Limits, SmtpSecurity, SmtpSettings};
 use app::domain::{CodeAlphabet, CodePolicy, EmailAddress};
@@ -105,9 +106,9 @@ pub struct Config {
     /// `None`: generate one in `data_dir` (development only).
     pub secret: Option<Secret>,
     pub code: CodePolicy,
-    pub code_ttl_secs: i64,
+    pub code_ttl: Duration,
     pub max_attempts: u32,
-    pub session_ttl_secs: i64,
+    pub session_ttl: Duration,
     pub default_region: Option<String>,
     pub argon2: HashParams,
     pub hash_concurrency: usize,
@@ -286,10 +287,16 @@ impl Config {
                 return Err(err("PASSCODE_CODE_ALPHABET", format!("expected digits or alphanumeric, got {v:?}")));
             }
         };
-        let code_ttl_secs = ranged(src, "PASSCODE_CODE_TTL_SECS", 600i64, "seconds", 1, 3600)?;
+        let code_ttl = Duration::from_secs(ranged(src, "PASSCODE_CODE_TTL_SECS", 600u64, "seconds", 1, 3600)?);
         let max_attempts = ranged(src, "PASSCODE_MAX_ATTEMPTS", 5u32, "a number", 1, 10)?;
-        let session_ttl_secs =
-            ranged(src, "PASSCODE_SESSION_TTL_SECS", 30 * 24 * 3600i64, "seconds", 60, 400 * 24 * 3600)?;
+        let session_ttl = Duration::from_secs(ranged(
+            src,
+            "PASSCODE_SESSION_TTL_SECS",
+            30 * 24 * 3600u64,
+            "seconds",
+            60,
+            400 * 24 * 3600,
+        )?);
         let default_region = src.get("PASSCODE_DEFAULT_REGION").map(|r| r.trim().to_ascii_uppercase());
         if let Some(region) = &default_region
             && (region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()))
@@ -339,18 +346,18 @@ impl Config {
         }
         let d = Limits::default();
         let limits = Limits {
-            resend_cooldown_ms: ranged(
+            resend_cooldown: Duration::from_secs(ranged(
                 src,
                 "PASSCODE_RESEND_COOLDOWN_SECS",
-                d.resend_cooldown_ms / 1000,
+                d.resend_cooldown.as_secs(),
                 "seconds",
                 1,
                 3600,
-            )? * 1000,
+            )?),
             codes_per_hour: ranged(src, "PASSCODE_CODES_PER_HOUR", d.codes_per_hour, "a number", 1, 1000)?,
             codes_per_day: ranged(src, "PASSCODE_CODES_PER_DAY", d.codes_per_day, "a number", 1, 10_000)?,
             failures_per_hour: ranged(src, "PASSCODE_FAILURES_PER_HOUR", d.failures_per_hour, "a number", 1, 1000)?,
-            lockout_ms: ranged(src, "PASSCODE_LOCKOUT_SECS", d.lockout_ms / 1000, "seconds", 1, 86_400)? * 1000,
+            lockout: Duration::from_secs(ranged(src, "PASSCODE_LOCKOUT_SECS", d.lockout.as_secs(), "seconds", 1, 86_400)?),
             ip_sends_per_10_min: ranged(
                 src,
                 "PASSCODE_IP_SENDS_PER_10_MIN",
@@ -483,9 +490,9 @@ impl Config {
             audit_retention_days,
             secret,
             code: CodePolicy { length, alphabet },
-            code_ttl_secs,
+            code_ttl,
             max_attempts,
-            session_ttl_secs,
+            session_ttl,
             default_region,
             argon2,
             hash_concurrency,
@@ -685,11 +692,11 @@ mod tests {
         assert_eq!(c.public_url, "http://127.0.0.1:3000");
         assert_eq!(c.public_host(), "127.0.0.1");
         assert_eq!(c.code, CodePolicy::default());
-        assert_eq!(c.code_ttl_secs, 600);
+        assert_eq!(c.code_ttl, Duration::from_secs(600));
         assert_eq!(c.max_attempts, 5);
         assert!(c.database_url.starts_with("sqlite://data/passcode.db"));
         assert!(c.outbox_enabled());
-        assert_eq!(c.limits.resend_cooldown_ms, 30_000);
+        assert_eq!(c.limits.resend_cooldown, Duration::from_secs(30));
         assert!(c.trusted_proxies.is_empty());
         let c = Config::from_source(&src(&[
             ("PASSCODE_ENV", "development"),

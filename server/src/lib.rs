@@ -126,9 +126,9 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let hasher = CodeHasher::new(secret.expose(), config.argon2, config.hash_concurrency, config.hash_max_wait)?;
     let settings = AuthSettings {
         code: config.code,
-        code_ttl_ms: config.code_ttl_secs * 1000,
+        code_ttl: config.code_ttl,
         max_attempts: config.max_attempts,
-        session_ttl_ms: config.session_ttl_secs * 1000,
+        session_ttl: config.session_ttl,
         default_region: config.default_region.clone(),
         product_name: "Passcode".into(),
         public_url: config.public_url.clone(),

@@ -21,13 +21,13 @@ use governor::{Quota, RateLimiter};
 pub struct Limits {
     /// Wait after the first code of an hour; doubles with each further code
     /// (30 s, 60 s, 120 s, … up to 16×).
-    pub resend_cooldown_ms: i64,
+    pub resend_cooldown: Duration,
     pub codes_per_hour: i64,
     pub codes_per_day: i64,
     /// Wrong codes per destination within an hour, across all its challenges,
-    /// before verification for it is refused for `lockout_ms`.
+    /// before verification for it is refused for `lockout`.
     pub failures_per_hour: i64,
-    pub lockout_ms: i64,
+    pub lockout: Duration,
     /// Per client IP: sends per 10 minutes, and how many may come at once.
     pub ip_sends_per_10_min: u32,
     pub ip_send_burst: u32,
@@ -43,11 +43,11 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            resend_cooldown_ms: 30_000,
+            resend_cooldown: Duration::from_secs(30),
             codes_per_hour: 5,
             codes_per_day: 10,
             failures_per_hour: 10,
-            lockout_ms: 15 * 60_000,
+            lockout: Duration::from_secs(15 * 60),
             ip_sends_per_10_min: 10,
             ip_send_burst: 3,
             ip_verifies_per_10_min: 30,

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -20,9 +21,9 @@ use super::store::{
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
     pub code: CodePolicy,
-    pub code_ttl_ms: i64,
+    pub code_ttl: Duration,
     pub max_attempts: u32,
-    pub session_ttl_ms: i64,
+    pub session_ttl: Duration,
     /// ISO 3166 region for phone numbers typed without a country code.
     pub default_region: Option<String>,
     /// Shown in messages ("Your Passcode sign-in code").
@@ -48,9 +49,9 @@ impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             code: CodePolicy::default(),
-            code_ttl_ms: 10 * 60 * 1000,
+            code_ttl: Duration::from_secs(10 * 60),
             max_attempts: 5,
-            session_ttl_ms: 30 * 24 * 60 * 60 * 1000,
+            session_ttl: Duration::from_secs(30 * 24 * 60 * 60),
             default_region: None,
             product_name: "Passcode".into(),
             public_url: "http://localhost:3000".into(),
@@ -307,7 +308,7 @@ impl AuthService {
         let lane = self.device_lane(ctx, dest).unwrap_or_default();
         let key = send_key(dest, &lane);
         let next_send_at =
-            match self.store.claim_send(&key, now, l.resend_cooldown_ms, l.codes_per_hour, l.codes_per_day).await? {
+            match self.store.claim_send(&key, now, ms(l.resend_cooldown), l.codes_per_hour, l.codes_per_day).await? {
                 SendClaim::Granted { next_send_at } => next_send_at,
                 SendClaim::Refused { retry_at } => {
                     let retry_after_secs = secs_until(now, retry_at);
@@ -340,7 +341,7 @@ impl AuthService {
         let code_hash = self.hasher.hash(slot, &code).await?;
         let challenge = ChallengeId::generate();
         let now = self.clock.now_ms();
-        let expires_at = now + self.settings.code_ttl_ms;
+        let expires_at = now + ms(self.settings.code_ttl);
         // Email carries a sign-in link too; a text message stays short.
         let link = (to.channel() == Channel::Email).then(LinkToken::generate);
         let requested_from = ctx.user_agent.as_deref().and_then(super::email::describe_user_agent);
@@ -444,7 +445,7 @@ impl AuthService {
         let slot = self.hasher.slot().await?;
         let l = &self.settings.limits;
         let now = self.clock.now_ms();
-        let reserved = match self.store.reserve_attempt(challenge, now, l.failures_per_hour, l.lockout_ms).await? {
+        let reserved = match self.store.reserve_attempt(challenge, now, l.failures_per_hour, ms(l.lockout)).await? {
             Reservation::Reserved(r) => r,
             Reservation::DestinationLimited { retry_at } => {
                 let retry_after_secs = secs_until(now, retry_at);
@@ -478,14 +479,14 @@ impl AuthService {
                 self.audit(AuditKind::ChallengeBurned, Some(dest), None, ctx, None, None).await;
             }
             let now = self.clock.now_ms();
-            if self.store.lock_if_exhausted(&reserved.failure_key, now, l.failures_per_hour, l.lockout_ms).await? {
+            if self.store.lock_if_exhausted(&reserved.failure_key, now, l.failures_per_hour, ms(l.lockout)).await? {
                 tracing::warn!(ip = ?ctx.client_ip, "destination locked after too many wrong codes");
                 self.audit(
                     AuditKind::DestinationLocked,
                     Some(dest),
                     None,
                     ctx,
-                    Some(format!("{} s", l.lockout_ms / 1000)),
+                    Some(format!("{} s", l.lockout.as_secs())),
                     None,
                 )
                 .await;
@@ -525,7 +526,7 @@ impl AuthService {
     ) -> Result<Option<NewSession>, AuthError> {
         let token = SessionToken::generate();
         let now = self.clock.now_ms();
-        let expires_at = now + self.settings.session_ttl_ms;
+        let expires_at = now + ms(self.settings.session_ttl);
         let new_user_id = crate::domain::random_id();
         let audit = |destination: &str, user_id: &str| {
             self.audit_event(
@@ -592,6 +593,12 @@ impl AuthService {
 /// Where a sign-in link points. The server answers it by moving the token
 /// into a cookie and showing a confirmation page.
 pub const LINK_PATH: &str = "/sign-in/email-link";
+
+/// A length of time as the clock's milliseconds (saturating: settings are
+/// checked far below `i64::MAX`).
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
 
 fn secs_until(now_ms: i64, at_ms: i64) -> u64 {
     let ms = (at_ms - now_ms).max(1000) as u64;
