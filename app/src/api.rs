@@ -5,79 +5,31 @@
 //! Cross-site requests never reach these: the server's `cross_site_guard`
 //! middleware refuses them first. All use POST (the default encoding).
 
-use serde::{Deserialize, Serialize};
-
-use crate::error::AppError;
+use crate::domain::AppError;
+pub use crate::domain::{LinkView, Notice, PendingView, UserView};
 
 #[allow(unused_imports)]
 use leptos::prelude::*;
 
-/// What the code page shows about the code on its way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingView {
-    pub masked_destination: String,
-    /// "email" or "sms".
-    pub channel: String,
-    pub code_length: usize,
-    pub numeric: bool,
-    /// Seconds until a new code may be requested (0: now).
-    pub resend_in_secs: u64,
-    /// What the last successful post from this page did, shown once.
-    #[serde(default)]
-    pub notice: Option<Notice>,
-}
-
-/// A word for the code page after a post that succeeded. Each post comes
-/// back to a freshly rendered page, so the server function leaves it in a
-/// short-lived cookie and the page takes it (never from the URL, where
-/// anyone could put it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Notice {
-    /// Another code was sent to the same place.
-    Resent,
-    /// A code was sent to an email address instead of the phone.
-    Switched,
-}
-
-impl Notice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Notice::Resent => "resent",
-            Notice::Switched => "switched",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Notice::Resent, Notice::Switched].into_iter().find(|n| n.as_str() == s)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserView {
-    pub identifier: String,
-    pub channel: String,
-}
-
 /// Cookie lifetime in seconds for something that expires at `expires_at_ms`
 /// by the auth core's clock.
 #[cfg(feature = "ssr")]
-fn seconds_until(state: &crate::state::AppState, expires_at_ms: i64) -> i64 {
+fn seconds_until(state: &crate::web::AppState, expires_at_ms: i64) -> i64 {
     ((expires_at_ms - state.auth.now_ms()) / 1000).max(60)
 }
 
 /// Keeps the challenge in this browser. The cookie outlives the code by an
 /// hour so that "expired" can be told apart from "no sign-in here".
 #[cfg(feature = "ssr")]
-fn remember_pending(state: &crate::state::AppState, pending: &crate::auth::Pending) {
-    crate::state::set_pending_cookie(&pending.challenge, seconds_until(state, pending.expires_at) + 3600);
+fn remember_pending(state: &crate::web::AppState, pending: &crate::auth::Pending) {
+    crate::web::set_pending_cookie(&pending.challenge, seconds_until(state, pending.expires_at) + 3600);
 }
 
 /// Both ways in end here: the session cookie, no pending code left in this
 /// browser, and the account page.
 #[cfg(feature = "ssr")]
-fn signed_in(state: &crate::state::AppState, session: &crate::auth::NewSession) {
-    use crate::state::*;
+fn signed_in(state: &crate::web::AppState, session: &crate::auth::NewSession) {
+    use crate::web::*;
     set_session_cookie(&session.token, seconds_until(state, session.expires_at));
     set_device_cookie(&session.device);
     clear_pending_cookie();
@@ -85,13 +37,13 @@ fn signed_in(state: &crate::state::AppState, session: &crate::auth::NewSession) 
 }
 
 #[cfg(feature = "ssr")]
-fn wait_secs(state: &crate::state::AppState, at_ms: i64) -> u64 {
+fn wait_secs(state: &crate::web::AppState, at_ms: i64) -> u64 {
     ((at_ms - state.auth.now_ms()).max(0) as u64).div_ceil(1000)
 }
 
 #[server(prefix = "/api", endpoint = "request_code")]
 pub async fn request_code(identifier: String) -> Result<(), AppError> {
-    use crate::state::*;
+    use crate::web::*;
     let state = app_state()?;
     let pending = state.auth.request_code(&identifier, &request_context()).await.map_err(fail)?;
     remember_pending(&state, &pending);
@@ -102,7 +54,7 @@ pub async fn request_code(identifier: String) -> Result<(), AppError> {
 /// Returns the seconds until yet another code may be requested.
 #[server(prefix = "/api", endpoint = "resend_code")]
 pub async fn resend_code() -> Result<u64, AppError> {
-    use crate::state::*;
+    use crate::web::*;
     let state = app_state()?;
     let previous = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
     let pending = state.auth.resend_code(&previous, &request_context()).await.map_err(fail)?;
@@ -113,7 +65,7 @@ pub async fn resend_code() -> Result<u64, AppError> {
 
 #[server(prefix = "/api", endpoint = "verify_code")]
 pub async fn verify_code(code: String) -> Result<(), AppError> {
-    use crate::state::*;
+    use crate::web::*;
     let state = app_state()?;
     let challenge = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
     let session = state.auth.verify_code(&challenge, &code, &request_context()).await.map_err(fail)?;
@@ -123,7 +75,7 @@ pub async fn verify_code(code: String) -> Result<(), AppError> {
 
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::state::*;
+    use crate::web::*;
     let state = app_state()?;
     if let Some(token) = session_token() {
         state.auth.sign_out(&token, &request_context()).await.map_err(fail)?;
@@ -135,22 +87,19 @@ pub async fn sign_out() -> Result<(), AppError> {
 
 #[server(prefix = "/api", endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<UserView>, AppError> {
-    use crate::state::*;
+    use crate::web::*;
     let state = app_state()?;
     let Some(token) = session_token() else { return Ok(None) };
     let user = state.auth.current_user(&token).await.map_err(fail)?;
-    Ok(user.map(|u| UserView {
-        identifier: u.identifier.as_ref().to_owned(),
-        channel: u.identifier.channel().as_str().to_owned(),
-    }))
+    Ok(user.map(|u| UserView { identifier: u.identifier.as_ref().to_owned(), channel: u.identifier.channel() }))
 }
 
 #[cfg(feature = "ssr")]
-fn pending_view(state: &crate::state::AppState, p: crate::auth::Pending) -> PendingView {
+fn pending_view(state: &crate::web::AppState, p: crate::auth::Pending) -> PendingView {
     let policy = state.auth.settings().code;
     PendingView {
         masked_destination: p.masked_destination,
-        channel: p.channel.as_str().to_owned(),
+        channel: p.channel,
         code_length: policy.length,
         numeric: policy.alphabet == crate::domain::CodeAlphabet::Digits,
         resend_in_secs: wait_secs(state, p.next_send_at),
@@ -160,7 +109,7 @@ fn pending_view(state: &crate::state::AppState, p: crate::auth::Pending) -> Pend
 
 #[server(prefix = "/api", endpoint = "pending_challenge")]
 pub async fn pending_challenge() -> Result<Option<PendingView>, AppError> {
-    use crate::state::*;
+    use crate::web::*;
     let state = app_state()?;
     let Some(id) = pending_challenge_id() else { return Ok(None) };
     let pending = state.auth.pending(&id).await.map_err(fail)?;
@@ -172,7 +121,7 @@ pub async fn pending_challenge() -> Result<Option<PendingView>, AppError> {
 /// code page, which shows where the new code went.
 #[server(prefix = "/api", endpoint = "switch_to_email")]
 pub async fn switch_to_email(email: String) -> Result<PendingView, AppError> {
-    use crate::state::*;
+    use crate::web::*;
     let state = app_state()?;
     let pending = state.auth.request_email_code(&email, &request_context()).await.map_err(fail)?;
     remember_pending(&state, &pending);
@@ -180,22 +129,11 @@ pub async fn switch_to_email(email: String) -> Result<PendingView, AppError> {
     Ok(pending_view(&state, pending))
 }
 
-/// What the confirmation page of a sign-in link shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinkView {
-    /// The account's address in full, so nobody signs in to an account that
-    /// is not theirs without seeing whose it is.
-    pub address: String,
-    /// "Chrome on Linux at 14:22 UTC", when the code was asked for in
-    /// another browser than this one.
-    pub requested_elsewhere: Option<String>,
-}
-
 /// Which account the sign-in link this browser opened signs in to, if the
 /// link still works. Reads only.
 #[server(prefix = "/api", endpoint = "link_destination")]
 pub async fn link_destination() -> Result<Option<LinkView>, AppError> {
-    use crate::state::*;
+    use crate::web::*;
     let state = app_state()?;
     let Some(link) = link_token() else { return Ok(None) };
     let info = state.auth.link_info(&link, pending_challenge_id().as_ref()).await.map_err(fail)?;
@@ -215,7 +153,7 @@ pub async fn link_destination() -> Result<Option<LinkView>, AppError> {
 /// link is used up.
 #[server(prefix = "/api", endpoint = "confirm_link")]
 pub async fn confirm_link() -> Result<(), AppError> {
-    use crate::state::*;
+    use crate::web::*;
     let state = app_state()?;
     let link = link_token().ok_or_else(|| fail(AppError::LinkUnusable))?;
     let session = state.auth.sign_in_with_link(&link, &request_context()).await.map_err(fail)?;

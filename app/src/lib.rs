@@ -1,20 +1,29 @@
-//! Passcode's pages, routes and server functions. Server-only code (the auth
-//! core, storage, delivery) sits behind the `ssr` feature and never reaches
-//! the browser's wasm.
+//! Passcode's pages, routes and server functions, over the auth core.
+//!
+//! - `domain`: parsed values, `Channel`, `AppError` and the wire types (the
+//!   last three also in the browser's wasm).
+//! - `auth`: the core's rules, behind traits for storage, delivery and time.
+//! - `store`: the SQL that implements the core's storage traits.
+//! - `delivery`: SMTP, SMS providers and the development outbox.
+//! - `web`: what server functions read and write (state, cookies, client IP).
+//! - `api`: the server functions; `pages` and `islands`: what people see.
+//!
+//! Everything but `domain`'s wire half, `api`'s declarations, `pages` and
+//! `islands` is behind the `ssr` feature and never reaches the wasm.
 
 pub mod api;
-pub mod error;
+pub mod domain;
 pub mod islands;
 mod pages;
 
 #[cfg(feature = "ssr")]
 pub mod auth;
 #[cfg(feature = "ssr")]
-pub mod client_ip;
+pub mod delivery;
 #[cfg(feature = "ssr")]
-pub mod domain;
+pub mod store;
 #[cfg(feature = "ssr")]
-pub mod state;
+pub mod web;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};

@@ -9,7 +9,7 @@ use cookie::Cookie;
 use http::HeaderValue;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 
-use app::state::DEVICE_COOKIE;
+use app::web::DEVICE_COOKIE;
 
 /// `no-store` for server-function answers, for responses that set a cookie
 /// and for requests that carry any cookie but the device cookie (which only

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use app::auth::{HashParams, Limits, SmtpSecurity, SmtpSettings};
+use app::auth::{HashParams, Limits};
+use app::delivery::{SmtpSecurity, SmtpSettings};
 use app::domain::{CodeAlphabet, CodePolicy, EmailAddress};
 use leptos::config::LeptosOptions;
 
@@ -49,7 +50,7 @@ pub enum SmsConfig {
         base_url: String,
         account_sid: String,
         auth_token: Secret,
-        sender: app::auth::TwilioSender,
+        sender: app::delivery::TwilioSender,
     },
     Webhook {
         url: String,
@@ -357,7 +358,14 @@ impl Config {
             codes_per_hour: ranged(src, "PASSCODE_CODES_PER_HOUR", d.codes_per_hour, "a number", 1, 1000)?,
             codes_per_day: ranged(src, "PASSCODE_CODES_PER_DAY", d.codes_per_day, "a number", 1, 10_000)?,
             failures_per_hour: ranged(src, "PASSCODE_FAILURES_PER_HOUR", d.failures_per_hour, "a number", 1, 1000)?,
-            lockout: Duration::from_secs(ranged(src, "PASSCODE_LOCKOUT_SECS", d.lockout.as_secs(), "seconds", 1, 86_400)?),
+            lockout: Duration::from_secs(ranged(
+                src,
+                "PASSCODE_LOCKOUT_SECS",
+                d.lockout.as_secs(),
+                "seconds",
+                1,
+                86_400,
+            )?),
             ip_sends_per_10_min: ranged(
                 src,
                 "PASSCODE_IP_SENDS_PER_10_MIN",
@@ -430,8 +438,8 @@ impl Config {
             Some("off") => SmsConfig::Off,
             Some("twilio") => {
                 let sender = match (src.get("PASSCODE_TWILIO_FROM"), src.get("PASSCODE_TWILIO_MESSAGING_SERVICE_SID")) {
-                    (Some(from), None) => app::auth::TwilioSender::From(from),
-                    (None, Some(sid)) => app::auth::TwilioSender::MessagingService(sid),
+                    (Some(from), None) => app::delivery::TwilioSender::From(from),
+                    (None, Some(sid)) => app::delivery::TwilioSender::MessagingService(sid),
                     _ => {
                         return Err(err(
                             "PASSCODE_TWILIO_FROM",

@@ -52,7 +52,7 @@ pub async fn sign_and_check(State(key): State<FormErrorKey>, req: Request, next:
     if !pairs.iter().any(|(k, _)| is_ours(k)) {
         return next.run(req).await;
     }
-    let nonce = app::state::cookie_in(req.headers(), NONCE_COOKIE);
+    let nonce = app::web::cookie_in(req.headers(), NONCE_COOKIE);
     if let Some(nonce) = nonce
         && let [path, err, sig] = [PATH, ERR, SIG].map(|name| only(&pairs, name))
         && let (Some(path), Some(err), Some(sig)) = (path, err, sig)
@@ -126,7 +126,7 @@ fn sign_redirect(key: &FormErrorKey, mut res: Response) -> Response {
     query.extend_pairs(pairs.iter().filter(|(k, _)| !is_ours(k)));
     query.extend_pairs([(PATH, path), (ERR, err), (SIG, sig.as_str())]);
     let signed = format!("{page}?{}", query.finish());
-    let cookie = app::state::cookie(NONCE_COOKIE, nonce, NONCE_SECS);
+    let cookie = app::web::cookie(NONCE_COOKIE, nonce, NONCE_SECS);
     match (HeaderValue::from_str(&signed), HeaderValue::from_str(&cookie.to_string())) {
         (Ok(location), Ok(cookie)) => {
             res.headers_mut().insert(LOCATION, location);

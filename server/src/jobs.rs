@@ -4,13 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::auth::{Clock, Store};
+use app::auth::Clock;
+use app::store::SqlStore;
 
 use crate::config::Config;
 
 /// Deletes expired challenges and sessions, old audit rows and stale
 /// counters every `PASSCODE_PURGE_INTERVAL_SECS`.
-pub fn spawn_purge(store: Store, clock: Arc<dyn Clock>, config: &Config) {
+pub fn spawn_purge(store: SqlStore, clock: Arc<dyn Clock>, config: &Config) {
     let every = Duration::from_secs(config.purge_interval_secs);
     let audit_keep_ms = config.audit_retention_days * 86_400_000;
     tokio::spawn(async move {

@@ -25,10 +25,10 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use app::auth::{
-    AuthService, AuthSettings, ByChannel, Clock, CodeHasher, Delivery, HttpSms, Outbox, SmsApi, Smtp, Store,
-};
-use app::state::AppState;
+use app::auth::{AuthService, AuthSettings, Clock, CodeHasher, Delivery};
+use app::delivery::{ByChannel, HttpSms, Outbox, SmsApi, Smtp};
+use app::store::SqlStore;
+use app::web::AppState;
 use app::{App, shell};
 use assets::Assets;
 use config::{Config, EmailConfig, Mode, Secret, SmsConfig};
@@ -65,8 +65,8 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 }
 
 /// Email by SMTP or the dev outbox, SMS by a provider's API or the outbox.
-fn delivery(config: &Config, store: &Store, clock: &Arc<dyn Clock>) -> anyhow::Result<Arc<dyn Delivery>> {
-    let outbox: Arc<dyn Delivery> = Arc::new(Outbox::new(store.clone(), clock.clone()));
+fn delivery(config: &Config, outbox: &Outbox) -> anyhow::Result<Arc<dyn Delivery>> {
+    let outbox: Arc<dyn Delivery> = Arc::new(outbox.clone());
     if config.mode == Mode::Development && !config.addr.ip().is_loopback() {
         tracing::warn!(
             addr = %config.addr,
@@ -120,9 +120,10 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let secret = load_or_create_secret(config)?;
     let (pool, backend) = db::pool(&config.database_url, &config.pool)?;
     db::migrate(&pool, backend).await?;
-    let store = Store::new(pool.clone());
+    let store = SqlStore::new(pool.clone());
     jobs::spawn_purge(store.clone(), clock.clone(), config);
-    let delivery = delivery(config, &store, &clock)?;
+    let outbox = Outbox::new(pool.clone(), clock.clone());
+    let delivery = delivery(config, &outbox)?;
     let hasher = CodeHasher::new(secret.expose(), config.argon2, config.hash_concurrency, config.hash_max_wait)?;
     let settings = AuthSettings {
         code: config.code,
@@ -143,6 +144,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         auth,
         leptos_options: config.leptos.clone(),
         trusted_proxies: Arc::from(config.trusted_proxies.clone()),
+        outbox: config.outbox_enabled().then_some(outbox),
     };
     let form_errors = form_errors::FormErrorKey::derive(secret.expose());
     let assets = Arc::new(load_assets(config)?);

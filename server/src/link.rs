@@ -10,7 +10,7 @@ use http::HeaderValue;
 use http::header::{CACHE_CONTROL, REFERRER_POLICY, SET_COOKIE};
 
 use app::domain::LinkToken;
-use app::state::{LINK_COOKIE, cookie};
+use app::web::{LINK_COOKIE, cookie};
 
 /// Where the link's confirmation page lives (a Leptos route).
 pub const CONFIRM_PATH: &str = "/sign-in/confirm";

@@ -6,8 +6,9 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use http::StatusCode;
 
-use app::auth::{OutboxEntry, escape_html};
-use app::state::AppState;
+use app::auth::escape_html;
+use app::delivery::OutboxEntry;
+use app::web::AppState;
 
 const SHOWN: i64 = 50;
 
@@ -25,7 +26,8 @@ pub async fn direct_only(req: axum::extract::Request, next: axum::middleware::Ne
 }
 
 async fn entries(state: &AppState) -> Result<Vec<OutboxEntry>, Response> {
-    state.auth.store().list_outbox(SHOWN).await.map_err(|e| {
+    let Some(outbox) = &state.outbox else { return Err(StatusCode::NOT_FOUND.into_response()) };
+    outbox.recent(SHOWN).await.map_err(|e| {
         tracing::error!(error = %e, "reading the dev outbox");
         (StatusCode::SERVICE_UNAVAILABLE, "The outbox could not be read. Try again in a moment.").into_response()
     })
@@ -54,7 +56,7 @@ pub async fn outbox_json(State(state): State<AppState>) -> Response {
                 .into_iter()
                 .map(|e| JsonEntry {
                     to: e.to,
-                    channel: e.channel,
+                    channel: e.channel.as_str().to_owned(),
                     subject: e.subject,
                     body: e.body,
                     code: e.code,
@@ -93,7 +95,7 @@ pub async fn outbox_html(state: AppState, stylesheet: String) -> Response {
         rows.push_str(&format!(
             "<article class=\"card outbox-message\"><p class=\"meta\">{channel} to <strong>{to}</strong> · <time>{at}</time></p>\
              <h2>{subject}</h2><p class=\"code\">Code: <output>{code}</output></p><pre>{body}</pre></article>",
-            channel = escape_html(&e.channel),
+            channel = e.channel.as_str(),
             to = escape_html(&e.to),
             at = rfc3339(e.sent_at),
             subject = escape_html(&e.subject),

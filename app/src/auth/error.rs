@@ -1,5 +1,5 @@
+use crate::domain::AppError;
 use crate::domain::{Channel, CodeError, IdentifierError};
-use crate::error::AppError;
 
 use super::delivery::DeliveryError;
 
@@ -55,9 +55,9 @@ impl From<super::code_hash::HashError> for AuthError {
     }
 }
 
-impl From<sqlx::Error> for AuthError {
-    fn from(e: sqlx::Error) -> Self {
-        AuthError::Unexpected(anyhow::Error::new(e).context("database"))
+impl From<super::store::StoreError> for AuthError {
+    fn from(e: super::store::StoreError) -> Self {
+        AuthError::Unexpected(e.0.context("database"))
     }
 }
 

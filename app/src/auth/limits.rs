@@ -1,5 +1,7 @@
-//! Abuse limits. The ones that stop brute force and SMS flooding live in the
-//! database (see `store.rs`) so every instance sees the same counts; the
+//! Abuse limits: where they are decided. The ones that stop brute force and
+//! SMS flooding are counted in the database (`crate::store::limits`, through
+//! `LimitStore`) so every instance sees the same counts; which row counts
+//! what is decided here (`send_key`, `failure_key`); the
 //! per-IP limits here are in-process (governor) and only slow a single
 //! client down.
 
@@ -56,6 +58,22 @@ impl Default for Limits {
             sms_per_ip_per_hour: 10,
         }
     }
+}
+
+/// Which `destinations` row counts the codes sent for a request: the
+/// address's own row for a browser not known to it (lane `""`), or one row
+/// shared by every browser that signed in as the address before. A stranger
+/// who spends the address's allowance never touches the known browsers' row,
+/// and new device ids never multiply it (at most twice the caps per address).
+pub fn send_key(destination: &str, lane: &str) -> String {
+    if lane.is_empty() { destination.to_owned() } else { format!("trusted:{destination}") }
+}
+
+/// Which `destinations` row counts wrong codes: the address's own for an
+/// unknown browser, the device's own for a known one, so a device that
+/// keeps failing (a stolen cookie) locks only itself.
+pub fn failure_key(destination: &str, lane: &str) -> String {
+    if lane.is_empty() { destination.to_owned() } else { format!("device:{lane}") }
 }
 
 /// IPv6 clients usually own a whole /64, so that is the unit we count.

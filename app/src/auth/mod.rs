@@ -1,26 +1,41 @@
-//! The auth core: plain Rust, no Leptos. Server functions call
+//! The auth core: the rules of signing in, in plain Rust with no Leptos, no
+//! SQL and no network code. It talks to the outside world through small
+//! traits (`Store` and its parts, `Delivery`, `Clock`), which the adapters
+//! in `crate::store` and `crate::delivery` implement. Server functions call
 //! [`AuthService`]; tests call it directly.
+//!
+//! Where things are decided: codes hashed in `code_hash`, limits in
+//! `limits` (counted through `LimitStore`), sending in `send`, checking in
+//! `verify`, sessions in `sessions`, message words in `message`.
 
+mod audit;
 mod clock;
 mod code_hash;
 mod delivery;
-mod email;
 mod error;
 mod keys;
 mod limits;
+pub mod message;
+mod send;
 mod service;
-mod sms;
+mod sessions;
 mod store;
+mod user_agent;
+mod verify;
 
+pub use audit::{AuditEvent, AuditKind, AuditNote};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code_hash::{CodeHasher, HashError, HashParams, HashSlot};
-pub use delivery::{ByChannel, Delivery, DeliveryError, Message, Outbox, OutboxEntry};
-pub use email::{Smtp, SmtpSecurity, SmtpSettings, clock_time_utc, escape_html};
+pub use delivery::{Delivery, DeliveryError, DeliveryFuture, Message};
 pub use error::AuthError;
 pub use keys::{constant_time_eq, keyed_hash};
-pub use limits::{IpLimiter, Limits, ip_key};
+pub use limits::{IpLimiter, Limits, failure_key, ip_key, send_key};
+pub use message::{clock_time_utc, escape_html};
 pub use service::{
     AuthService, AuthSettings, LINK_PATH, LinkInfo, NewSession, Pending, RequestContext, RequestedFrom, SignedInUser,
 };
-pub use sms::{HttpSms, SmsApi, TwilioSender};
-pub use store::{AuditEvent, AuditKind, Store};
+pub use store::{
+    AuditStore, ChallengeKey, ChallengeState, ChallengeStore, ChallengeView, LimitStore, NewChallenge, Reservation,
+    ReservedAttempt, SendClaim, SessionStore, SignedIn, Store, StoreError, StoreResult, UserRow,
+};
+pub use user_agent::describe_user_agent;

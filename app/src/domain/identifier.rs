@@ -1,6 +1,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub use super::Channel;
+
 /// Longest input we look at; RFC 5321 caps a forward path at 254 characters.
 const MAX_INPUT: usize = 254;
 
@@ -20,43 +22,6 @@ pub enum IdentifierError {
         "Enter an email address like name@example.com or a phone number with its country code, like +44 7911 123456."
     )]
     Unrecognised,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Email,
-    Sms,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "email" => Some(Channel::Email),
-            "sms" => Some(Channel::Sms),
-            _ => None,
-        }
-    }
-}
-
-/// A stored channel that is neither `email` nor `sms`.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown channel {0:?}")]
-pub struct UnknownChannel(String);
-
-/// How a stored row's `channel` column becomes a `Channel`.
-impl TryFrom<String> for Channel {
-    type Error = UnknownChannel;
-
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Channel::parse(&raw).ok_or(UnknownChannel(raw))
-    }
 }
 
 /// An email address, lower-cased as a whole. RFC 5321 lets a server treat

@@ -3,6 +3,7 @@ use leptos_router::components::Redirect;
 
 use super::Card;
 use crate::api::{SignOut, current_user};
+use crate::domain::Channel;
 
 /// No island: signing out twice does no harm, so the page ships no script.
 #[component]
@@ -14,7 +15,7 @@ pub fn Account() -> impl IntoView {
             {Suspend::new(async move {
                 match current_user().await {
                     Ok(Some(u)) => {
-                        let how = if u.channel == "sms" { "phone number" } else { "email address" };
+                        let how = if u.channel == Channel::Sms { "phone number" } else { "email address" };
                         view! {
                             <Card title="You're signed in">
                                 <p class="lede">"Signed in with the " {how}</p>

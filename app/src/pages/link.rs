@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use super::{Card, FieldMessage};
 use crate::api::{ConfirmLink as ConfirmLinkAction, link_destination};
-use crate::error::{AppError, Field};
+use crate::domain::{AppError, Field};
 use crate::islands::ConfirmLinkButton;
 
 /// Where a sign-in link from an email lands. Opening it signs nobody in

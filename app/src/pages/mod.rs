@@ -11,7 +11,7 @@ pub use verify::Verify;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::error::{AppError, Field};
+use crate::domain::{AppError, Field};
 
 /// The card every page sits in.
 #[component]

@@ -3,7 +3,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::{Card, FieldMessage};
 use crate::api::RequestCode;
-use crate::error::{AppError, Field};
+use crate::domain::{AppError, Field};
 use crate::islands::SendCodeButton;
 
 /// Rendered on the server only; the button is the one island.

@@ -3,7 +3,7 @@ use leptos::server_fn::ServerFn;
 
 use super::{Card, FieldMessage};
 use crate::api::{Notice, PendingView, ResendCode, SwitchToEmail, VerifyCode, pending_challenge};
-use crate::error::{AppError, Field};
+use crate::domain::{AppError, Channel, Field};
 use crate::islands::{EmailCodeButton, ResendButton, SignInButton};
 
 #[component]
@@ -47,7 +47,7 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
     let resend_error = resend.value().get_untracked().and_then(Result::err);
     let switch_error = switch.value().get_untracked().and_then(Result::err);
 
-    let by_sms = pending.channel == "sms";
+    let by_sms = pending.channel == Channel::Sms;
     let invalid = verify_error.as_ref().is_some_and(|e| e.field() == Field::Code);
     let switch_invalid = switch_error.is_some();
     // A text that could not be sent opens the email option by itself.

@@ -276,7 +276,7 @@ async fn a_page_shown_with_any_cookie_but_the_device_cookie_is_never_stored() {
     let res = app.get("/").await;
     assert_eq!(header(&res, CACHE_CONTROL).as_deref(), Some("no-store"));
     app.clear_cookies();
-    app.set_cookie(app::state::DEVICE_COOKIE, "not-even-valid");
+    app.set_cookie(app::web::DEVICE_COOKIE, "not-even-valid");
     let res = app.get("/").await;
     assert_eq!(header(&res, CACHE_CONTROL).as_deref(), Some("no-cache"));
 }

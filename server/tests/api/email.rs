@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::helpers::*;
 
-use app::state::{LINK_COOKIE, PENDING_COOKIE, SESSION_COOKIE};
+use app::web::{LINK_COOKIE, PENDING_COOKIE, SESSION_COOKIE};
 
 /// A maildev process of this test's own, on free ports, killed on drop.
 struct Maildev {

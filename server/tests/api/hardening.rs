@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::two_instances::{Browser, latest_code, start};
 
-use app::state::{DEVICE_COOKIE as DEVICE, PENDING_COOKIE as PENDING, SESSION_COOKIE as SESSION};
+use app::web::{DEVICE_COOKIE as DEVICE, PENDING_COOKIE as PENDING, SESSION_COOKIE as SESSION};
 const DAY_MS: i64 = 24 * 3600 * 1000;
 const FIREFOX_ON_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
 

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-use app::state::PENDING_COOKIE as PENDING;
+use app::web::PENDING_COOKIE as PENDING;
 
 fn retry_after(res: &reqwest::Response) -> u64 {
     res.headers()["retry-after"].to_str().unwrap().parse().unwrap()
@@ -241,7 +241,7 @@ async fn the_audit_trail_records_security_events_without_secrets() {
     let code = app.latest_code("a@example.com").await;
     app.verify(&TestApp::wrong(&code)).await;
     app.verify(&code).await;
-    let token = app.cookie(app::state::SESSION_COOKIE).unwrap();
+    let token = app.cookie(app::web::SESSION_COOKIE).unwrap();
     app.post("/api/sign_out", &[]).await;
     for kind in ["code_sent", "verification_failed", "signed_in", "signed_out"] {
         assert_eq!(app.count(&format!("SELECT COUNT(*) FROM audit_events WHERE kind = '{kind}'")).await, 1, "{kind}");

@@ -91,7 +91,7 @@ async fn a_database_outage_fails_fast_with_503_and_recovers_by_itself() {
     assert_eq!(app.get("/readyz").await.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "the process is alive");
     // Pages that need the database say so with a 503 and words.
-    app.set_cookie(app::state::SESSION_COOKIE, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    app.set_cookie(app::web::SESSION_COOKIE, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     let page = app.account_page().await;
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.text().await.unwrap().contains("Please try again in a moment."));
@@ -119,7 +119,7 @@ async fn a_database_outage_fails_fast_with_503_and_recovers_by_itself() {
 async fn the_purge_removes_only_what_has_expired() {
     let app = spawn_app().await;
     app.sign_in("old@example.com", "old@example.com").await;
-    let store = app::auth::Store::new(app.pool.clone());
+    let store = app::store::SqlStore::new(app.pool.clone());
     // A day and a bit later, with a 30-day session still valid.
     app.clock.advance_ms(25 * 3_600_000);
     app.clear_cookies();

@@ -67,18 +67,18 @@ async fn a_new_code_by_plain_form_post_is_announced_once() {
     let res = app.post_plain_form("/api/resend_code", &[], "/verify").await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers()["location"], app.url("/verify"));
-    let notice = app.set_cookie_line(app::state::NOTICE_COOKIE).expect("the notice waits in a cookie");
+    let notice = app.set_cookie_line(app::web::NOTICE_COOKIE).expect("the notice waits in a cookie");
     assert!(notice.contains("HttpOnly") && notice.contains("Max-Age=60"), "{notice}");
 
     let first = html(&app, "/verify").await;
     assert!(first.contains("A new code is on its way. Earlier codes no longer work."), "{first}");
-    assert_eq!(app.cookie(app::state::NOTICE_COOKIE), None, "taken by the page that showed it");
+    assert_eq!(app.cookie(app::web::NOTICE_COOKIE), None, "taken by the page that showed it");
     let again = html(&app, "/verify").await;
     assert!(!again.contains("A new code is on its way"), "shown once: {again}");
 
     // A notice nobody posted for is never shown (only the server's own
     // words come from it, and only these two).
-    app.set_cookie(app::state::NOTICE_COOKIE, "anything-else");
+    app.set_cookie(app::web::NOTICE_COOKIE, "anything-else");
     let forged = html(&app, "/verify").await;
     assert!(!forged.contains("on its way") && !forged.contains("anything-else"), "{forged}");
 }

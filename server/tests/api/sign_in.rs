@@ -3,7 +3,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-use app::state::{PENDING_COOKIE as PENDING, SESSION_COOKIE as SESSION};
+use app::web::{PENDING_COOKIE as PENDING, SESSION_COOKIE as SESSION};
 
 #[tokio::test]
 async fn email_happy_path_signs_in_and_shows_the_account() {

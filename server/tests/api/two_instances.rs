@@ -150,7 +150,7 @@ async fn limits_and_sessions_hold_across_two_processes_on_one_database() {
     // Requested on A, verified on B; the session then works on both.
     let code = latest_code(&b.base, "x@example.com").await;
     assert_eq!(browser.post(&b.base, "/api/verify_code", &[("code", &code)]).await.status(), StatusCode::OK);
-    let token = browser.cookies.get(app::state::SESSION_COOKIE).unwrap();
+    let token = browser.cookies.get(app::web::SESSION_COOKIE).unwrap();
     let mut secrets = vec![code.clone(), token, "x@example.com".to_owned()];
     assert_eq!(browser.account(&a.base).await, StatusCode::OK);
     assert_eq!(browser.account(&b.base).await, StatusCode::OK);

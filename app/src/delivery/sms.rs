@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use super::delivery::{Delivery, DeliveryFuture, Failure, InFlight, Message};
+use crate::auth::{Delivery, DeliveryFuture, Message};
+
+use super::retry::{Failure, InFlight};
 
 #[derive(Clone)]
 pub enum SmsApi {
@@ -90,12 +92,4 @@ impl Delivery for HttpSms {
             SmsApi::Webhook { .. } => "SMS through a JSON webhook",
         }
     }
-}
-
-/// The text message: a sentence, a blank line, then the origin-bound
-/// one-time-code line (`@host #code`) so browsers and phones can offer to fill
-/// the code in (WebOTP).
-pub fn compose(product_name: &str, code: &crate::domain::Code, minutes: i64, public_host: &str) -> String {
-    let c = code.expose();
-    format!("Your {product_name} sign-in code is {c}. It expires in {minutes} minutes.\n\n@{public_host} #{c}")
 }

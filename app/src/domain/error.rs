@@ -140,7 +140,7 @@ impl FromServerFnError for AppError {
             }
         };
         #[cfg(feature = "ssr")]
-        let err = crate::state::fail(err);
+        let err = crate::web::fail(err);
         err
     }
 }

@@ -1,19 +1,14 @@
-//! What server functions get from the server: one `AppState` in context,
-//! plus small helpers that read request facts and write cookies.
+//! Our cookies: their names, how they are read, and the one way they are
+//! written.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use axum::extract::ConnectInfo;
 use cookie::{Cookie, SameSite};
-use http::header::{ACCEPT, COOKIE, SET_COOKIE, USER_AGENT};
-use http::request::Parts;
+use http::header::{COOKIE, SET_COOKIE};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
-use crate::auth::{AuthService, RequestContext};
-use crate::domain::{ChallengeId, DeviceCookie, LinkToken, SessionToken};
-use crate::error::AppError;
+use crate::domain::{ChallengeId, DeviceCookie, LinkToken, Notice, SessionToken};
+
+use super::state::parts;
 
 /// The `__Host-` prefix makes the browser insist on Secure, Path=/ and no
 /// Domain, so a sibling sub-domain cannot plant or overwrite these cookies.
@@ -33,48 +28,6 @@ const NOTICE_SECS: i64 = 60;
 /// browsers keep a cookie.
 pub const DEVICE_COOKIE_SECS: i64 = 365 * 24 * 3600;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub auth: Arc<AuthService>,
-    pub leptos_options: LeptosOptions,
-    /// Peers whose forwarding headers are believed (PASSCODE_TRUSTED_PROXIES).
-    pub trusted_proxies: Arc<[ipnet::IpNet]>,
-}
-
-/// leptos_axum's file handler reads the options from the router state.
-impl axum::extract::FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-pub fn app_state() -> Result<AppState, AppError> {
-    use_context::<AppState>().ok_or_else(|| {
-        tracing::error!("AppState missing from the server function context");
-        AppError::Unavailable
-    })
-}
-
-fn parts() -> Option<Parts> {
-    use_context::<Parts>()
-}
-
-pub fn request_context() -> RequestContext {
-    let parts = parts();
-    let trusted = use_context::<AppState>().map(|s| s.trusted_proxies.clone()).unwrap_or_else(|| Arc::from([]));
-    let client_ip = parts.as_ref().and_then(|p| {
-        let ConnectInfo(peer) = p.extensions.get::<ConnectInfo<SocketAddr>>()?;
-        Some(crate::client_ip::client_ip(peer.ip(), &p.headers, &trusted))
-    });
-    let user_agent = parts
-        .as_ref()
-        .and_then(|p| p.headers.get(USER_AGENT))
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(256).collect());
-    let device = cookie_value(DEVICE_COOKIE).and_then(|v| DeviceCookie::parse(&v).ok());
-    RequestContext { client_ip, user_agent, device }
-}
-
 /// A cookie's value from request headers; of several with one name, the
 /// first (browsers send the most specific first).
 pub fn cookie_in(headers: &http::HeaderMap, name: &str) -> Option<String> {
@@ -88,7 +41,7 @@ pub fn cookie_in(headers: &http::HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().to_owned())
 }
 
-fn cookie_value(name: &str) -> Option<String> {
+pub(super) fn cookie_value(name: &str) -> Option<String> {
     cookie_in(&parts()?.headers, name)
 }
 
@@ -146,41 +99,17 @@ pub fn clear_pending_cookie() {
     set_cookie(PENDING_COOKIE, String::new(), 0);
 }
 
-pub fn set_notice(notice: crate::api::Notice) {
+pub fn set_notice(notice: Notice) {
     set_cookie(NOTICE_COOKIE, notice.as_str().to_owned(), NOTICE_SECS);
 }
 
 /// The notice left for this page, if any; it is shown once.
-pub fn take_notice() -> Option<crate::api::Notice> {
+pub fn take_notice() -> Option<Notice> {
     let value = cookie_value(NOTICE_COOKIE)?;
     set_cookie(NOTICE_COOKIE, String::new(), 0);
-    crate::api::Notice::parse(&value)
+    Notice::parse(&value)
 }
 
 pub fn clear_link_cookie() {
     set_cookie(LINK_COOKIE, String::new(), 0);
-}
-
-/// A plain form post (no JavaScript) must get its 302 back to the page, so
-/// the status is only set for script and API clients, and for page loads
-/// (a page whose data failed says so with its status, e.g. 503).
-fn is_plain_form_post() -> bool {
-    parts()
-        .filter(|p| p.method == http::Method::POST)
-        .and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
-        .unwrap_or(false)
-}
-
-pub fn fail(err: impl Into<AppError>) -> AppError {
-    let err = err.into();
-    if !is_plain_form_post()
-        && let Some(res) = use_context::<ResponseOptions>()
-        && let Ok(status) = http::StatusCode::from_u16(err.status())
-    {
-        res.set_status(status);
-        if let Some(secs) = err.retry_after() {
-            res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
-        }
-    }
-    err
 }

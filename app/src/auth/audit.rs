@@ -1,0 +1,83 @@
+//! The audit trail's events. The service fills in the time, the request's
+//! facts and the keyed hash of the destination (`AuthService::audit`).
+
+/// What an audit row records. Stored as its `as_str()` text, which queries
+/// and the README's examples use: renaming a variant must keep its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    CodeSent,
+    DeliveryFailed,
+    RateLimited,
+    VerificationFailed,
+    ChallengeBurned,
+    DestinationLocked,
+    SignedIn,
+    SignedOut,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::CodeSent => "code_sent",
+            AuditKind::DeliveryFailed => "delivery_failed",
+            AuditKind::RateLimited => "rate_limited",
+            AuditKind::VerificationFailed => "verification_failed",
+            AuditKind::ChallengeBurned => "challenge_burned",
+            AuditKind::DestinationLocked => "destination_locked",
+            AuditKind::SignedIn => "signed_in",
+            AuditKind::SignedOut => "signed_out",
+        }
+    }
+
+    /// An event of this kind, to which the caller adds what it knows.
+    pub fn note<'a>(self) -> AuditNote<'a> {
+        AuditNote { kind: self, destination: None, masked: None, detail: None, user_id: None }
+    }
+}
+
+/// One row of the audit trail.
+#[derive(Debug)]
+pub struct AuditEvent {
+    pub at: i64,
+    pub kind: AuditKind,
+    pub destination_hash: Option<String>,
+    pub destination_masked: Option<String>,
+    pub user_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// What a rule knows about an event; see `AuditKind::note`.
+#[derive(Debug)]
+pub struct AuditNote<'a> {
+    pub kind: AuditKind,
+    /// In full: only its keyed hash is stored.
+    pub destination: Option<&'a str>,
+    pub masked: Option<String>,
+    pub detail: Option<String>,
+    pub user_id: Option<String>,
+}
+
+impl<'a> AuditNote<'a> {
+    pub fn to(mut self, destination: &'a str) -> Self {
+        self.destination = Some(destination);
+        self
+    }
+
+    /// The destination as people may see it ("j***@example.com").
+    pub fn masked(mut self, masked: String) -> Self {
+        self.masked = Some(masked);
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn user(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+}

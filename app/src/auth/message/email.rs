@@ -1,0 +1,173 @@
+//! The sign-in email: subject, plain text and HTML, with the code and a
+//! sign-in link. Sending it is `delivery::smtp`'s job.
+
+use std::net::IpAddr;
+
+use crate::domain::Code;
+
+use crate::auth::RequestContext;
+use crate::auth::user_agent::describe_user_agent;
+
+/// What goes into one sign-in email besides the code.
+pub struct EmailDetails<'a> {
+    pub product_name: &'a str,
+    /// Milliseconds since the Unix epoch.
+    pub requested_at: i64,
+    pub expires_at: i64,
+    /// The full sign-in link, built from the configured public URL.
+    pub link: &'a str,
+    pub context: &'a RequestContext,
+    /// See `PASSCODE_EMAIL_CODE_IN_SUBJECT` in the README for why this is off
+    /// by default.
+    pub code_in_subject: bool,
+}
+
+/// Subject, text and HTML of the sign-in email.
+pub fn compose(code: &Code, d: &EmailDetails<'_>) -> (String, String, String) {
+    let c = code.expose();
+    let name = d.product_name;
+    let minutes = ((d.expires_at - d.requested_at) / 60_000).max(1);
+    let expires = clock_time_utc(d.expires_at);
+    let subject =
+        if d.code_in_subject { format!("{c} is your {name} sign-in code") } else { "Your sign-in code".to_owned() };
+    let from_where = describe_request(d.context);
+    let text = format!(
+        "Your {name} sign-in code is:\n\n    {c}\n\n\
+         It expires in {minutes} minutes (at {expires} UTC) and works once.\n\n\
+         Or sign in with this link (you'll be asked to confirm):\n{link}\n\n\
+         This was requested{from_where} at {requested} UTC.\n\
+         If you didn't ask for this, ignore this email: nobody can sign in without the code.\n",
+        link = d.link,
+        requested = clock_time_utc(d.requested_at),
+    );
+    let html = format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="color-scheme" content="light dark"><title>{subject_h}</title></head>
+<body style="margin:0;padding:24px;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;line-height:1.5">
+<div style="max-width:480px;margin:0 auto">
+<p style="margin:0 0 16px">Your {name_h} sign-in code is:</p>
+<p style="margin:0 0 16px;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:32px;font-weight:700;letter-spacing:6px;user-select:all">{c_h}</p>
+<p style="margin:0 0 24px">It expires in {minutes} minutes (at {expires} UTC) and works once.</p>
+<p style="margin:0 0 24px"><a href="{link_h}" style="display:inline-block;padding:10px 18px;border-radius:8px;background:#2f5bd3;color:#ffffff;text-decoration:none;font-weight:600">Sign in to {name_h}</a></p>
+<p style="margin:0 0 8px;font-size:14px;color:#555">This was requested{from_where_h} at {requested} UTC.</p>
+<p style="margin:0;font-size:14px;color:#555">If you didn't ask for this, ignore this email: nobody can sign in without the code.</p>
+</div>
+</body></html>
+"#,
+        subject_h = escape_html(&subject),
+        name_h = escape_html(name),
+        c_h = escape_html(c),
+        link_h = escape_html(d.link),
+        from_where_h = escape_html(&from_where),
+        requested = clock_time_utc(d.requested_at),
+    );
+    (subject, text, html)
+}
+
+/// " from 203.0.113.7 (Firefox on Windows)", or as much of it as is known.
+fn describe_request(ctx: &RequestContext) -> String {
+    let ip = ctx.client_ip.map(|ip: IpAddr| ip.to_string());
+    let agent = ctx.user_agent.as_deref().and_then(describe_user_agent);
+    match (ip, agent) {
+        (Some(ip), Some(agent)) => format!(" from {ip} ({agent})"),
+        (Some(ip), None) => format!(" from {ip}"),
+        (None, Some(agent)) => format!(" from {agent}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// "Firefox on Windows": enough for a person to recognise their own request
+/// "14:32" for a time in milliseconds since the epoch.
+pub fn clock_time_utc(ms: i64) -> String {
+    let minutes_of_day = ms.div_euclid(60_000).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", minutes_of_day / 60, minutes_of_day % 60)
+}
+
+/// Text made safe to place in HTML, in element content or a double-quoted
+/// attribute. The dev outbox page uses it too.
+pub fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::user_agent::describe_user_agent;
+    use crate::domain::CodePolicy;
+
+    fn details<'a>(ctx: &'a RequestContext, code_in_subject: bool) -> EmailDetails<'a> {
+        EmailDetails {
+            product_name: "Passcode",
+            // 2027-01-15 14:22:00 UTC
+            requested_at: 1_800_022_920_000,
+            expires_at: 1_800_022_920_000 + 600_000,
+            link: "https://login.example.com/sign-in/email-link?token=abc",
+            context: ctx,
+            code_in_subject,
+        }
+    }
+
+    #[test]
+    fn the_email_says_what_a_person_needs() {
+        let code = Code::generate(&CodePolicy::default());
+        let ctx = RequestContext {
+            client_ip: Some("203.0.113.7".parse().unwrap()),
+            user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0".into()),
+            device: None,
+        };
+        let (subject, text, html) = compose(&code, &details(&ctx, false));
+        assert_eq!(subject, "Your sign-in code");
+        for part in [&text, &html] {
+            assert!(part.contains(code.expose()));
+            assert!(part.contains("10 minutes (at 14:32 UTC)"), "{part}");
+            assert!(part.contains("203.0.113.7 (Firefox on Windows) at 14:22 UTC"), "{part}");
+            assert!(part.contains("If you didn't ask for this, ignore this email"));
+        }
+        assert!(text.contains("https://login.example.com/sign-in/email-link?token=abc"));
+        assert!(html.contains(r#"href="https://login.example.com/sign-in/email-link?token=abc""#));
+        let (subject, ..) = compose(&code, &details(&ctx, true));
+        assert_eq!(subject, format!("{} is your Passcode sign-in code", code.expose()));
+    }
+
+    #[test]
+    fn request_details_are_escaped_and_summarised() {
+        let code = Code::generate(&CodePolicy::default());
+        let ctx = RequestContext {
+            client_ip: None,
+            user_agent: Some("<script>alert(1)</script> Firefox/1".into()),
+            device: None,
+        };
+        let (_, text, html) = compose(&code, &details(&ctx, false));
+        assert!(!html.contains("<script>") && !text.contains("<script>"));
+        assert!(text.contains("requested from Firefox at"));
+        let ctx = RequestContext::default();
+        let (_, text, _) = compose(&code, &details(&ctx, false));
+        assert!(text.contains("This was requested at 14:22 UTC."));
+    }
+
+    #[test]
+    fn user_agents_become_a_short_description() {
+        let table = [
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+                Some("Safari on macOS"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+                Some("Edge on Windows"),
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+                Some("Chrome on Android"),
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+                Some("Safari on iOS"),
+            ),
+            ("curl/8.5.0", None),
+        ];
+        for (ua, expected) in table {
+            assert_eq!(describe_user_agent(ua).as_deref(), expected, "{ua}");
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Message composition: what a person receives, in words. The email
+//! (`email`) carries the code and a sign-in link; the text message (`sms`)
+//! stays short. Nothing here sends anything.
+
+pub mod email;
+pub mod sms;
+
+use crate::domain::{Channel, Code, Identifier, LinkToken};
+
+use super::delivery::Message;
+use super::service::{AuthSettings, LINK_PATH, RequestContext};
+
+pub use email::{clock_time_utc, escape_html};
+
+/// The message for a fresh code (`link`: the email's sign-in link token).
+pub fn compose(
+    settings: &AuthSettings,
+    to: &Identifier,
+    code: &Code,
+    link: Option<&LinkToken>,
+    now: i64,
+    expires_at: i64,
+    ctx: &RequestContext,
+) -> Message {
+    let name = &settings.product_name;
+    let (subject, body, html) = match to.channel() {
+        Channel::Email => {
+            let link =
+                format!("{}{LINK_PATH}?token={}", settings.public_url, link.map(LinkToken::expose).unwrap_or_default());
+            let details = email::EmailDetails {
+                product_name: name,
+                requested_at: now,
+                expires_at,
+                link: &link,
+                context: ctx,
+                code_in_subject: settings.email_code_in_subject,
+            };
+            let (subject, text, html) = email::compose(code, &details);
+            (subject, text, Some(html))
+        }
+        Channel::Sms => {
+            let minutes = ((expires_at - now) / 60_000).max(1);
+            let body = sms::compose(name, code, minutes, &settings.public_host);
+            ("Your sign-in code".to_owned(), body, None)
+        }
+    };
+    Message { to: to.clone(), subject, body, html, code: code.clone() }
+}

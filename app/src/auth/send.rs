@@ -1,0 +1,140 @@
+//! Sending a code: parse the destination, check every limit, hash a fresh
+//! code, store it (retiring older ones) and deliver it. Delivery that fails
+//! retires the challenge, so no usable code exists that nobody received.
+
+use crate::domain::{ChallengeId, Channel, Code, EmailAddress, Identifier, LinkToken};
+
+use super::audit::AuditKind;
+use super::error::AuthError;
+use super::limits::{ip_key, send_key};
+use super::message;
+use super::service::{AuthService, IpAction, Pending, RequestContext, ms, secs_until};
+use super::store::{NewChallenge, SendClaim, Store};
+use super::user_agent::describe_user_agent;
+
+impl<S: Store> AuthService<S> {
+    /// Parses the identifier, stores a hashed code (retiring any older one)
+    /// and delivers it. If delivery fails the challenge is retired, so no
+    /// usable code exists that nobody received.
+    pub async fn request_code(&self, raw_identifier: &str, ctx: &RequestContext) -> Result<Pending, AuthError> {
+        let to = Identifier::parse(raw_identifier, self.settings.default_region.as_deref())?;
+        self.ip_limited(IpAction::Send, ctx).await?;
+        self.send_new_code(to, ctx).await
+    }
+
+    /// The same as `request_code`, for a person switching to email on the
+    /// code page: only an email address will do.
+    pub async fn request_email_code(&self, raw_email: &str, ctx: &RequestContext) -> Result<Pending, AuthError> {
+        let to = Identifier::Email(EmailAddress::parse(raw_email)?);
+        self.ip_limited(IpAction::Send, ctx).await?;
+        self.send_new_code(to, ctx).await
+    }
+
+    /// A fresh code for the destination of an earlier challenge of this
+    /// browser's, whatever state that challenge is in.
+    pub async fn resend_code(&self, previous: &ChallengeId, ctx: &RequestContext) -> Result<Pending, AuthError> {
+        let view = self.store.challenge_view(previous).await?.ok_or(AuthError::NoChallenge)?;
+        let to = view.identifier()?;
+        self.ip_limited(IpAction::Send, ctx).await?;
+        self.send_new_code(to, ctx).await
+    }
+
+    async fn send_new_code(&self, to: Identifier, ctx: &RequestContext) -> Result<Pending, AuthError> {
+        if to.channel() == Channel::Sms && !self.settings.sms_enabled {
+            return Err(AuthError::SmsNotOffered);
+        }
+        if let (Identifier::Phone(phone), Some(allowed)) = (&to, &self.settings.sms_countries)
+            && !allowed.contains(&phone.country_code())
+        {
+            return Err(AuthError::SmsCountryNotAllowed);
+        }
+        let l = &self.settings.limits;
+        let now = self.clock.now_ms();
+        let dest = to.as_ref();
+        // A turn at hashing first: a "busy" answer then spends nothing.
+        let slot = self.hasher.slot().await?;
+        // Counted per client IP before anything else, so that a client over
+        // its share spends nobody's allowance but its own.
+        if to.channel() == Channel::Sms
+            && let Some(ip) = ctx.client_ip
+            && !self.store.claim_sms_for_ip(&ip_key(ip).to_string(), now, l.sms_per_ip_per_hour).await?
+        {
+            tracing::info!(ip = ?ctx.client_ip, "client IP over its hourly SMS share (PASSCODE_SMS_PER_IP_PER_HOUR)");
+            self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail("SMS per IP"), ctx).await;
+            return Err(AuthError::SmsUnavailable);
+        }
+        let lane = self.device_lane(ctx, dest).unwrap_or_default();
+        let key = send_key(dest, &lane);
+        let next_send_at =
+            match self.store.claim_send(&key, now, ms(l.resend_cooldown), l.codes_per_hour, l.codes_per_day).await? {
+                SendClaim::Granted { next_send_at } => next_send_at,
+                SendClaim::Refused { retry_at } => {
+                    let retry_after_secs = secs_until(now, retry_at);
+                    let detail = format!("send; retry after {retry_after_secs} s");
+                    self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail(detail), ctx).await;
+                    return Err(AuthError::SendLimited { retry_after_secs });
+                }
+            };
+        if to.channel() == Channel::Sms && !self.store.claim_sms(now, l.sms_per_hour).await? {
+            tracing::warn!("hourly SMS budget spent (PASSCODE_SMS_PER_HOUR); refusing SMS until the hour is over");
+            self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail("global SMS budget"), ctx)
+                .await;
+            return Err(AuthError::SmsUnavailable);
+        }
+        let code = Code::generate(&self.settings.code);
+        let code_hash = self.hasher.hash(slot, &code).await?;
+        let challenge = ChallengeId::generate();
+        let now = self.clock.now_ms();
+        let expires_at = now + ms(self.settings.code_ttl);
+        // Email carries a sign-in link too; a text message stays short.
+        let link = (to.channel() == Channel::Email).then(LinkToken::generate);
+        let requested_from = ctx.user_agent.as_deref().and_then(describe_user_agent);
+        self.store
+            .replace_challenge(&NewChallenge {
+                id: &challenge,
+                to: &to,
+                code_hash: &code_hash,
+                now,
+                expires_at,
+                max_attempts: i64::from(self.settings.max_attempts),
+                link_hash: link.as_ref().map(LinkToken::hash).as_deref(),
+                lane: &lane,
+                requested_from: requested_from.as_deref(),
+            })
+            .await?;
+        let message = message::compose(&self.settings, &to, &code, link.as_ref(), now, expires_at, ctx);
+        if let Err(source) = self.delivery.send(&message).await {
+            let source = source.masking(dest, &to.masked());
+            self.store.retire_challenge(&challenge, self.clock.now_ms()).await?;
+            self.audit(AuditKind::DeliveryFailed.note().to(dest).masked(to.masked()).detail(source.to_string()), ctx)
+                .await;
+            return Err(AuthError::Delivery { masked: to.masked(), channel: to.channel(), source });
+        }
+        tracing::info!(to = %to.masked(), channel = to.channel().as_str(), ip = ?ctx.client_ip, "code sent");
+        self.audit(AuditKind::CodeSent.note().to(dest).masked(to.masked()).detail(to.channel().as_str()), ctx).await;
+        Ok(Pending { challenge, masked_destination: to.masked(), channel: to.channel(), expires_at, next_send_at })
+    }
+
+    /// Where this browser's last code went (open or not: after a burned or
+    /// expired code the page still offers to send a new one there).
+    pub async fn pending(&self, challenge: &ChallengeId) -> Result<Option<Pending>, AuthError> {
+        let view = self.store.challenge_view(challenge).await?;
+        let l = &self.settings.limits;
+        Ok(match view {
+            Some(v) => {
+                let to = v.identifier()?;
+                let key = send_key(&v.destination, &v.lane);
+                let next_send_at =
+                    self.store.next_send_time(&key, self.clock.now_ms(), l.codes_per_hour, l.codes_per_day).await?;
+                Some(Pending {
+                    challenge: challenge.clone(),
+                    masked_destination: to.masked(),
+                    channel: v.channel,
+                    expires_at: v.expires_at,
+                    next_send_at,
+                })
+            }
+            None => None,
+        })
+    }
+}

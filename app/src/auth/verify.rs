@@ -1,0 +1,128 @@
+//! Proving an address: a code typed on the code page, or the sign-in link
+//! from the email. Both end by consuming the challenge and opening a
+//! session in one atomic step.
+
+use crate::domain::{ChallengeId, Code, LinkToken, SessionToken};
+
+use super::audit::AuditKind;
+use super::error::AuthError;
+use super::service::{
+    AuthService, IpAction, LinkInfo, NewSession, RequestContext, RequestedFrom, SignInMethod, ms, secs_until,
+};
+use super::store::{ChallengeKey, ChallengeState, Reservation, Store};
+
+impl<S: Store> AuthService<S> {
+    pub async fn verify_code(
+        &self,
+        challenge: &ChallengeId,
+        raw_code: &str,
+        ctx: &RequestContext,
+    ) -> Result<NewSession, AuthError> {
+        let code = Code::parse(raw_code, &self.settings.code)?;
+        self.ip_limited(IpAction::Verify, ctx).await?;
+        // A turn at hashing before an attempt is reserved: a "busy" answer
+        // must not cost the person one of their tries.
+        let slot = self.hasher.slot().await?;
+        let l = &self.settings.limits;
+        let now = self.clock.now_ms();
+        let reserved = match self.store.reserve_attempt(challenge, now, l.failures_per_hour, ms(l.lockout)).await? {
+            Reservation::Reserved(r) => r,
+            Reservation::DestinationLimited { retry_at } => {
+                let retry_after_secs = secs_until(now, retry_at);
+                let detail = format!("verify; retry after {retry_after_secs} s");
+                self.audit(AuditKind::RateLimited.note().detail(detail), ctx).await;
+                return Err(AuthError::VerifyLimited { retry_after_secs });
+            }
+            Reservation::ChallengeClosed => return Err(self.why_closed(challenge, now).await?),
+        };
+        let dest = reserved.destination.as_str();
+        if !self.hasher.verify(slot, &code, Some(&reserved.code_hash)).await? {
+            let left = (reserved.max_attempts - reserved.attempts).max(0) as u32;
+            tracing::info!(ip = ?ctx.client_ip, attempts_left = left, "wrong code");
+            self.audit(AuditKind::VerificationFailed.note().to(dest).detail(format!("{left} attempts left")), ctx)
+                .await;
+            if left == 0 {
+                self.audit(AuditKind::ChallengeBurned.note().to(dest), ctx).await;
+            }
+            let now = self.clock.now_ms();
+            if self.store.lock_if_exhausted(&reserved.failure_key, now, l.failures_per_hour, ms(l.lockout)).await? {
+                tracing::warn!(ip = ?ctx.client_ip, "destination locked after too many wrong codes");
+                let detail = format!("{} s", l.lockout.as_secs());
+                self.audit(AuditKind::DestinationLocked.note().to(dest).detail(detail), ctx).await;
+            }
+            return Err(if left == 0 {
+                AuthError::TooManyAttempts
+            } else {
+                AuthError::WrongCode { attempts_left: left }
+            });
+        }
+        match self.open_session(ChallengeKey::Id(challenge), SignInMethod::Code, ctx).await? {
+            Some(session) => Ok(session),
+            // A right code that lost a race: with a resend (a newer code
+            // retired it) or with another sign-in. Say which.
+            None => Err(self.why_closed(challenge, self.clock.now_ms()).await?),
+        }
+    }
+
+    /// Why a challenge can take no more attempts, as the person is told it.
+    async fn why_closed(&self, challenge: &ChallengeId, now: i64) -> Result<AuthError, AuthError> {
+        Ok(match self.store.challenge_state(challenge, now).await? {
+            ChallengeState::Missing => AuthError::NoChallenge,
+            ChallengeState::Used => AuthError::Used,
+            ChallengeState::Superseded => AuthError::Superseded,
+            ChallengeState::Expired | ChallengeState::Open => AuthError::Expired,
+            ChallengeState::Exhausted => AuthError::TooManyAttempts,
+        })
+    }
+
+    /// Consumes the challenge and opens a session: the last step of both
+    /// ways in. `None`: somebody else consumed it first.
+    async fn open_session(
+        &self,
+        key: ChallengeKey<'_>,
+        with: SignInMethod,
+        ctx: &RequestContext,
+    ) -> Result<Option<NewSession>, AuthError> {
+        let token = SessionToken::generate();
+        let now = self.clock.now_ms();
+        let expires_at = now + ms(self.settings.session_ttl);
+        let new_user_id = crate::domain::random_id();
+        let audit = |destination: &str, user_id: &str| {
+            self.audit_event(AuditKind::SignedIn.note().to(destination).detail(with.as_str()).user(user_id), ctx)
+        };
+        let Some(signed_in) = self.store.consume_and_sign_in(key, &new_user_id, &token, now, expires_at, audit).await?
+        else {
+            return Ok(None);
+        };
+        tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, with = with.as_str(), "signed in");
+        let device = self.remember_device(ctx, &signed_in.destination);
+        Ok(Some(NewSession { token, expires_at, device }))
+    }
+
+    /// Which account a sign-in link signs in to, while the link still works,
+    /// and where it was asked for when that was not this browser (`pending`:
+    /// the challenge this browser asked for, if any). Only reads: mail
+    /// scanners open every link, so opening one must not use it up.
+    pub async fn link_info(
+        &self,
+        link: &LinkToken,
+        pending: Option<&ChallengeId>,
+    ) -> Result<Option<LinkInfo>, AuthError> {
+        let Some(view) = self.store.link_view(&link.hash(), self.clock.now_ms()).await? else { return Ok(None) };
+        let address = view.identifier()?.as_ref().to_owned();
+        let same_browser = pending.is_some_and(|p| p.as_ref() == view.id);
+        let requested_elsewhere =
+            (!same_browser).then(|| RequestedFrom { browser: view.requested_from.clone(), at_ms: view.created_at });
+        Ok(Some(LinkInfo { address, requested_elsewhere }))
+    }
+
+    /// Signs in with a link's token: the person pressed "Sign in" on the
+    /// confirmation page. Consumes the challenge, so the code stops working
+    /// too. Any failure reads the same: the link is expired or used.
+    pub async fn sign_in_with_link(&self, link: &LinkToken, ctx: &RequestContext) -> Result<NewSession, AuthError> {
+        self.ip_limited(IpAction::Verify, ctx).await?;
+        self.open_session(ChallengeKey::Link(&link.hash()), SignInMethod::Link, ctx)
+            .await?
+            .ok_or(AuthError::LinkUnusable)
+    }
+}

@@ -1,0 +1,62 @@
+//! What server functions and pages exchange. Compiled into the wasm too.
+
+use serde::{Deserialize, Serialize};
+
+use super::Channel;
+
+/// What the code page shows about the code on its way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingView {
+    pub masked_destination: String,
+    pub channel: Channel,
+    pub code_length: usize,
+    pub numeric: bool,
+    /// Seconds until a new code may be requested (0: now).
+    pub resend_in_secs: u64,
+    /// What the last successful post from this page did, shown once.
+    #[serde(default)]
+    pub notice: Option<Notice>,
+}
+
+/// A word for the code page after a post that succeeded. Each post comes
+/// back to a freshly rendered page, so the server function leaves it in a
+/// short-lived cookie and the page takes it (never from the URL, where
+/// anyone could put it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    /// Another code was sent to the same place.
+    Resent,
+    /// A code was sent to an email address instead of the phone.
+    Switched,
+}
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::Resent => "resent",
+            Notice::Switched => "switched",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Notice::Resent, Notice::Switched].into_iter().find(|n| n.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub identifier: String,
+    pub channel: Channel,
+}
+
+/// What the confirmation page of a sign-in link shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkView {
+    /// The account's address in full, so nobody signs in to an account that
+    /// is not theirs without seeing whose it is.
+    pub address: String,
+    /// "Chrome on Linux at 14:22 UTC", when the code was asked for in
+    /// another browser than this one.
+    pub requested_elsewhere: Option<String>,
+}

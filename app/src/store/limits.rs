@@ -1,0 +1,245 @@
+//! The limit counters: per destination (`destinations`: codes sent,
+//! failures, locks), per client IP for SMS (`sms_senders`) and the global SMS
+//! budget (`sms_budget`). Each claim is one conditional UPDATE, so the limits
+//! hold across instances and under concurrency.
+
+use sqlx::Row;
+
+use crate::auth::{LimitStore, Reservation, ReservedAttempt, SendClaim, StoreError, StoreResult, failure_key};
+use crate::domain::ChallengeId;
+
+use super::{DAY_MS, HOUR_MS, SqlStore};
+
+impl LimitStore for SqlStore {
+    /// Takes one attempt from an open challenge and one from its
+    /// destination's hourly failure allowance, in one transaction of two
+    /// conditional UPDATEs. Counting before the code is checked is what
+    /// makes the limits exact under concurrency: 50 parallel guesses can
+    /// never have more than `max_attempts` (or the destination's remaining
+    /// allowance) checked. A right code gives the destination's back.
+    async fn reserve_attempt(
+        &self,
+        id: &ChallengeId,
+        now: i64,
+        failures_per_hour: i64,
+        lockout_ms: i64,
+    ) -> StoreResult<Reservation> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE challenges SET attempts = attempts + 1 \
+             WHERE id = $1 AND consumed_at IS NULL AND superseded_at IS NULL \
+               AND expires_at > $2 AND attempts < max_attempts \
+             RETURNING destination, code_hash, attempts, max_attempts, lane",
+        )
+        .bind(id.as_ref())
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .next();
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(Reservation::ChallengeClosed);
+        };
+        let destination: String = row.try_get("destination")?;
+        let lane: String = row.try_get("lane")?;
+        let reserved = ReservedAttempt {
+            failure_key: failure_key(&destination, &lane),
+            destination,
+            code_hash: row.try_get("code_hash")?,
+            attempts: row.try_get("attempts")?,
+            max_attempts: row.try_get("max_attempts")?,
+        };
+        // A device's failure row is made on its first attempt (the address's
+        // own exists since its code was sent).
+        if !lane.is_empty() {
+            sqlx::query("INSERT INTO destinations (destination) VALUES ($1) ON CONFLICT (destination) DO NOTHING")
+                .bind(&reserved.failure_key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // A window is over when its hour has passed or its lock has run out.
+        let allowed = sqlx::query(
+            "UPDATE destinations SET \
+               fail_count = CASE WHEN fail_start <= $2 - $3 OR (locked_until > 0 AND locked_until <= $2) THEN 1 ELSE fail_count + 1 END, \
+               fail_start = CASE WHEN fail_start <= $2 - $3 OR (locked_until > 0 AND locked_until <= $2) THEN $2 ELSE fail_start END, \
+               locked_until = CASE WHEN locked_until <= $2 THEN 0 ELSE locked_until END \
+             WHERE destination = $1 AND locked_until <= $2 \
+               AND (fail_start <= $2 - $3 OR (locked_until > 0 AND locked_until <= $2) OR fail_count < $4) \
+             RETURNING fail_count",
+        )
+        .bind(&reserved.failure_key)
+        .bind(now)
+        .bind(HOUR_MS)
+        .bind(failures_per_hour)
+        .fetch_all(&mut *tx).await?.into_iter().next();
+        if allowed.is_none() {
+            tx.rollback().await?;
+            let locked_until: Option<i64> = sqlx::query("SELECT locked_until FROM destinations WHERE destination = $1")
+                .bind(&reserved.failure_key)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get("locked_until"))
+                .transpose()?;
+            // Allowance used up by attempts still being checked: the lock is
+            // about to be set, so quote its full length.
+            let retry_at = locked_until.filter(|&t| t > now).unwrap_or(now + lockout_ms);
+            return Ok(Reservation::DestinationLimited { retry_at });
+        }
+        tx.commit().await?;
+        Ok(Reservation::Reserved(reserved))
+    }
+
+    /// After a wrong code: locks the limits row (`failure_key`) if its
+    /// allowance is spent. Returns whether this call set the lock.
+    async fn lock_if_exhausted(
+        &self,
+        destination: &str,
+        now: i64,
+        failures_per_hour: i64,
+        lockout_ms: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE destinations SET locked_until = $2 + $3 \
+             WHERE destination = $1 AND fail_count >= $4 AND locked_until <= $2",
+        )
+        .bind(destination)
+        .bind(now)
+        .bind(lockout_ms)
+        .bind(failures_per_hour)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Asks for one more code to `destination`. One conditional UPDATE
+    /// enforces the cooldown (doubling with each code in the hour, up to
+    /// 16×), the hourly and daily caps and any lock, so of 50 concurrent
+    /// requests exactly one wins.
+    async fn claim_send(
+        &self,
+        destination: &str,
+        now: i64,
+        cooldown_ms: i64,
+        per_hour: i64,
+        per_day: i64,
+    ) -> StoreResult<SendClaim> {
+        // One statement: a new address gets its row with this first code
+        // counted; a known one is updated only if every limit allows. (The
+        // purge job may delete the row between a refusal and the look at its
+        // windows below: then go round once more.)
+        for _ in 0..3 {
+            // In SET, every column of `destinations` on the right-hand side
+            // is the old value (SQL standard; SQLite and Postgres agree).
+            let row = sqlx::query(
+                "INSERT INTO destinations (destination, next_send_at, hour_start, hour_count, day_start, day_count) \
+                 VALUES ($1, $2 + $3, $2, 1, $2, 1) \
+                 ON CONFLICT (destination) DO UPDATE SET \
+                   next_send_at = $2 + $3 * CASE \
+                       WHEN destinations.hour_start <= $2 - $4 OR destinations.hour_count <= 0 THEN 1 \
+                       WHEN destinations.hour_count = 1 THEN 2 WHEN destinations.hour_count = 2 THEN 4 \
+                       WHEN destinations.hour_count = 3 THEN 8 ELSE 16 END, \
+                   hour_count = CASE WHEN destinations.hour_start <= $2 - $4 THEN 1 \
+                       ELSE destinations.hour_count + 1 END, \
+                   hour_start = CASE WHEN destinations.hour_start <= $2 - $4 THEN $2 \
+                       ELSE destinations.hour_start END, \
+                   day_count = CASE WHEN destinations.day_start <= $2 - $5 THEN 1 \
+                       ELSE destinations.day_count + 1 END, \
+                   day_start = CASE WHEN destinations.day_start <= $2 - $5 THEN $2 \
+                       ELSE destinations.day_start END \
+                 WHERE destinations.next_send_at <= $2 AND destinations.locked_until <= $2 \
+                   AND (destinations.hour_start <= $2 - $4 OR destinations.hour_count < $6) \
+                   AND (destinations.day_start <= $2 - $5 OR destinations.day_count < $7) \
+                 RETURNING next_send_at",
+            )
+            .bind(destination)
+            .bind(now)
+            .bind(cooldown_ms)
+            .bind(HOUR_MS)
+            .bind(DAY_MS)
+            .bind(per_hour)
+            .bind(per_day)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .next();
+            if let Some(r) = row {
+                return Ok(SendClaim::Granted { next_send_at: r.try_get("next_send_at")? });
+            }
+            if let Some(at) = self.send_window(destination, now, per_hour, per_day).await? {
+                return Ok(SendClaim::Refused { retry_at: at.max(now + 1000) });
+            }
+        }
+        Err(StoreError(anyhow::anyhow!("destination row kept disappearing")))
+    }
+
+    /// When the next code to `destination` may be sent (`<= now`: now).
+    async fn next_send_time(&self, destination: &str, now: i64, per_hour: i64, per_day: i64) -> StoreResult<i64> {
+        Ok(self.send_window(destination, now, per_hour, per_day).await?.unwrap_or(now))
+    }
+
+    /// Counts one SMS against the hourly budget shared by all instances.
+    async fn claim_sms(&self, now: i64, per_hour: i64) -> StoreResult<bool> {
+        Ok(self.claim_hourly(hourly_claim!("sms_budget", "id = 1"), None, now, per_hour).await?)
+    }
+
+    /// Counts one text message against the client IP's hourly allowance
+    /// (`ip` already keyed: IPv6 by /64). `false`: this IP has had its share.
+    async fn claim_sms_for_ip(&self, ip: &str, now: i64, per_hour: i64) -> StoreResult<bool> {
+        // A new row starts its window now, so the purge never takes it for
+        // an old one between these two statements.
+        sqlx::query(
+            "INSERT INTO sms_senders (ip, hour_start, hour_count) VALUES ($1, $2, 0) ON CONFLICT (ip) DO NOTHING",
+        )
+        .bind(ip)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(self.claim_hourly(hourly_claim!("sms_senders", "ip = $4"), Some(ip), now, per_hour).await?)
+    }
+}
+
+impl SqlStore {
+    /// Like `next_send_time`, but `None` when the destination has no row.
+    async fn send_window(
+        &self,
+        destination: &str,
+        now: i64,
+        per_hour: i64,
+        per_day: i64,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT hour_start, hour_count, day_start, day_count, next_send_at, locked_until \
+             FROM destinations WHERE destination = $1",
+        )
+        .bind(destination)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let get = |c: &str| r.try_get::<i64, _>(c);
+        let mut at = get("next_send_at")?.max(get("locked_until")?);
+        if get("hour_count")? >= per_hour && get("hour_start")? + HOUR_MS > now {
+            at = at.max(get("hour_start")? + HOUR_MS);
+        }
+        if get("day_count")? >= per_day && get("day_start")? + DAY_MS > now {
+            at = at.max(get("day_start")? + DAY_MS);
+        }
+        Ok(Some(at))
+    }
+
+    /// One conditional UPDATE from `hourly_claim!`: of concurrent claims on
+    /// any instance, no more than `per_hour` win in one window.
+    async fn claim_hourly(
+        &self,
+        sql: &'static str,
+        key: Option<&str>,
+        now: i64,
+        per_hour: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let mut query = sqlx::query(sql).bind(now).bind(HOUR_MS).bind(per_hour);
+        if let Some(key) = key {
+            query = query.bind(key);
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,28 @@
+//! Housekeeping that no rule depends on: deleting what nobody needs.
+
+use super::{DAY_MS, SqlStore};
+
+impl SqlStore {
+    /// Deletes what nobody needs any more. Each DELETE is idempotent, so
+    /// several instances may run this at the same time.
+    pub async fn purge(&self, now: i64, audit_keep_ms: i64) -> Result<u64, sqlx::Error> {
+        let statements: [(&str, i64); 6] = [
+            // A day after expiry a challenge is no longer worth explaining.
+            ("DELETE FROM challenges WHERE expires_at < $1", now - DAY_MS),
+            ("DELETE FROM sessions WHERE expires_at < $1", now),
+            ("DELETE FROM audit_events WHERE at < $1", now - audit_keep_ms),
+            ("DELETE FROM outbox WHERE sent_at < $1", now - DAY_MS),
+            ("DELETE FROM sms_senders WHERE hour_start < $1", now - DAY_MS),
+            // Counters whose every window is over carry no information.
+            (
+                "DELETE FROM destinations WHERE day_start < $1 AND hour_start < $1 AND fail_start < $1 AND locked_until < $1 AND next_send_at < $1",
+                now - DAY_MS,
+            ),
+        ];
+        let mut removed = 0;
+        for (sql, cutoff) in statements {
+            removed += sqlx::query(sql).bind(cutoff).execute(&self.pool).await?.rows_affected();
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,72 @@
+//! The SQL store: every statement the auth core needs, one file per
+//! aggregate, implementing the core's storage traits (`crate::auth::store`).
+//! Queries use `$n` binds, integer milliseconds for time and text ids, so
+//! they run unchanged on SQLite and Postgres through sqlx's `Any` driver.
+//!
+//! Statements that write and return rows (`… RETURNING`) are read with
+//! `fetch_all`, so each runs to completion before its connection goes back
+//! to the pool; a half-read SQLite statement would keep its transaction open.
+
+/// When a sign-in link still works ($1: now, $2: the token's hash): the
+/// confirmation page and the button must agree, so both use this.
+macro_rules! usable_link {
+    () => {
+        "link_hash = $2 AND consumed_at IS NULL AND superseded_at IS NULL \
+         AND expires_at > $1 AND attempts < max_attempts"
+    };
+}
+
+/// The columns of a `ChallengeView`.
+macro_rules! view_columns {
+    () => {
+        "id, destination, channel, created_at, expires_at, lane, requested_from"
+    };
+}
+
+/// Takes one from a row's hourly window (`hour_start`, `hour_count`) unless
+/// it is full; a window an hour old starts again. Binds: $1 now, $2 an hour
+/// in ms, $3 the hourly cap; `$row` picks the row (and may use $4).
+macro_rules! hourly_claim {
+    ($table:literal, $row:literal) => {
+        concat!(
+            "UPDATE ",
+            $table,
+            " SET \
+               hour_count = CASE WHEN hour_start <= $1 - $2 THEN 1 ELSE hour_count + 1 END, \
+               hour_start = CASE WHEN hour_start <= $1 - $2 THEN $1 ELSE hour_start END \
+             WHERE ",
+            $row,
+            " AND (hour_start <= $1 - $2 OR hour_count < $3)"
+        )
+    };
+}
+
+mod audit;
+mod challenges;
+mod limits;
+mod maintenance;
+mod sessions;
+
+use sqlx::AnyPool;
+
+use crate::auth::StoreError;
+
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+}
+
+impl SqlStore {
+    pub fn new(pool: AnyPool) -> Self {
+        Self { pool }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError(anyhow::Error::new(e))
+    }
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;

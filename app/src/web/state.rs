@@ -1,0 +1,90 @@
+//! What server functions get from the server: one `AppState` in context,
+//! the request's facts for the core, and the one place a failure gets its
+//! HTTP status.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use http::header::{ACCEPT, USER_AGENT};
+use http::request::Parts;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use crate::auth::{AuthService, RequestContext};
+use crate::delivery::Outbox;
+use crate::domain::{AppError, DeviceCookie};
+use crate::store::SqlStore;
+
+use super::cookies::{DEVICE_COOKIE, cookie_value};
+
+/// The auth service as the server runs it: on the SQL store.
+pub type Auth = AuthService<SqlStore>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<Auth>,
+    pub leptos_options: LeptosOptions,
+    /// Peers whose forwarding headers are believed (PASSCODE_TRUSTED_PROXIES).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// The development outbox, while it is a delivery (its pages read it).
+    pub outbox: Option<Outbox>,
+}
+
+/// leptos_axum's file handler reads the options from the router state.
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server function context");
+        AppError::Unavailable
+    })
+}
+
+pub(super) fn parts() -> Option<Parts> {
+    use_context::<Parts>()
+}
+
+pub fn request_context() -> RequestContext {
+    let parts = parts();
+    let trusted = use_context::<AppState>().map(|s| s.trusted_proxies.clone()).unwrap_or_else(|| Arc::from([]));
+    let client_ip = parts.as_ref().and_then(|p| {
+        let ConnectInfo(peer) = p.extensions.get::<ConnectInfo<SocketAddr>>()?;
+        Some(super::client_ip::client_ip(peer.ip(), &p.headers, &trusted))
+    });
+    let user_agent = parts
+        .as_ref()
+        .and_then(|p| p.headers.get(USER_AGENT))
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect());
+    let device = cookie_value(DEVICE_COOKIE).and_then(|v| DeviceCookie::parse(&v).ok());
+    RequestContext { client_ip, user_agent, device }
+}
+
+/// A plain form post (no JavaScript) must get its 302 back to the page, so
+/// the status is only set for script and API clients, and for page loads
+/// (a page whose data failed says so with its status, e.g. 503).
+fn is_plain_form_post() -> bool {
+    parts()
+        .filter(|p| p.method == http::Method::POST)
+        .and_then(|p| p.headers.get(ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+        .unwrap_or(false)
+}
+
+pub fn fail(err: impl Into<AppError>) -> AppError {
+    let err = err.into();
+    if !is_plain_form_post()
+        && let Some(res) = use_context::<ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(err.status())
+    {
+        res.set_status(status);
+        if let Some(secs) = err.retry_after() {
+            res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
+    }
+    err
+}
