@@ -25,13 +25,11 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use app::auth::{
-    AuthService, AuthSettings, ByChannel, Clock, CodeHasher, Delivery, HttpSms, Outbox, SmsApi, Smtp, Store,
-};
+use app::auth::{AuthService, ByChannel, Clock, CodeHasher, Delivery, HttpSms, Outbox, SmsApi, Smtp, Store};
 use app::state::AppState;
 use app::{App, shell};
 use assets::Assets;
-use config::{Config, EmailConfig, Mode, Secret, SmsConfig};
+use config::{Config, EmailConfig, Mode, Secret, SmsProvider};
 
 /// The server secret: from configuration, or (development only) generated
 /// once and kept in the data directory so codes survive restarts.
@@ -67,9 +65,9 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
 /// Email by SMTP or the dev outbox, SMS by a provider's API or the outbox.
 fn delivery(config: &Config, store: &Store, clock: &Arc<dyn Clock>) -> anyhow::Result<Arc<dyn Delivery>> {
     let outbox: Arc<dyn Delivery> = Arc::new(Outbox::new(store.clone(), clock.clone()));
-    if config.mode == Mode::Development && !config.addr.ip().is_loopback() {
+    if config.mode == Mode::Development && !config.server.addr.ip().is_loopback() {
         tracing::warn!(
-            addr = %config.addr,
+            addr = %config.server.addr,
             "!!! DEVELOPMENT RULES ON A LISTENER OTHER MACHINES CAN REACH: every code is readable at /dev/outbox !!!"
         );
     }
@@ -80,13 +78,13 @@ fn delivery(config: &Config, store: &Store, clock: &Arc<dyn Clock>) -> anyhow::R
     }
     let email: Arc<dyn Delivery> = match &config.email {
         EmailConfig::Outbox => outbox.clone(),
-        EmailConfig::Smtp(smtp) => Arc::new(Smtp::new(smtp.clone(), config.public_host())?),
+        EmailConfig::Smtp(smtp) => Arc::new(Smtp::new(smtp.clone(), &config.auth.public_host)?),
     };
-    let sms_api = match &config.sms {
+    let sms_api = match &config.sms.provider {
         // With SMS off nothing reaches delivery (the core refuses phone
         // numbers first); the outbox is only a safe place to point at.
-        SmsConfig::Off | SmsConfig::Outbox => None,
-        SmsConfig::Twilio { base_url, account_sid, auth_token, sender } => Some((
+        SmsProvider::Off | SmsProvider::Outbox => None,
+        SmsProvider::Twilio { base_url, account_sid, auth_token, sender } => Some((
             SmsApi::Twilio {
                 account_sid: account_sid.clone(),
                 auth_token: auth_token.expose_str(),
@@ -94,14 +92,11 @@ fn delivery(config: &Config, store: &Store, clock: &Arc<dyn Clock>) -> anyhow::R
             },
             base_url.clone(),
         )),
-        SmsConfig::Webhook { url, token } => Some((SmsApi::Webhook { token: token.expose_str() }, url.clone())),
+        SmsProvider::Webhook { url, token } => Some((SmsApi::Webhook { token: token.expose_str() }, url.clone())),
     };
     let sms: Arc<dyn Delivery> = match sms_api {
         None => outbox,
-        Some((api, url)) => {
-            let timeout = std::time::Duration::from_millis(config.sms_timeout_ms);
-            Arc::new(HttpSms::new(api, url, timeout, config.sms_max_in_flight)?)
-        }
+        Some((api, url)) => Arc::new(HttpSms::new(api, url, config.sms.timeout, config.sms.max_in_flight)?),
     };
     tracing::info!(email = email.describe(), sms = sms.describe(), "delivery configured");
     Ok(Arc::new(ByChannel { email, sms }))
@@ -118,31 +113,18 @@ pub struct Server {
 pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
     tracing::info!(mode = ?config.mode, because = %config.mode_reason, "rules in force");
     let secret = load_or_create_secret(config)?;
-    let (pool, backend) = db::pool(&config.database_url, &config.pool)?;
+    let (pool, backend) = db::pool(&config.database.url, &config.database.pool)?;
     db::migrate(&pool, backend).await?;
     let store = Store::new(pool.clone());
-    jobs::spawn_purge(store.clone(), clock.clone(), config);
+    jobs::spawn_purge(store.clone(), clock.clone(), &config.database);
     let delivery = delivery(config, &store, &clock)?;
-    let hasher = CodeHasher::new(secret.expose(), config.argon2, config.hash_concurrency, config.hash_max_wait)?;
-    let settings = AuthSettings {
-        code: config.code,
-        code_ttl: config.code_ttl,
-        max_attempts: config.max_attempts,
-        session_ttl: config.session_ttl,
-        default_region: config.default_region.clone(),
-        product_name: "Passcode".into(),
-        public_url: config.public_url.clone(),
-        public_host: config.public_host().to_owned(),
-        email_code_in_subject: config.email_code_in_subject,
-        sms_enabled: !matches!(config.sms, SmsConfig::Off),
-        limits: config.limits.clone(),
-        sms_countries: config.sms_countries.clone(),
-    };
-    let auth = Arc::new(AuthService::new(store, hasher, delivery, clock, settings, secret.expose()));
+    let hashing = &config.hashing;
+    let hasher = CodeHasher::new(secret.expose(), hashing.argon2, hashing.concurrency, hashing.max_wait)?;
+    let auth = Arc::new(AuthService::new(store, hasher, delivery, clock, config.auth.clone(), secret.expose()));
     let state = AppState {
         auth,
-        leptos_options: config.leptos.clone(),
-        trusted_proxies: Arc::from(config.trusted_proxies.clone()),
+        leptos_options: config.server.leptos.clone(),
+        trusted_proxies: Arc::from(config.server.trusted_proxies.clone()),
     };
     let form_errors = form_errors::FormErrorKey::derive(secret.expose());
     let assets = Arc::new(load_assets(config)?);
@@ -153,7 +135,8 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
 /// The built front end. Pages work without it, so development only warns;
 /// a deployment without it is a mistake worth stopping for.
 fn load_assets(config: &Config) -> anyhow::Result<Assets> {
-    let assets = Assets::load(&*config.leptos.site_root, &config.leptos.site_pkg_dir, config.mode == Mode::Development);
+    let leptos = &config.server.leptos;
+    let assets = Assets::load(&*leptos.site_root, &leptos.site_pkg_dir, config.mode == Mode::Development);
     let root = assets.root().display().to_string();
     let missing = assets.missing();
     if !missing.is_empty() {
@@ -257,13 +240,13 @@ fn router(
                 .route_layer(axum::middleware::from_fn(outbox::direct_only)),
         );
     }
-    let origin = guard::AllowedOrigin(Arc::from(config.public_url.as_str()));
+    let origin = guard::AllowedOrigin(Arc::from(config.server.public_url.as_str()));
     router
         .layer(axum::middleware::from_fn(caching::default_cache_control))
         .layer(axum::middleware::from_fn_with_state(form_errors, form_errors::sign_and_check))
         .layer(axum::middleware::from_fn_with_state(origin, guard::cross_site_guard))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(config.server.max_body_bytes))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
