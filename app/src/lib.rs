@@ -36,7 +36,7 @@ use leptos_router::{SsrMode, StaticSegment, path};
 pub const OUTPUT_NAME: &str = "passcode";
 
 /// Where a page fetches its static files. The server names each file after
-/// its content (`server/src/assets.rs`), so browsers can keep it for a year,
+/// its content (`server/src/web/assets.rs`), so browsers can keep it for a year,
 /// and hands these to every render.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssetUrls {
@@ -105,7 +105,7 @@ pub fn App() -> impl IntoView {
                     // session) before its status and headers are decided.
                     <Route path=StaticSegment("verify") view=pages::Verify ssr=SsrMode::Async/>
                     <Route path=StaticSegment("account") view=pages::Account ssr=SsrMode::Async/>
-                    // Where the email's sign-in link lands (server/src/link.rs).
+                    // Where the email's sign-in link lands (server/src/web/link.rs).
                     <Route path=path!("/sign-in/confirm") view=pages::ConfirmLink ssr=SsrMode::Async/>
                 </Routes>
             </main>

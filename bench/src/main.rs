@@ -25,6 +25,12 @@ use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 use serde_json::json;
 
+mod form;
+mod proc;
+
+use form::{form_value, post, redirect_error, set_cookie, wrong_code};
+use proc::{cpu_secs, cpu_secs_named, peak_rss_mib, ticks_per_sec};
+
 const PENDING_COOKIE: &str = "__Host-passcode_pending";
 const SESSION_COOKIE: &str = "__Host-passcode_session";
 
@@ -78,44 +84,6 @@ fn options() -> anyhow::Result<Options> {
         label,
         json,
     })
-}
-
-/// CPU seconds (user + system) of one process, all its threads.
-fn cpu_secs(pid: u32, ticks_per_sec: f64) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may
-    // contain spaces: state is the first, utime the 12th, stime the 13th.
-    let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = rest.get(11)?.parse::<f64>().ok()? + rest.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / ticks_per_sec)
-}
-
-/// CPU seconds of every process named `name` (the database server's
-/// processes: one per connection for Postgres).
-fn cpu_secs_named(name: &str, ticks_per_sec: f64) -> f64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0.0 };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name))
-        .filter_map(|pid| cpu_secs(pid, ticks_per_sec))
-        .sum()
-}
-
-/// The most memory the process has held since it started (VmHWM), in MiB.
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-fn ticks_per_sec() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 /// What one request came to: `Ok` with the cookie it was after, or the
@@ -241,57 +209,6 @@ impl Bench {
         };
         Ok((phase, cookies))
     }
-}
-
-/// A form post as a browser makes it from the page at `referer`: the
-/// server answers with a redirect, to the next page or (with `__err`) back.
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    referer: &str,
-    body: String,
-    cookie: Option<&str>,
-) -> Result<reqwest::Response, String> {
-    let mut req = client
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
-        .header("referer", referer)
-        .header("sec-fetch-site", "same-origin")
-        .body(body);
-    if let Some(cookie) = cookie {
-        req = req.header("cookie", cookie);
-    }
-    req.send().await.map_err(|e| if e.is_timeout() { "timeout".into() } else { "connection error".into() })
-}
-
-/// The `name=value` of the cookie `name` that the response sets, if any.
-fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim())
-        .find(|pair| pair.strip_prefix(name).is_some_and(|rest| rest.starts_with('=') && rest.len() > 1))
-        .map(str::to_owned)
-}
-
-/// The error a form post was sent back with: `__err` in the redirect's
-/// query, the error as base64url JSON (`{"WrongCode":{…}}`).
-fn redirect_error(res: &reqwest::Response) -> Option<String> {
-    error_in(res.headers().get("location")?.to_str().ok()?)
-}
-
-fn error_in(location: &str) -> Option<String> {
-    use base64::Engine;
-    let encoded = location.split(['?', '&']).find_map(|pair| pair.strip_prefix("__err="))?;
-    let encoded = percent_encoding::percent_decode_str(encoded).decode_utf8().ok()?;
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded.trim_end_matches('=')).ok()?;
-    String::from_utf8(json).ok()
-}
-
-fn form_value(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 #[tokio::main]
@@ -426,49 +343,4 @@ async fn main() -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
-}
-
-/// The right code with its last character changed: always wrong, same shape.
-fn wrong_code(code: &str) -> String {
-    let mut chars: Vec<char> = code.chars().collect();
-    if let Some(last) = chars.last_mut() {
-        *last = match *last {
-            '9' => '0',
-            'Z' => 'A',
-            c if c.is_ascii_digit() || c.is_ascii_uppercase() => (c as u8 + 1) as char,
-            _ => '0',
-        };
-    }
-    chars.into_iter().collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_wrong_code_is_always_wrong_and_the_same_shape() {
-        for code in ["000000", "123459", "999999", "ABCDEZ", "K7M2P9"] {
-            let wrong = wrong_code(code);
-            assert_ne!(wrong, code);
-            assert_eq!(wrong.len(), code.len());
-        }
-    }
-
-    #[test]
-    fn the_error_comes_out_of_the_redirect() {
-        // As the server sent it back after a wrong code.
-        let location = "http://127.0.0.1:3995/verify?__path=%2Fapi%2Fverify_code\
-                        &__err=eyJXcm9uZ0NvZGUiOnsiYXR0ZW1wdHNfbGVmdCI6NH19&__sig=ef437f6413e8";
-        assert_eq!(error_in(location).as_deref(), Some(r#"{"WrongCode":{"attempts_left":4}}"#));
-        assert_eq!(error_in("/verify"), None);
-    }
-
-    #[test]
-    fn cpu_time_of_this_process_is_readable() {
-        let ticks = ticks_per_sec();
-        assert!(ticks > 0.0);
-        assert!(cpu_secs(std::process::id(), ticks).is_some());
-        assert!(peak_rss_mib(std::process::id()).is_some_and(|mib| mib > 0.0));
-    }
 }

@@ -1,5 +1,5 @@
 //! Connecting to the database (SQLite or Postgres, chosen by the URL) and
-//! applying its migrations. Queries are shared (see app/src/auth/store.rs);
+//! applying its migrations. Queries are shared (see app/src/store/);
 //! only the schema files differ (migrations/sqlite, migrations/postgres).
 
 use std::str::FromStr;

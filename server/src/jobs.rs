@@ -2,18 +2,17 @@
 //! several instances running them at once is harmless.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use app::auth::Clock;
 use app::store::SqlStore;
 
-use crate::config::Config;
+use crate::config::DatabaseSettings;
 
 /// Deletes expired challenges and sessions, old audit rows and stale
 /// counters every `PASSCODE_PURGE_INTERVAL_SECS`.
-pub fn spawn_purge(store: SqlStore, clock: Arc<dyn Clock>, config: &Config) {
-    let every = Duration::from_secs(config.purge_interval_secs);
-    let audit_keep_ms = config.audit_retention_days * 86_400_000;
+pub fn spawn_purge(store: SqlStore, clock: Arc<dyn Clock>, settings: &DatabaseSettings) {
+    let every = settings.purge_interval;
+    let audit_keep_ms = i64::try_from(settings.audit_retention.as_millis()).unwrap_or(i64::MAX);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -32,7 +32,7 @@ async fn main() {
     }
     if migrate_only {
         let result = async {
-            let (pool, backend) = passcode::db::pool(&config.database_url, &config.pool)?;
+            let (pool, backend) = passcode::db::pool(&config.database.url, &config.database.pool)?;
             passcode::db::migrate(&pool, backend).await?;
             pool.close().await;
             anyhow::Ok(())
@@ -52,10 +52,10 @@ async fn main() {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let server = passcode::build(&config, Arc::new(SystemClock)).await?;
-    let listener = tokio::net::TcpListener::bind(config.addr).await?;
-    tracing::info!("listening on http://{} (public URL {})", listener.local_addr()?, config.public_url);
+    let listener = tokio::net::TcpListener::bind(config.server.addr).await?;
+    tracing::info!("listening on http://{} (public URL {})", listener.local_addr()?, config.server.public_url);
     if config.outbox_enabled() {
-        tracing::info!("dev outbox: {}/dev/outbox", config.public_url);
+        tracing::info!("dev outbox: {}/dev/outbox", config.server.public_url);
     }
     passcode::serve(listener, server.router, shutdown_signal()).await?;
     server.pool.close().await;

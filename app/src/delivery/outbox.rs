@@ -1,5 +1,5 @@
 //! Development delivery: messages are stored in the database and shown at
-//! `/dev/outbox` (pages in `server/src/http/outbox.rs`). Never a production
+//! `/dev/outbox` (pages in `server/src/web/outbox.rs`). Never a production
 //! channel: the configuration refuses it there unless explicitly allowed.
 
 use std::sync::Arc;

@@ -2,8 +2,11 @@
 //! none carries a code, a hash, a token or a hint about whether an identifier
 //! is known. Server-side causes are logged where they are mapped, not here.
 
+#[cfg(not(feature = "ssr"))]
 use leptos::server_fn::codec::JsonEncoding;
-use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+#[cfg(not(feature = "ssr"))]
+use leptos::server_fn::error::FromServerFnError;
+use leptos::server_fn::error::ServerFnErrorErr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -119,29 +122,31 @@ pub enum Field {
     Form,
 }
 
-impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
-
+impl AppError {
     /// Failures around a server function rather than in it. One mapping:
     /// a request that can't be read as the function's arguments is the
     /// client's fault (400); what goes wrong on our side is ours (500).
-    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        let err = match &value {
+    pub fn from_framework(value: &ServerFnErrorErr) -> Self {
+        match value {
             ServerFnErrorErr::Args(_)
             | ServerFnErrorErr::MissingArg(_)
             | ServerFnErrorErr::Deserialization(_)
             | ServerFnErrorErr::UnsupportedRequestMethod(_)
             // In a browser: the network failed before an answer came.
             | ServerFnErrorErr::Request(_) => AppError::Request(value.to_string()),
-            _ => {
-                #[cfg(feature = "ssr")]
-                tracing::error!(error = %value, "server function failed outside its body");
-                AppError::Internal
-            }
-        };
-        #[cfg(feature = "ssr")]
-        let err = crate::web::fail(err);
-        err
+            _ => AppError::Internal,
+        }
+    }
+}
+
+/// In the browser. The server's own (which also logs and sets the status)
+/// is in `crate::web::state`.
+#[cfg(not(feature = "ssr"))]
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::from_framework(&value)
     }
 }
 

@@ -9,6 +9,8 @@ use axum::extract::ConnectInfo;
 use http::header::{ACCEPT, USER_AGENT};
 use http::request::Parts;
 use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use leptos_axum::ResponseOptions;
 
 use crate::auth::{AuthService, RequestContext};
@@ -87,4 +89,18 @@ pub fn fail(err: impl Into<AppError>) -> AppError {
         }
     }
     err
+}
+
+/// On the server, a failure around a server function is logged when it is
+/// ours and answered with its status like any other (`fail`).
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        let err = AppError::from_framework(&value);
+        if err == AppError::Internal {
+            tracing::error!(error = %value, "server function failed outside its body");
+        }
+        fail(err)
+    }
 }

@@ -271,7 +271,7 @@ async fn a_site_made_of_symbolic_links_is_served() {
 #[tokio::test]
 async fn a_page_shown_with_any_cookie_but_the_device_cookie_is_never_stored() {
     let app = spawn_app().await;
-    // The no-JavaScript error page's cookie (server/src/form_errors.rs).
+    // The no-JavaScript error page's cookie (server/src/web/form_errors.rs).
     app.set_cookie("__Host-passcode_form_error", "nonce");
     let res = app.get("/").await;
     assert_eq!(header(&res, CACHE_CONTROL).as_deref(), Some("no-store"));
