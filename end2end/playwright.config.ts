@@ -13,6 +13,8 @@ const runDir = path.join(__dirname, '.data', String(Date.now()));
 export const MAIN = 'http://127.0.0.1:3100';
 export const SHORT_EXPIRY = 'http://127.0.0.1:3101';
 export const BY_SMTP = 'http://127.0.0.1:3102';
+// Two browsers of one person sign in within seconds: a one-second cool-down.
+export const SESSIONS = 'http://127.0.0.1:3103';
 // Not maildev's default ports, so a developer's own maildev can keep running.
 const MAILDEV_SMTP = 1125;
 export const MAILDEV_WEB = 'http://127.0.0.1:1180';
@@ -67,6 +69,7 @@ export default defineConfig({
     },
     server(MAIN, 'main'),
     server(SHORT_EXPIRY, 'short', { PASSCODE_CODE_TTL_SECS: '3', PASSCODE_RESEND_COOLDOWN_SECS: '1' }),
+    server(SESSIONS, 'sessions', { PASSCODE_RESEND_COOLDOWN_SECS: '1' }),
     server(BY_SMTP, 'smtp', {
       PASSCODE_SMTP_URL: `smtp://127.0.0.1:${MAILDEV_SMTP}`,
       PASSCODE_EMAIL_FROM: 'sign-in@passcode.example',

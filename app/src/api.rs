@@ -6,7 +6,7 @@
 //! middleware refuses them first. All use POST (the default encoding).
 
 use crate::domain::AppError;
-pub use crate::domain::{LinkView, Notice, PendingView, UserView};
+pub use crate::domain::{AccountView, ActivityView, LinkView, Notice, PendingView, SessionView, UserView};
 
 #[allow(unused_imports)]
 use leptos::prelude::*;
@@ -81,8 +81,94 @@ pub async fn sign_out() -> Result<(), AppError> {
         state.auth.sign_out(&token, &request_context()).await.map_err(fail)?;
     }
     clear_session_cookie();
+    // The browser forgets everything of ours it kept, not only the cookie
+    // we know about.
+    clear_site_data();
     leptos_axum::redirect("/sign-in");
     Ok(())
+}
+
+/// The account page: who is signed in, where, and what happened lately.
+#[server(prefix = "/api", endpoint = "account")]
+pub async fn account() -> Result<Option<AccountView>, AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let Some(token) = session_token() else { return Ok(None) };
+    let overview = state.auth.account(&token).await.map_err(fail)?;
+    Ok(overview.map(account_view))
+}
+
+/// Ends another session of this account (`id`: its public handle).
+#[server(prefix = "/api", endpoint = "end_session")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
+    state.auth.revoke_session(&token, &id, &request_context()).await.map_err(fail)?;
+    leptos_axum::redirect("/account");
+    Ok(())
+}
+
+/// Ends every session of this account but this browser's.
+#[server(prefix = "/api", endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
+    state.auth.revoke_other_sessions(&token, &request_context()).await.map_err(fail)?;
+    leptos_axum::redirect("/account");
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn account_view(a: crate::auth::AccountOverview) -> AccountView {
+    use crate::auth::{AuditKind, utc_date_time};
+    let sessions = a
+        .sessions
+        .into_iter()
+        .map(|s| SessionView {
+            id: s.id,
+            browser: s.browser.unwrap_or_else(|| "Unknown browser".into()),
+            ip: s.ip,
+            signed_in: utc_date_time(s.signed_in_at),
+            last_seen: utc_date_time(s.last_seen_at),
+            this_browser: s.this_browser,
+        })
+        .collect();
+    let activity = a
+        .activity
+        .into_iter()
+        .map(|e| {
+            let detail = e.detail.as_deref().unwrap_or("");
+            let what = match e.kind {
+                AuditKind::CodeSent if detail == "sms" => "Sign-in code sent by text message".to_owned(),
+                AuditKind::CodeSent => "Sign-in code sent by email".to_owned(),
+                AuditKind::DeliveryFailed => "A sign-in code could not be delivered".to_owned(),
+                AuditKind::RateLimited => "A request was refused: too many in a short time".to_owned(),
+                AuditKind::VerificationFailed => "Wrong code entered".to_owned(),
+                AuditKind::ChallengeBurned => "A code stopped working after too many wrong tries".to_owned(),
+                AuditKind::DestinationLocked => "Sign-in locked for a while after too many wrong codes".to_owned(),
+                AuditKind::SignedIn if detail == "link" => "Signed in with the email's link".to_owned(),
+                AuditKind::SignedIn => "Signed in with a code".to_owned(),
+                AuditKind::SignedOut if detail.is_empty() => "Signed out".to_owned(),
+                AuditKind::SignedOut if detail.starts_with("ended from") => {
+                    "A session was ended from another browser".to_owned()
+                }
+                AuditKind::SignedOut => format!("Signed out everywhere else ({detail})"),
+            };
+            let from = match (e.ip, e.browser) {
+                (Some(ip), Some(b)) => Some(format!("{ip} ({b})")),
+                (Some(ip), None) => Some(ip),
+                (None, b) => b,
+            };
+            ActivityView { what, when: utc_date_time(e.at), from }
+        })
+        .collect();
+    AccountView {
+        user: UserView { identifier: a.user.identifier.as_ref().to_owned(), channel: a.user.identifier.channel() },
+        sessions,
+        activity,
+    }
 }
 
 #[server(prefix = "/api", endpoint = "current_user")]

@@ -47,6 +47,24 @@ pub struct AssetUrls {
     pub icon: String,
 }
 
+/// The Content-Security-Policy nonce of one response. The server's headers
+/// layer makes a fresh one per request, puts it in the request's extensions
+/// and names it in the policy; the shell puts it on the page's scripts.
+#[derive(Clone, Debug)]
+pub struct CspNonce(String);
+
+impl CspNonce {
+    /// 128 random bits.
+    #[cfg(feature = "ssr")]
+    pub fn generate() -> Self {
+        Self(crate::domain::random_id())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The pages that hold an island (see `islands`). Only these load the
 /// script and the wasm; every other page is plain HTML and CSS.
 pub const PAGES_WITH_ISLANDS: &[&str] = &["/", "/sign-in", "/verify", "/sign-in/confirm"];
@@ -67,6 +85,10 @@ pub fn shell(mut options: LeptosOptions, assets: AssetUrls) -> impl IntoView {
     // pages that have it).
     if let Some(context) = leptos::reactive::owner::Owner::current_shared_context() {
         context.set_is_hydrating(false);
+    }
+    #[cfg(feature = "ssr")]
+    if let Some(nonce) = use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<CspNonce>().cloned()) {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0));
     }
     // HydrationScripts names the script and the wasm after `output_name`.
     options.output_name = assets.script_stem.into();

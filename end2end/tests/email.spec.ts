@@ -1,4 +1,5 @@
-import { test, expect, APIRequestContext } from '@playwright/test';
+import { APIRequestContext } from '@playwright/test';
+import { test, expect, watchCsp } from './fixtures';
 import AxeBuilder from '@axe-core/playwright';
 import { enterCode, requestCode, uniqueEmail } from './helpers';
 
@@ -54,13 +55,14 @@ test('sign in with a code from a real email', async ({ page, request }) => {
   await expect(page.getByTestId('identity')).toHaveText(email);
 });
 
-test('the link in the email signs in only after pressing the button', async ({ page, browser, request }) => {
+test('the link in the email signs in only after pressing the button', async ({ page, browser, request, cspViolations }) => {
   const email = uniqueEmail('link');
   await requestCode(page, BY_SMTP, email);
   const link = linkIn(await emailTo(request, email));
 
   // Opened in another browser, as from a phone's mail app.
   const other = await browser.newContext();
+  await watchCsp(other, cspViolations);
   const phone = await other.newPage();
   await phone.goto(link);
   await expect(phone).toHaveURL(`${BY_SMTP}/sign-in/confirm`);
@@ -76,12 +78,15 @@ test('the link in the email signs in only after pressing the button', async ({ p
   await expect(phone.getByTestId('identity')).toHaveText(email);
 
   // Used once: opening it again says so, and the code is spent too.
-  const third = await (await browser.newContext()).newPage();
+  const thirdContext = await browser.newContext();
+  await watchCsp(thirdContext, cspViolations);
+  const third = await thirdContext.newPage();
   await third.goto(link);
   await expect(third.getByRole('heading', { name: "This link can't be used" })).toBeVisible();
   await enterCode(page, codeIn(await emailTo(request, email)));
   await expect(page.getByText('This code has already been used.')).toBeVisible();
   await other.close();
+  await thirdContext.close();
 });
 
 test('switch from a text message to email without starting over', async ({ page, request }) => {

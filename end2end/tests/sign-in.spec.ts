@@ -1,4 +1,5 @@
-import { test, expect, Page } from '@playwright/test';
+import { Page } from '@playwright/test';
+import { test, expect, watchCsp } from './fixtures';
 import AxeBuilder from '@axe-core/playwright';
 import { codeFor, enterCode, requestCode, uniqueEmail, wrongCode } from './helpers';
 
@@ -138,7 +139,7 @@ test('a wrong code says so and the right one still works', async ({ page, reques
   await expect(page).toHaveURL(/\/account$/);
 });
 
-test('a used code cannot sign in again', async ({ page, request, browser }) => {
+test('a used code cannot sign in again', async ({ page, request, browser, cspViolations }) => {
   const email = uniqueEmail('reuse');
   await requestCode(page, MAIN, email);
   const code = await codeFor(request, MAIN, email);
@@ -148,6 +149,7 @@ test('a used code cannot sign in again', async ({ page, request, browser }) => {
 
   // Someone replays the same challenge and code in another browser context.
   const other = await browser.newContext();
+  await watchCsp(other, cspViolations);
   await other.addCookies([pending]);
   const replay = await other.newPage();
   await replay.goto(`${MAIN}/verify`);

@@ -29,6 +29,22 @@ impl AuditKind {
         }
     }
 
+    pub const ALL: [AuditKind; 8] = [
+        AuditKind::CodeSent,
+        AuditKind::DeliveryFailed,
+        AuditKind::RateLimited,
+        AuditKind::VerificationFailed,
+        AuditKind::ChallengeBurned,
+        AuditKind::DestinationLocked,
+        AuditKind::SignedIn,
+        AuditKind::SignedOut,
+    ];
+
+    /// The kind stored as `s`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     /// An event of this kind, to which the caller adds what it knows.
     pub fn note<'a>(self) -> AuditNote<'a> {
         AuditNote { kind: self, destination: None, masked: None, detail: None, user_id: None }

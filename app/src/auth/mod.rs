@@ -30,12 +30,14 @@ pub use delivery::{Delivery, DeliveryError, DeliveryFuture, Message};
 pub use error::AuthError;
 pub use keys::{constant_time_eq, keyed_hash};
 pub use limits::{IpLimiter, Limits, failure_key, ip_key, send_key};
-pub use message::{clock_time_utc, escape_html};
+pub use message::{clock_time_utc, escape_html, utc_date_time};
 pub use service::{
     AuthService, AuthSettings, LINK_PATH, LinkInfo, NewSession, Pending, RequestContext, RequestedFrom, SignedInUser,
 };
+pub use sessions::{AccountOverview, ActivityEntry, SessionSummary};
 pub use store::{
-    AuditStore, ChallengeKey, ChallengeState, ChallengeStore, ChallengeView, LimitStore, NewChallenge, Reservation,
-    ReservedAttempt, SendClaim, SessionStore, SignedIn, Store, StoreError, StoreResult, UserRow,
+    AuditStore, ChallengeKey, ChallengeState, ChallengeStore, ChallengeView, LimitStore, NewChallenge, NewSessionRow,
+    Reservation, ReservedAttempt, SendClaim, SessionRow, SessionStore, SignedIn, Store, StoreError, StoreResult,
+    UserRow,
 };
 pub use user_agent::describe_user_agent;

@@ -21,7 +21,10 @@ pub struct AuthSettings {
     pub code: CodePolicy,
     pub code_ttl: Duration,
     pub max_attempts: u32,
+    /// The absolute end of a session, however busy.
     pub session_ttl: Duration,
+    /// A session unused for this long ends.
+    pub session_idle: Duration,
     /// ISO 3166 region for phone numbers typed without a country code.
     pub default_region: Option<String>,
     /// Shown in messages ("Your Passcode sign-in code").
@@ -50,6 +53,7 @@ impl Default for AuthSettings {
             code_ttl: Duration::from_secs(10 * 60),
             max_attempts: 5,
             session_ttl: Duration::from_secs(30 * 24 * 60 * 60),
+            session_idle: Duration::from_secs(7 * 24 * 60 * 60),
             default_region: None,
             product_name: "Passcode".into(),
             public_url: "http://localhost:3000".into(),
@@ -71,6 +75,8 @@ pub struct RequestContext {
     /// The browser's device cookie, if it sent a well-formed one (its
     /// entries are checked by the core).
     pub device: Option<DeviceCookie>,
+    /// The session this browser holds, if any: signing in again ends it.
+    pub session: Option<SessionToken>,
 }
 
 /// A code is on its way; the browser keeps `challenge` in a cookie.
@@ -115,6 +121,8 @@ pub struct SignedInUser {
     pub id: String,
     pub identifier: Identifier,
     pub since: i64,
+    /// The public handle of the session that proved it.
+    pub session_id: String,
 }
 
 pub struct AuthService<S> {
@@ -127,7 +135,7 @@ pub struct AuthService<S> {
     pub(super) ip_verifies: IpLimiter,
     /// Keys the audit trail's destination hashes (derived from the server
     /// secret, so a leaked audit table cannot be reversed by guessing).
-    audit_key: Vec<u8>,
+    pub(super) audit_key: Vec<u8>,
     /// Keys the device cookie's MACs.
     device_key: Vec<u8>,
 }

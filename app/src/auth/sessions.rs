@@ -1,20 +1,139 @@
-//! Signed-in sessions: who a session belongs to, and ending one.
+//! Signed-in sessions: who a session belongs to, the sessions and recent
+//! security events an account can see, and ending sessions. A session ends
+//! when unused for `session_idle` or at `session_ttl` after sign-in,
+//! whichever comes first; both are checked on every lookup, against the
+//! service's clock.
 
 use anyhow::Context;
 
 use crate::domain::{Identifier, SessionToken};
 
-use super::audit::AuditKind;
+use super::audit::{AuditEvent, AuditKind};
 use super::error::AuthError;
-use super::service::{AuthService, RequestContext, SignedInUser};
+use super::keys::keyed_hash;
+use super::service::{AuthService, RequestContext, SignedInUser, ms};
 use super::store::Store;
 
+/// `last_seen_at` is written at most this often per session: the idle
+/// timeout is exact to within this, and a busy session costs one write an
+/// hour instead of one per request.
+pub const LAST_SEEN_EVERY_MS: i64 = 3_600_000;
+
+/// How many security events the account page shows.
+pub const ACTIVITY_SHOWN: i64 = 20;
+
+/// One live session, as its owner sees it.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    pub id: String,
+    /// "Firefox on Windows", when the browser said.
+    pub browser: Option<String>,
+    pub ip: Option<String>,
+    pub signed_in_at: i64,
+    pub last_seen_at: i64,
+    /// The session of the browser asking.
+    pub this_browser: bool,
+}
+
+/// One security event of the account.
+#[derive(Debug, Clone)]
+pub struct ActivityEntry {
+    pub kind: AuditKind,
+    pub at: i64,
+    pub ip: Option<String>,
+    pub browser: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// What the account page shows.
+#[derive(Debug, Clone)]
+pub struct AccountOverview {
+    pub user: SignedInUser,
+    pub sessions: Vec<SessionSummary>,
+    /// Newest first.
+    pub activity: Vec<ActivityEntry>,
+}
+
 impl<S: Store> AuthService<S> {
+    fn idle_cutoff(&self, now: i64) -> i64 {
+        now - ms(self.settings.session_idle)
+    }
+
+    /// The account a session token opens, if the session is live; marks it
+    /// seen (at most hourly).
     pub async fn current_user(&self, token: &SessionToken) -> Result<Option<SignedInUser>, AuthError> {
-        let Some(row) = self.store.session_user(token, self.clock.now_ms()).await? else { return Ok(None) };
+        let now = self.clock.now_ms();
+        let Some((session, user)) = self.store.current_session(token, now, self.idle_cutoff(now)).await? else {
+            return Ok(None);
+        };
+        if session.last_seen_at <= now - LAST_SEEN_EVERY_MS {
+            self.store.touch_session(&session.id, now, now - LAST_SEEN_EVERY_MS).await?;
+        }
         let identifier =
-            Identifier::from_stored(row.channel, &row.identifier).context("stored identifier no longer parses")?;
-        Ok(Some(SignedInUser { id: row.id, identifier, since: row.created_at }))
+            Identifier::from_stored(user.channel, &user.identifier).context("stored identifier no longer parses")?;
+        Ok(Some(SignedInUser { id: user.id, identifier, since: user.created_at, session_id: session.id }))
+    }
+
+    /// The signed-in account with its live sessions and latest security
+    /// events.
+    pub async fn account(&self, token: &SessionToken) -> Result<Option<AccountOverview>, AuthError> {
+        let Some(user) = self.current_user(token).await? else { return Ok(None) };
+        let now = self.clock.now_ms();
+        let sessions = self
+            .store
+            .list_sessions(&user.id, now, self.idle_cutoff(now))
+            .await?
+            .into_iter()
+            .map(|s| SessionSummary {
+                this_browser: s.id == user.session_id,
+                id: s.id,
+                browser: s.browser,
+                ip: s.ip,
+                signed_in_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+            })
+            .collect();
+        let destination_hash = keyed_hash(&self.audit_key, user.identifier.as_ref());
+        let activity = self
+            .store
+            .recent_events(&user.id, &destination_hash, ACTIVITY_SHOWN)
+            .await?
+            .into_iter()
+            .map(|e: AuditEvent| ActivityEntry {
+                kind: e.kind,
+                at: e.at,
+                ip: e.ip,
+                browser: e.user_agent.as_deref().and_then(super::user_agent::describe_user_agent),
+                detail: e.detail,
+            })
+            .collect();
+        Ok(Some(AccountOverview { user, sessions, activity }))
+    }
+
+    /// Ends another session of the signed-in account (`id`: its public
+    /// handle). Ending this browser's own is signing out.
+    pub async fn revoke_session(&self, token: &SessionToken, id: &str, ctx: &RequestContext) -> Result<(), AuthError> {
+        let user = self.current_user(token).await?.ok_or(AuthError::NotSignedIn)?;
+        if id == user.session_id {
+            return self.sign_out(token, ctx).await;
+        }
+        if self.store.revoke_session(&user.id, id).await? {
+            tracing::info!("ended another session of the account");
+            self.audit(AuditKind::SignedOut.note().user(user.id).detail("ended from another browser"), ctx).await;
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the signed-in account but this browser's.
+    pub async fn revoke_other_sessions(&self, token: &SessionToken, ctx: &RequestContext) -> Result<u64, AuthError> {
+        let user = self.current_user(token).await?.ok_or(AuthError::NotSignedIn)?;
+        let ended = self.store.revoke_other_sessions(&user.id, &user.session_id).await?;
+        if ended > 0 {
+            tracing::info!(ended, "ended the account's other sessions");
+            let detail = format!("{ended} other {} ended", if ended == 1 { "session" } else { "sessions" });
+            self.audit(AuditKind::SignedOut.note().user(user.id).detail(detail), ctx).await;
+        }
+        Ok(ended)
     }
 
     pub async fn sign_out(&self, token: &SessionToken, ctx: &RequestContext) -> Result<(), AuthError> {

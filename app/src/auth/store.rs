@@ -119,6 +119,30 @@ pub struct UserRow {
     pub created_at: i64,
 }
 
+/// A session to open with a sign-in.
+pub struct NewSessionRow<'a> {
+    pub token: &'a SessionToken,
+    /// The public handle pages name the session by (never the token).
+    pub id: &'a str,
+    pub now: i64,
+    /// The absolute end of the session.
+    pub expires_at: i64,
+    pub ip: Option<&'a str>,
+    /// "Firefox on Windows", never the raw User-Agent.
+    pub browser: Option<&'a str>,
+}
+
+/// One stored session, as the account page lists it.
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub browser: Option<String>,
+}
+
 pub trait ChallengeStore: Send + Sync + 'static {
     /// Stores a new challenge and retires every open one for the same
     /// destination in the same lane, atomically: at most one live code per
@@ -182,25 +206,53 @@ pub trait LimitStore: Send + Sync + 'static {
 
 pub trait SessionStore: Send + Sync + 'static {
     /// Consumes the challenge and opens a session atomically, with the
-    /// sign-in's audit row (`audit(destination, user_id)`). `None`: somebody
-    /// else consumed it first.
+    /// sign-in's audit row (`audit(destination, user_id)`), ending the
+    /// session this browser held before (`replaces`). `None`: somebody else
+    /// consumed the challenge first.
     fn consume_and_sign_in(
         &self,
         key: ChallengeKey<'_>,
         new_user_id: &str,
-        token: &SessionToken,
-        now: i64,
-        session_expires_at: i64,
+        session: &NewSessionRow<'_>,
+        replaces: Option<&SessionToken>,
         audit: impl FnOnce(&str, &str) -> AuditEvent + Send,
     ) -> impl Future<Output = StoreResult<Option<SignedIn>>> + Send;
-    fn session_user(&self, token: &SessionToken, now: i64)
-    -> impl Future<Output = StoreResult<Option<UserRow>>> + Send;
+    /// The session a token opens and its account, if the session has been
+    /// seen since `idle_cutoff` and has not reached its end.
+    fn current_session(
+        &self,
+        token: &SessionToken,
+        now: i64,
+        idle_cutoff: i64,
+    ) -> impl Future<Output = StoreResult<Option<(SessionRow, UserRow)>>> + Send;
+    /// Marks a session seen at `now`, unless it was seen after `fresh_after`
+    /// (so a busy session costs one write an hour, not one per request).
+    fn touch_session(&self, id: &str, now: i64, fresh_after: i64) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The account's live sessions, newest first.
+    fn list_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+        idle_cutoff: i64,
+    ) -> impl Future<Output = StoreResult<Vec<SessionRow>>> + Send;
+    /// Ends one of the account's sessions; whether there was one.
+    fn revoke_session(&self, user_id: &str, id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Ends every session of the account but `keep`; how many ended.
+    fn revoke_other_sessions(&self, user_id: &str, keep: &str) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Deletes the session; returns its user when there was one.
     fn delete_session(&self, token: &SessionToken) -> impl Future<Output = StoreResult<Option<String>>> + Send;
 }
 
 pub trait AuditStore: Send + Sync + 'static {
     fn insert_audit(&self, event: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The latest `limit` events of an account: those recorded with its user
+    /// id or its destination's keyed hash, newest first.
+    fn recent_events(
+        &self,
+        user_id: &str,
+        destination_hash: &str,
+        limit: i64,
+    ) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
 }
 
 /// Everything the auth service stores.

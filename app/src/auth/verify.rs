@@ -9,7 +9,8 @@ use super::error::AuthError;
 use super::service::{
     AuthService, IpAction, LinkInfo, NewSession, RequestContext, RequestedFrom, SignInMethod, ms, secs_until,
 };
-use super::store::{ChallengeKey, ChallengeState, Reservation, Store};
+use super::store::{ChallengeKey, ChallengeState, NewSessionRow, Reservation, Store};
+use super::user_agent::describe_user_agent;
 
 impl<S: Store> AuthService<S> {
     pub async fn verify_code(
@@ -90,7 +91,21 @@ impl<S: Store> AuthService<S> {
         let audit = |destination: &str, user_id: &str| {
             self.audit_event(AuditKind::SignedIn.note().to(destination).detail(with.as_str()).user(user_id), ctx)
         };
-        let Some(signed_in) = self.store.consume_and_sign_in(key, &new_user_id, &token, now, expires_at, audit).await?
+        let session_id = crate::domain::random_id();
+        let ip = ctx.client_ip.map(|ip| ip.to_string());
+        let browser = ctx.user_agent.as_deref().and_then(describe_user_agent);
+        let session = NewSessionRow {
+            token: &token,
+            id: &session_id,
+            now,
+            expires_at,
+            ip: ip.as_deref(),
+            browser: browser.as_deref(),
+        };
+        // A browser that signs in again gets a new session; the one it held
+        // ends with it, so a session fixed on it beforehand dies here.
+        let replaces = ctx.session.as_ref();
+        let Some(signed_in) = self.store.consume_and_sign_in(key, &new_user_id, &session, replaces, audit).await?
         else {
             return Ok(None);
         };

@@ -11,7 +11,7 @@ mod wire;
 
 pub use channel::{Channel, UnknownChannel};
 pub use error::{AppError, Field, human_wait};
-pub use wire::{LinkView, Notice, PendingView, UserView};
+pub use wire::{AccountView, ActivityView, LinkView, Notice, PendingView, SessionView, UserView};
 
 #[cfg(feature = "ssr")]
 mod code;

@@ -60,3 +60,36 @@ pub struct LinkView {
     /// another browser than this one.
     pub requested_elsewhere: Option<String>,
 }
+
+/// What the account page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub user: UserView,
+    /// Newest first; the asking browser's own is marked.
+    pub sessions: Vec<SessionView>,
+    /// The latest security events, newest first.
+    pub activity: Vec<ActivityView>,
+}
+
+/// One live session of the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// The public handle to end it by (never the token).
+    pub id: String,
+    /// "Firefox on Windows", or "Unknown browser".
+    pub browser: String,
+    pub ip: Option<String>,
+    /// "2026-11-25 14:22 UTC".
+    pub signed_in: String,
+    pub last_seen: String,
+    pub this_browser: bool,
+}
+
+/// One security event, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityView {
+    pub what: String,
+    pub when: String,
+    /// "203.0.113.7 (Firefox on Windows)", as much as is known.
+    pub from: Option<String>,
+}

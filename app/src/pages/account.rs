@@ -2,31 +2,18 @@ use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
 use super::Card;
-use crate::api::{SignOut, current_user};
+use crate::api::{AccountView, EndOtherSessions, EndSession, SignOut, account};
 use crate::domain::Channel;
 
-/// No island: signing out twice does no harm, so the page ships no script.
+/// No island: every button is a plain form post, and doing one twice does
+/// no harm, so the page ships no script.
 #[component]
 pub fn Account() -> impl IntoView {
-    let sign_out = ServerAction::<SignOut>::new();
-
     view! {
         <Suspense fallback=|| view! { <Card title="Your account"><p>"Loading…"</p></Card> }>
             {Suspend::new(async move {
-                match current_user().await {
-                    Ok(Some(u)) => {
-                        let how = if u.channel == Channel::Sms { "phone number" } else { "email address" };
-                        view! {
-                            <Card title="You're signed in">
-                                <p class="lede">"Signed in with the " {how}</p>
-                                <p class="identity" data-testid="identity">{u.identifier}</p>
-                                <ActionForm action=sign_out attr:class="form">
-                                    <button type="submit" class="secondary">"Sign out"</button>
-                                </ActionForm>
-                            </Card>
-                        }
-                            .into_any()
-                    }
+                match account().await {
+                    Ok(Some(a)) => view! { <Overview a/> }.into_any(),
                     Ok(None) => view! { <Redirect path="/sign-in"/> }.into_any(),
                     Err(e) => view! {
                         <Card title="Your account">
@@ -37,5 +24,69 @@ pub fn Account() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn Overview(a: AccountView) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let end_session = ServerAction::<EndSession>::new();
+    let end_others = ServerAction::<EndOtherSessions>::new();
+    let how = if a.user.channel == Channel::Sms { "phone number" } else { "email address" };
+    let others = a.sessions.iter().filter(|s| !s.this_browser).count();
+    let sessions = a
+        .sessions
+        .into_iter()
+        .map(|s| {
+            let end = (!s.this_browser).then(|| {
+                view! {
+                    <ActionForm action=end_session attr:class="inline-form">
+                        <input type="hidden" name="id" value=s.id.clone()/>
+                        <button type="submit" class="secondary small">"Sign out"</button>
+                    </ActionForm>
+                }
+            });
+            let this = s.this_browser.then(|| view! { <strong class="this-browser">" (this browser)"</strong> });
+            view! {
+                <li class="session" data-testid="session">
+                    <p class="session-what">{s.browser}{this}</p>
+                    <p class="hint">
+                        {s.ip.map(|ip| format!("{ip} · "))}
+                        "Signed in " {s.signed_in} " · last seen " {s.last_seen}
+                    </p>
+                    {end}
+                </li>
+            }
+        })
+        .collect_view();
+    let activity = a
+        .activity
+        .into_iter()
+        .map(|e| {
+            view! {
+                <li class="event" data-testid="event">
+                    <p class="event-what">{e.what}</p>
+                    <p class="hint">{e.when} {e.from.map(|f| format!(" · from {f}"))}</p>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <Card title="You're signed in">
+            <p class="lede">"Signed in with the " {how}</p>
+            <p class="identity" data-testid="identity">{a.user.identifier}</p>
+            <ActionForm action=sign_out attr:class="form">
+                <button type="submit" class="secondary">"Sign out"</button>
+            </ActionForm>
+            <h2>"Where you're signed in"</h2>
+            <ul class="sessions" aria-label="Where you're signed in">{sessions}</ul>
+            {(others > 0).then(|| view! {
+                <ActionForm action=end_others attr:class="form">
+                    <button type="submit" class="secondary">"Sign out everywhere else"</button>
+                </ActionForm>
+            })}
+            <h2>"Recent security activity"</h2>
+            <ul class="activity" aria-label="Recent security activity">{activity}</ul>
+        </Card>
     }
 }

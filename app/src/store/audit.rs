@@ -1,12 +1,55 @@
 //! The audit trail (`audit_events`).
 
-use crate::auth::{AuditEvent, AuditStore, StoreResult};
+use crate::auth::{AuditEvent, AuditKind, AuditStore, StoreResult};
 
 use super::SqlStore;
 
 impl AuditStore for SqlStore {
     async fn insert_audit(&self, e: &AuditEvent) -> StoreResult<()> {
         Ok(insert_audit(&self.pool, e).await?)
+    }
+
+    async fn recent_events(&self, user_id: &str, destination_hash: &str, limit: i64) -> StoreResult<Vec<AuditEvent>> {
+        let rows: Vec<AuditColumns> = sqlx::query_as(
+            "SELECT at, kind, destination_hash, destination_masked, user_id, ip, user_agent, detail \
+             FROM audit_events WHERE user_id = $1 OR destination_hash = $2 \
+             ORDER BY at DESC, seq DESC LIMIT $3",
+        )
+        .bind(user_id)
+        .bind(destination_hash)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        // A kind this build doesn't know (written by a newer one) is left out.
+        Ok(rows.into_iter().filter_map(AuditColumns::into_event).collect())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditColumns {
+    at: i64,
+    kind: String,
+    destination_hash: Option<String>,
+    destination_masked: Option<String>,
+    user_id: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    detail: Option<String>,
+}
+
+impl AuditColumns {
+    fn into_event(self) -> Option<AuditEvent> {
+        let AuditColumns { at, kind, destination_hash, destination_masked, user_id, ip, user_agent, detail } = self;
+        Some(AuditEvent {
+            at,
+            kind: AuditKind::parse(&kind)?,
+            destination_hash,
+            destination_masked,
+            user_id,
+            ip,
+            user_agent,
+            detail,
+        })
     }
 }
 

@@ -3,19 +3,47 @@
 
 use sqlx::Row;
 
-use crate::auth::{AuditEvent, ChallengeKey, SessionStore, SignedIn, StoreResult, UserRow, failure_key};
+use crate::auth::{
+    AuditEvent, ChallengeKey, NewSessionRow, SessionRow, SessionStore, SignedIn, StoreResult, UserRow, failure_key,
+};
 use crate::domain::{Channel, SessionToken};
 
 use super::SqlStore;
 use super::audit::insert_audit;
 
+/// The columns of a `SessionRow`, from `sessions s`.
+macro_rules! session_columns {
+    () => {
+        "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.browser"
+    };
+}
+
 #[derive(sqlx::FromRow)]
-struct UserColumns {
+struct SessionColumns {
     id: String,
+    user_id: String,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    ip: Option<String>,
+    browser: Option<String>,
+}
+
+impl From<SessionColumns> for SessionRow {
+    fn from(c: SessionColumns) -> Self {
+        let SessionColumns { id, user_id, created_at, last_seen_at, expires_at, ip, browser } = c;
+        SessionRow { id, user_id, created_at, last_seen_at, expires_at, ip, browser }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionAndUser {
+    #[sqlx(flatten)]
+    session: SessionColumns,
     identifier: String,
     #[sqlx(try_from = "String")]
     channel: Channel,
-    created_at: i64,
+    user_created_at: i64,
 }
 
 impl SessionStore for SqlStore {
@@ -26,9 +54,8 @@ impl SessionStore for SqlStore {
         &self,
         key: ChallengeKey<'_>,
         new_user_id: &str,
-        token: &SessionToken,
-        now: i64,
-        session_expires_at: i64,
+        session: &NewSessionRow<'_>,
+        replaces: Option<&SessionToken>,
         audit: impl FnOnce(&str, &str) -> AuditEvent + Send,
     ) -> StoreResult<Option<SignedIn>> {
         let (sql, key) = match key {
@@ -51,6 +78,7 @@ impl SessionStore for SqlStore {
                 hash,
             ),
         };
+        let now = session.now;
         let mut tx = self.pool.begin().await?;
         let consumed = sqlx::query(sql).bind(now).bind(key).fetch_all(&mut *tx).await?.into_iter().next();
         let Some(consumed) = consumed else {
@@ -80,13 +108,22 @@ impl SessionStore for SqlStore {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token.hash())
-            .bind(&user_id)
-            .bind(now)
-            .bind(session_expires_at)
-            .execute(&mut *tx)
-            .await?;
+        if let Some(old) = replaces {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(old.hash()).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, id, user_id, created_at, last_seen_at, expires_at, ip, browser) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+        )
+        .bind(session.token.hash())
+        .bind(session.id)
+        .bind(&user_id)
+        .bind(now)
+        .bind(session.expires_at)
+        .bind(session.ip)
+        .bind(session.browser)
+        .execute(&mut *tx)
+        .await?;
         // The sign-in's audit row commits with it: no session without its
         // record, and one transaction instead of two.
         insert_audit(&mut *tx, &audit(&destination, &user_id)).await?;
@@ -96,16 +133,76 @@ impl SessionStore for SqlStore {
 
     /// Looks a session up by the hash of its token: the comparison happens on
     /// a SHA-256 digest, so response time says nothing about the token.
-    async fn session_user(&self, token: &SessionToken, now: i64) -> StoreResult<Option<UserRow>> {
-        let row: Option<UserColumns> = sqlx::query_as(
-            "SELECT u.id, u.identifier, u.channel, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
-        )
+    async fn current_session(
+        &self,
+        token: &SessionToken,
+        now: i64,
+        idle_cutoff: i64,
+    ) -> StoreResult<Option<(SessionRow, UserRow)>> {
+        let row: Option<SessionAndUser> = sqlx::query_as(concat!(
+            "SELECT ",
+            session_columns!(),
+            ", u.identifier, u.channel, u.created_at AS user_created_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3"
+        ))
         .bind(token.hash())
         .bind(now)
+        .bind(idle_cutoff)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|u| UserRow { id: u.id, identifier: u.identifier, channel: u.channel, created_at: u.created_at }))
+        Ok(row.map(|r| {
+            let user = UserRow {
+                id: r.session.user_id.clone(),
+                identifier: r.identifier,
+                channel: r.channel,
+                created_at: r.user_created_at,
+            };
+            (r.session.into(), user)
+        }))
+    }
+
+    async fn touch_session(&self, id: &str, now: i64, fresh_after: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at <= $3")
+            .bind(now)
+            .bind(id)
+            .bind(fresh_after)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: i64, idle_cutoff: i64) -> StoreResult<Vec<SessionRow>> {
+        let rows: Vec<SessionColumns> = sqlx::query_as(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions s WHERE s.user_id = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
+             ORDER BY s.created_at DESC, s.id"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .bind(idle_cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(SessionRow::from).collect())
+    }
+
+    async fn revoke_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_other_sessions(&self, user_id: &str, keep: &str) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user_id)
+            .bind(keep)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Deletes the session; returns its user when there was one.

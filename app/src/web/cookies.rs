@@ -110,6 +110,17 @@ pub fn take_notice() -> Option<Notice> {
     Notice::parse(&value)
 }
 
+/// Sign-out: the browser drops every cookie and all storage of this
+/// origin, not only the ones we name.
+pub fn clear_site_data() {
+    if let Some(res) = use_context::<ResponseOptions>() {
+        res.insert_header(
+            http::HeaderName::from_static("clear-site-data"),
+            http::HeaderValue::from_static("\"cookies\", \"storage\""),
+        );
+    }
+}
+
 pub fn clear_link_cookie() {
     set_cookie(LINK_COOKIE, String::new(), 0);
 }

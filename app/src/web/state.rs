@@ -18,7 +18,7 @@ use crate::delivery::Outbox;
 use crate::domain::{AppError, DeviceCookie};
 use crate::store::SqlStore;
 
-use super::cookies::{DEVICE_COOKIE, cookie_value};
+use super::cookies::{DEVICE_COOKIE, cookie_value, session_token};
 
 /// The auth service as the server runs it: on the SQL store.
 pub type Auth = AuthService<SqlStore>;
@@ -64,7 +64,7 @@ pub fn request_context() -> RequestContext {
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(256).collect());
     let device = cookie_value(DEVICE_COOKIE).and_then(|v| DeviceCookie::parse(&v).ok());
-    RequestContext { client_ip, user_agent, device }
+    RequestContext { client_ip, user_agent, device, session: session_token() }
 }
 
 /// A plain form post (no JavaScript) must get its 302 back to the page, so

@@ -26,7 +26,15 @@ pub(super) fn read(src: &dyn Source, server: &ServerSettings, sms: &SmsSettings)
         30 * 24 * 3600u64,
         "seconds",
         60,
-        400 * 24 * 3600,
+        90 * 24 * 3600,
+    )?);
+    let session_idle = Duration::from_secs(ranged(
+        src,
+        "PASSCODE_SESSION_IDLE_SECS",
+        7 * 24 * 3600u64,
+        "seconds",
+        60,
+        90 * 24 * 3600,
     )?);
     let default_region = src.get("PASSCODE_DEFAULT_REGION").map(|r| r.trim().to_ascii_uppercase());
     if let Some(region) = &default_region
@@ -42,6 +50,7 @@ pub(super) fn read(src: &dyn Source, server: &ServerSettings, sms: &SmsSettings)
         code_ttl,
         max_attempts,
         session_ttl,
+        session_idle,
         default_region,
         product_name: "Passcode".into(),
         public_url: server.public_url.clone(),

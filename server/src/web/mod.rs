@@ -8,6 +8,7 @@ pub mod assets;
 mod caching;
 pub mod form_errors;
 mod guard;
+mod headers;
 mod health;
 mod link;
 mod outbox;
@@ -17,11 +18,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use http::{HeaderName, HeaderValue};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use app::web::AppState;
@@ -103,6 +102,10 @@ pub fn router(
                 .route_layer(axum::middleware::from_fn(outbox::direct_only)),
         );
     }
+    let headers = Arc::new(headers::Policy {
+        hsts: config.server.public_url.starts_with("https://"),
+        live_reload: std::env::var_os("LEPTOS_WATCH").is_some(),
+    });
     let origin = guard::AllowedOrigin(Arc::from(config.server.public_url.as_str()));
     router
         .layer(axum::middleware::from_fn(caching::default_cache_control))
@@ -110,20 +113,7 @@ pub fn router(
         .layer(axum::middleware::from_fn_with_state(origin, guard::cross_site_guard))
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(config.server.max_body_bytes))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-frame-options"),
-            HeaderValue::from_static("DENY"),
-        ))
-        // Same-origin navigations keep the full Referer: the no-JavaScript
-        // form flow redirects back to it. (The sign-in link sends none.)
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("referrer-policy"),
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
+        .layer(axum::middleware::from_fn_with_state(headers, headers::security_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &http::Request<_>| {

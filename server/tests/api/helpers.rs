@@ -338,7 +338,8 @@ impl TestApp {
     }
 
     pub async fn sign_in(&self, identifier: &str, normalised: &str) {
-        assert_eq!(self.request_code(identifier).await.status(), StatusCode::OK);
+        let res = self.request_code(identifier).await;
+        assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
         let code = self.latest_code(normalised).await;
         let res = self.verify(&code).await;
         assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);

@@ -83,6 +83,22 @@ pub fn clock_time_utc(ms: i64) -> String {
     format!("{:02}:{:02}", minutes_of_day / 60, minutes_of_day % 60)
 }
 
+/// "2026-11-25 14:32 UTC" for a time in milliseconds since the epoch.
+pub fn utc_date_time(ms: i64) -> String {
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {} UTC", clock_time_utc(ms))
+}
+
 /// Text made safe to place in HTML, in element content or a double-quoted
 /// attribute. The dev outbox page uses it too.
 pub fn escape_html(s: &str) -> String {
@@ -113,6 +129,7 @@ mod tests {
             client_ip: Some("203.0.113.7".parse().unwrap()),
             user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0".into()),
             device: None,
+            session: None,
         };
         let (subject, text, html) = compose(&code, &details(&ctx, false));
         assert_eq!(subject, "Your sign-in code");
@@ -135,6 +152,7 @@ mod tests {
             client_ip: None,
             user_agent: Some("<script>alert(1)</script> Firefox/1".into()),
             device: None,
+            session: None,
         };
         let (_, text, html) = compose(&code, &details(&ctx, false));
         assert!(!html.contains("<script>") && !text.contains("<script>"));
@@ -142,5 +160,14 @@ mod tests {
         let ctx = RequestContext::default();
         let (_, text, _) = compose(&code, &details(&ctx, false));
         assert!(text.contains("This was requested at 14:22 UTC."));
+    }
+
+    #[test]
+    fn dates_are_written_in_utc() {
+        assert_eq!(utc_date_time(0), "1970-01-01 00:00 UTC");
+        // 2027-01-15 14:22:00 UTC, as in the email above.
+        assert_eq!(utc_date_time(1_800_022_920_000), "2027-01-15 14:22 UTC");
+        assert_eq!(utc_date_time(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(utc_date_time(4_107_542_399_000), "2100-02-28 23:59 UTC");
     }
 }

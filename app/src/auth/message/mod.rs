@@ -10,7 +10,7 @@ use crate::domain::{Channel, Code, Identifier, LinkToken};
 use super::delivery::Message;
 use super::service::{AuthSettings, LINK_PATH, RequestContext};
 
-pub use email::{clock_time_utc, escape_html};
+pub use email::{clock_time_utc, escape_html, utc_date_time};
 
 /// The message for a fresh code (`link`: the email's sign-in link token).
 pub fn compose(

@@ -1,0 +1,10 @@
+-- Sessions people can see and end. `id` is the public handle a page uses
+-- to name a session (never the token or its hash); `last_seen_at` drives
+-- the idle timeout (refreshed at most hourly); `ip` and `browser` ("Firefox
+-- on Windows", never the raw User-Agent) are what the account page shows.
+ALTER TABLE sessions ADD COLUMN id TEXT;
+ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN ip TEXT;
+ALTER TABLE sessions ADD COLUMN browser TEXT;
+UPDATE sessions SET id = replace(gen_random_uuid()::text, '-', ''), last_seen_at = created_at;
+CREATE UNIQUE INDEX sessions_id ON sessions (id);

@@ -1,0 +1,97 @@
+//! Security headers, in one place: a Content-Security-Policy with a fresh
+//! nonce on every HTML response (the shell puts the same nonce on the page's
+//! scripts), and the headers every response carries.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY};
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use app::CspNonce;
+
+/// Browser features no page of ours uses: denied to us and to anything that
+/// might get itself embedded or injected.
+const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), bluetooth=(), camera=(), display-capture=(), \
+     encrypted-media=(), fullscreen=(), geolocation=(), gyroscope=(), hid=(), idle-detection=(), magnetometer=(), \
+     microphone=(), midi=(), payment=(), picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), \
+     serial=(), usb=(), xr-spatial-tracking=()";
+
+/// What the policy depends on besides the nonce.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The public URL is https: browsers may be told to use nothing else.
+    pub hsts: bool,
+    /// `cargo leptos watch`: its reload script talks to a WebSocket on
+    /// another port.
+    pub live_reload: bool,
+}
+
+impl Policy {
+    fn csp(&self, nonce: &CspNonce) -> String {
+        let reload = if self.live_reload { " ws:" } else { "" };
+        format!(
+            "default-src 'self'; script-src 'self' 'nonce-{}' 'wasm-unsafe-eval'; style-src 'self'; \
+             img-src 'self' data:; connect-src 'self'{reload}; object-src 'none'; base-uri 'none'; \
+             frame-ancestors 'none'; form-action 'self'",
+            nonce.as_str()
+        )
+    }
+}
+
+fn is_html(headers: &HeaderMap) -> bool {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"))
+}
+
+pub async fn security_headers(State(policy): State<Arc<Policy>>, mut req: Request, next: Next) -> Response {
+    let nonce = CspNonce::generate();
+    req.extensions_mut().insert(nonce.clone());
+    let mut res = next.run(req).await;
+    let headers = res.headers_mut();
+    if is_html(headers) {
+        if let Ok(csp) = HeaderValue::from_str(&policy.csp(&nonce)) {
+            headers.insert(CONTENT_SECURITY_POLICY, csp);
+        }
+    } else {
+        // Nothing of ours may be framed, not even a raw asset or answer.
+        headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'"));
+    }
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+    };
+    set(headers, "x-content-type-options", "nosniff");
+    set(headers, "x-frame-options", "DENY");
+    set(headers, "cross-origin-opener-policy", "same-origin");
+    set(headers, "permissions-policy", PERMISSIONS_POLICY);
+    // Same-origin navigations keep the full Referer: the no-JavaScript form
+    // flow redirects back to it. A response that chose stricter (the
+    // sign-in link's, whose URL holds a token) keeps its own.
+    if !headers.contains_key(REFERRER_POLICY) {
+        headers.insert(REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    }
+    if policy.hsts {
+        headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_allows_no_inline_script_without_the_nonce() {
+        let nonce = CspNonce::generate();
+        let csp = Policy { hsts: false, live_reload: false }.csp(&nonce);
+        let script_src = csp.split(';').map(str::trim).find(|d| d.starts_with("script-src")).unwrap();
+        assert!(script_src.contains(&format!("'nonce-{}'", nonce.as_str())));
+        assert!(!script_src.contains("unsafe-inline") && !script_src.contains("'unsafe-eval'"));
+        for directive in ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"] {
+            assert!(csp.contains(directive), "{directive} in {csp}");
+        }
+        assert!(!csp.contains("ws:"), "no WebSocket outside `cargo leptos watch`");
+        assert_ne!(CspNonce::generate().as_str(), nonce.as_str());
+    }
+}
