@@ -104,8 +104,14 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
     use crate::web::*;
     let state = app_state()?;
     let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
-    state.auth.revoke_session(&token, &id, &request_context()).await.map_err(fail)?;
-    leptos_axum::redirect("/account");
+    match state.auth.revoke_session(&token, &id, &request_context()).await.map_err(fail)? {
+        crate::auth::Revoked::Other => leptos_axum::redirect("/account"),
+        crate::auth::Revoked::ThisBrowser => {
+            clear_session_cookie();
+            clear_site_data();
+            leptos_axum::redirect("/sign-in");
+        }
+    }
     Ok(())
 }
 
@@ -122,7 +128,7 @@ pub async fn end_other_sessions() -> Result<(), AppError> {
 
 #[cfg(feature = "ssr")]
 fn account_view(a: crate::auth::AccountOverview) -> AccountView {
-    use crate::auth::{AuditKind, utc_date_time};
+    use crate::auth::{AuditKind, ENDED_ELSEWHERE, REPLACED, utc_date_time};
     let sessions = a
         .sessions
         .into_iter()
@@ -151,9 +157,10 @@ fn account_view(a: crate::auth::AccountOverview) -> AccountView {
                 AuditKind::SignedIn if detail == "link" => "Signed in with the email's link".to_owned(),
                 AuditKind::SignedIn => "Signed in with a code".to_owned(),
                 AuditKind::SignedOut if detail.is_empty() => "Signed out".to_owned(),
-                AuditKind::SignedOut if detail.starts_with("ended from") => {
+                AuditKind::SignedOut if detail == ENDED_ELSEWHERE => {
                     "A session was ended from another browser".to_owned()
                 }
+                AuditKind::SignedOut if detail == REPLACED => "Signed in again in the same browser".to_owned(),
                 AuditKind::SignedOut => format!("Signed out everywhere else ({detail})"),
             };
             let from = match (e.ip, e.browser) {

@@ -7,29 +7,50 @@ import { test as base, expect, BrowserContext } from '@playwright/test';
  * blocked something a page needed (or something got onto a page that
  * should not be there).
  */
+const watched = new WeakSet<BrowserContext>();
+
 export async function watchCsp(context: BrowserContext, violations: string[]) {
+  if (watched.has(context)) return;
+  watched.add(context);
   // Injected through the DevTools protocol, so the page's own policy does
   // not apply to it.
   await context.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`);
+      console.error(`CSP violation on ${location.href}: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
     });
   });
   context.on('console', (msg) => {
     if (/Content Security Policy|CSP violation/i.test(msg.text())) {
-      violations.push(`${msg.location().url}: ${msg.text()}`);
+      violations.push(`${msg.page()?.url() ?? msg.location().url}: ${msg.text()}`);
     }
   });
 }
 
 export const test = base.extend<{ cspViolations: string[] }>({
-  cspViolations: async ({}, use) => {
-    await use([]);
-  },
+  // Automatic: every test gets the list and fails at its end if anything
+  // landed in it. Contexts a test makes itself with `browser.newContext`
+  // are watched as well as the default one.
+  cspViolations: [
+    async ({ browser }, use) => {
+      const violations: string[] = [];
+      const newContext = browser.newContext.bind(browser);
+      browser.newContext = async (options?: Parameters<typeof newContext>[0]) => {
+        const context = await newContext(options);
+        await watchCsp(context, violations);
+        return context;
+      };
+      try {
+        await use(violations);
+      } finally {
+        browser.newContext = newContext;
+      }
+      expect(violations, 'Content-Security-Policy violations').toEqual([]);
+    },
+    { auto: true },
+  ],
   context: async ({ context, cspViolations }, use) => {
     await watchCsp(context, cspViolations);
     await use(context);
-    expect(cspViolations, 'Content-Security-Policy violations').toEqual([]);
   },
 });
 

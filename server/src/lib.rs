@@ -104,7 +104,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let (pool, backend) = db::pool(&config.database.url, &config.database.pool)?;
     db::migrate(&pool, backend).await?;
     let store = SqlStore::new(pool.clone());
-    jobs::spawn_purge(store.clone(), clock.clone(), &config.database);
+    jobs::spawn_purge(store.clone(), clock.clone(), &config.database, config.auth.session_idle);
     let outbox = Outbox::new(pool.clone(), clock.clone());
     let delivery = delivery(config, &outbox)?;
     let hashing = &config.hashing;

@@ -34,10 +34,10 @@ pub use message::{clock_time_utc, escape_html, utc_date_time};
 pub use service::{
     AuthService, AuthSettings, LINK_PATH, LinkInfo, NewSession, Pending, RequestContext, RequestedFrom, SignedInUser,
 };
-pub use sessions::{AccountOverview, ActivityEntry, SessionSummary};
+pub use sessions::{AccountOverview, ActivityEntry, ENDED_ELSEWHERE, REPLACED, Revoked, SessionSummary};
 pub use store::{
     AuditStore, ChallengeKey, ChallengeState, ChallengeStore, ChallengeView, LimitStore, NewChallenge, NewSessionRow,
-    Reservation, ReservedAttempt, SendClaim, SessionRow, SessionStore, SignedIn, Store, StoreError, StoreResult,
-    UserRow,
+    Reservation, ReservedAttempt, SendClaim, SessionRow, SessionStore, SignInEvent, SignedIn, Store, StoreError,
+    StoreResult, UserRow,
 };
 pub use user_agent::describe_user_agent;

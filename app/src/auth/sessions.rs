@@ -14,13 +14,28 @@ use super::keys::keyed_hash;
 use super::service::{AuthService, RequestContext, SignedInUser, ms};
 use super::store::Store;
 
-/// `last_seen_at` is written at most this often per session: the idle
-/// timeout is exact to within this, and a busy session costs one write an
-/// hour instead of one per request.
+/// `last_seen_at` is written at most this often per session (or a quarter
+/// of the idle timeout, when that is shorter): the idle timeout is exact to
+/// within this, and a busy session costs one write an hour instead of one
+/// per request.
 pub const LAST_SEEN_EVERY_MS: i64 = 3_600_000;
 
 /// How many security events the account page shows.
 pub const ACTIVITY_SHOWN: i64 = 20;
+
+/// Audit details of sign-outs that the person did not make in that browser
+/// (the account page words them).
+pub const ENDED_ELSEWHERE: &str = "ended from another browser";
+pub const REPLACED: &str = "replaced by a new sign-in in the same browser";
+
+/// Whose session `revoke_session` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// Another browser's (or none: ending a session twice is harmless).
+    Other,
+    /// The asking browser's own: it is signed out.
+    ThisBrowser,
+}
 
 /// One live session, as its owner sees it.
 #[derive(Debug, Clone)]
@@ -59,6 +74,12 @@ impl<S: Store> AuthService<S> {
         now - ms(self.settings.session_idle)
     }
 
+    /// How stale `last_seen_at` may get before a request writes it again.
+    /// Well inside the idle timeout, so a session in use never goes idle.
+    fn touch_every(&self) -> i64 {
+        (ms(self.settings.session_idle) / 4).clamp(1000, LAST_SEEN_EVERY_MS)
+    }
+
     /// The account a session token opens, if the session is live; marks it
     /// seen (at most hourly).
     pub async fn current_user(&self, token: &SessionToken) -> Result<Option<SignedInUser>, AuthError> {
@@ -66,8 +87,13 @@ impl<S: Store> AuthService<S> {
         let Some((session, user)) = self.store.current_session(token, now, self.idle_cutoff(now)).await? else {
             return Ok(None);
         };
-        if session.last_seen_at <= now - LAST_SEEN_EVERY_MS {
-            self.store.touch_session(&session.id, now, now - LAST_SEEN_EVERY_MS).await?;
+        let fresh_after = now - self.touch_every();
+        // A failed write only makes the idle timeout stricter, never looser:
+        // the session has checked out, so the request goes on.
+        if session.last_seen_at <= fresh_after
+            && let Err(e) = self.store.touch_session(&session.id, now, fresh_after).await
+        {
+            tracing::warn!(error = %e, "could not record that a session was used");
         }
         let identifier =
             Identifier::from_stored(user.channel, &user.identifier).context("stored identifier no longer parses")?;
@@ -110,18 +136,25 @@ impl<S: Store> AuthService<S> {
         Ok(Some(AccountOverview { user, sessions, activity }))
     }
 
-    /// Ends another session of the signed-in account (`id`: its public
-    /// handle). Ending this browser's own is signing out.
-    pub async fn revoke_session(&self, token: &SessionToken, id: &str, ctx: &RequestContext) -> Result<(), AuthError> {
+    /// Ends a session of the signed-in account (`id`: its public handle).
+    /// Ending this browser's own is signing out: then the answer is
+    /// `Revoked::ThisBrowser`, and the caller clears the browser too.
+    pub async fn revoke_session(
+        &self,
+        token: &SessionToken,
+        id: &str,
+        ctx: &RequestContext,
+    ) -> Result<Revoked, AuthError> {
         let user = self.current_user(token).await?.ok_or(AuthError::NotSignedIn)?;
         if id == user.session_id {
-            return self.sign_out(token, ctx).await;
+            self.sign_out(token, ctx).await?;
+            return Ok(Revoked::ThisBrowser);
         }
         if self.store.revoke_session(&user.id, id).await? {
             tracing::info!("ended another session of the account");
-            self.audit(AuditKind::SignedOut.note().user(user.id).detail("ended from another browser"), ctx).await;
+            self.audit(AuditKind::SignedOut.note().user(user.id).detail(ENDED_ELSEWHERE), ctx).await;
         }
-        Ok(())
+        Ok(Revoked::Other)
     }
 
     /// Ends every session of the signed-in account but this browser's.

@@ -204,18 +204,30 @@ pub trait LimitStore: Send + Sync + 'static {
     fn claim_sms_for_ip(&self, ip: &str, now: i64, per_hour: i64) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
+/// An audit row a sign-in writes in its own transaction; the core words it.
+pub enum SignInEvent<'a> {
+    SignedIn {
+        destination: &'a str,
+        user_id: &'a str,
+    },
+    /// The browser's previous session, ended by this sign-in.
+    Replaced {
+        user_id: &'a str,
+    },
+}
+
 pub trait SessionStore: Send + Sync + 'static {
-    /// Consumes the challenge and opens a session atomically, with the
-    /// sign-in's audit row (`audit(destination, user_id)`), ending the
-    /// session this browser held before (`replaces`). `None`: somebody else
-    /// consumed the challenge first.
+    /// Consumes the challenge and opens a session atomically, ending the
+    /// session this browser held before (`replaces`), with the audit rows
+    /// `audit` makes of each. `None`: somebody else consumed the challenge
+    /// first.
     fn consume_and_sign_in(
         &self,
         key: ChallengeKey<'_>,
         new_user_id: &str,
         session: &NewSessionRow<'_>,
         replaces: Option<&SessionToken>,
-        audit: impl FnOnce(&str, &str) -> AuditEvent + Send,
+        audit: impl Fn(SignInEvent<'_>) -> AuditEvent + Send,
     ) -> impl Future<Output = StoreResult<Option<SignedIn>>> + Send;
     /// The session a token opens and its account, if the session has been
     /// seen since `idle_cutoff` and has not reached its end.

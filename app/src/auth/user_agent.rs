@@ -1,5 +1,6 @@
 //! A short, safe summary of a User-Agent header.
 
+/// "Firefox on Windows": enough for a person to recognise their own request
 /// (or not), never the raw header, which an attacker controls.
 pub fn describe_user_agent(ua: &str) -> Option<String> {
     // Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".

@@ -9,7 +9,8 @@ use super::error::AuthError;
 use super::service::{
     AuthService, IpAction, LinkInfo, NewSession, RequestContext, RequestedFrom, SignInMethod, ms, secs_until,
 };
-use super::store::{ChallengeKey, ChallengeState, NewSessionRow, Reservation, Store};
+use super::sessions::REPLACED;
+use super::store::{ChallengeKey, ChallengeState, NewSessionRow, Reservation, SignInEvent, Store};
 use super::user_agent::describe_user_agent;
 
 impl<S: Store> AuthService<S> {
@@ -88,8 +89,13 @@ impl<S: Store> AuthService<S> {
         let now = self.clock.now_ms();
         let expires_at = now + ms(self.settings.session_ttl);
         let new_user_id = crate::domain::random_id();
-        let audit = |destination: &str, user_id: &str| {
-            self.audit_event(AuditKind::SignedIn.note().to(destination).detail(with.as_str()).user(user_id), ctx)
+        let audit = |event: SignInEvent<'_>| match event {
+            SignInEvent::SignedIn { destination, user_id } => {
+                self.audit_event(AuditKind::SignedIn.note().to(destination).detail(with.as_str()).user(user_id), ctx)
+            }
+            SignInEvent::Replaced { user_id } => {
+                self.audit_event(AuditKind::SignedOut.note().user(user_id).detail(REPLACED), ctx)
+            }
         };
         let session_id = crate::domain::random_id();
         let ip = ctx.client_ip.map(|ip| ip.to_string());

@@ -4,7 +4,8 @@
 use sqlx::Row;
 
 use crate::auth::{
-    AuditEvent, ChallengeKey, NewSessionRow, SessionRow, SessionStore, SignedIn, StoreResult, UserRow, failure_key,
+    AuditEvent, ChallengeKey, NewSessionRow, SessionRow, SessionStore, SignInEvent, SignedIn, StoreResult, UserRow,
+    failure_key,
 };
 use crate::domain::{Channel, SessionToken};
 
@@ -56,7 +57,7 @@ impl SessionStore for SqlStore {
         new_user_id: &str,
         session: &NewSessionRow<'_>,
         replaces: Option<&SessionToken>,
-        audit: impl FnOnce(&str, &str) -> AuditEvent + Send,
+        audit: impl Fn(SignInEvent<'_>) -> AuditEvent + Send,
     ) -> StoreResult<Option<SignedIn>> {
         let (sql, key) = match key {
             // The code path has already reserved an attempt (which checked
@@ -109,8 +110,17 @@ impl SessionStore for SqlStore {
         .await?
         .try_get("id")?;
         if let Some(old) = replaces {
-            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(old.hash()).execute(&mut *tx).await?;
+            let ended = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
+                .bind(old.hash())
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in ended {
+                let user_id: String = row.try_get("user_id")?;
+                insert_audit(&mut *tx, &audit(SignInEvent::Replaced { user_id: &user_id })).await?;
+            }
         }
+        // `id` is nullable only because SQLite can't add a NOT NULL column
+        // to a table with rows: every insert names it.
         sqlx::query(
             "INSERT INTO sessions (token_hash, id, user_id, created_at, last_seen_at, expires_at, ip, browser) \
              VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
@@ -126,7 +136,7 @@ impl SessionStore for SqlStore {
         .await?;
         // The sign-in's audit row commits with it: no session without its
         // record, and one transaction instead of two.
-        insert_audit(&mut *tx, &audit(&destination, &user_id)).await?;
+        insert_audit(&mut *tx, &audit(SignInEvent::SignedIn { destination: &destination, user_id: &user_id })).await?;
         tx.commit().await?;
         Ok(Some(SignedIn { user_id, destination }))
     }

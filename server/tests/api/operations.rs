@@ -125,13 +125,13 @@ async fn the_purge_removes_only_what_has_expired() {
     app.clear_cookies();
     app.request_code("new@example.com").await;
     let now = 1_800_000_000_000 + 25 * 3_600_000;
-    let removed = store.purge(now, 90 * 86_400_000).await.unwrap();
+    let removed = store.purge(now, 90 * 86_400_000, 7 * 86_400_000).await.unwrap();
     assert!(removed >= 2, "the old challenge and the old counters: {removed}");
     assert_eq!(app.count("SELECT COUNT(*) FROM challenges").await, 1, "the new challenge stays");
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 1, "the session has not expired");
     assert_eq!(app.count("SELECT COUNT(*) FROM destinations").await, 1);
     // Twice at once, as two instances would: harmless.
-    let (a, b) = tokio::join!(store.purge(now + 31 * 86_400_000, 1), store.purge(now + 31 * 86_400_000, 1));
+    let (a, b) = tokio::join!(store.purge(now + 31 * 86_400_000, 1, 1), store.purge(now + 31 * 86_400_000, 1, 1));
     a.unwrap();
     b.unwrap();
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
