@@ -2,8 +2,9 @@ import { defineConfig } from '@playwright/test';
 import * as path from 'path';
 const { launchOptions } = require('./chromium.js');
 
-// Three real servers, built by `cargo leptos build` before the suite runs:
-// the main one, one whose codes expire after 3 s for the expiry test, and one
+// Four real servers, built by `cargo leptos build` before the suite runs:
+// the main one, one whose codes expire after 3 s for the expiry test, one
+// with a one-second resend cool-down for two browsers of one person, and one
 // that sends email over SMTP to maildev (a real SMTP server whose REST API
 // shows what arrived). Each gets a fresh data directory per run.
 const root = path.resolve(__dirname, '..');
