@@ -1,6 +1,8 @@
-//! Security headers, in one place: a Content-Security-Policy with a fresh
-//! nonce on every HTML response (the shell puts the same nonce on the page's
-//! scripts), and the headers every response carries.
+//! Security headers, in one place: on every HTML response a
+//! Content-Security-Policy with a fresh nonce (the shell puts the same nonce
+//! on the page's scripts), COOP and a Permissions-Policy; on every response
+//! `frame-ancestors 'none'`, `nosniff`, `X-Frame-Options` and, behind https,
+//! HSTS.
 
 use std::sync::Arc;
 
@@ -50,21 +52,23 @@ pub async fn security_headers(State(policy): State<Arc<Policy>>, mut req: Reques
     req.extensions_mut().insert(nonce.clone());
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+    };
     if is_html(headers) {
         if let Ok(csp) = HeaderValue::from_str(&policy.csp(&nonce)) {
             headers.insert(CONTENT_SECURITY_POLICY, csp);
         }
+        // Both apply to documents only; on assets they would be bytes on
+        // every first visit for nothing.
+        set(headers, "cross-origin-opener-policy", "same-origin");
+        set(headers, "permissions-policy", PERMISSIONS_POLICY);
     } else {
         // Nothing of ours may be framed, not even a raw asset or answer.
         headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors 'none'"));
     }
-    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
-        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
-    };
     set(headers, "x-content-type-options", "nosniff");
     set(headers, "x-frame-options", "DENY");
-    set(headers, "cross-origin-opener-policy", "same-origin");
-    set(headers, "permissions-policy", PERMISSIONS_POLICY);
     // Same-origin navigations keep the full Referer: the no-JavaScript form
     // flow redirects back to it. A response that chose stricter (the
     // sign-in link's, whose URL holds a token) keeps its own.

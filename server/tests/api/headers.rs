@@ -73,7 +73,6 @@ async fn every_page_kind_carries_the_security_headers() {
     // Not HTML: no script policy needed, but nothing may frame it either.
     let api = app.post("/api/current_user", &[]).await;
     assert_eq!(api.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(api.headers()["cross-origin-opener-policy"], "same-origin");
     assert_eq!(api.headers()["content-security-policy"], "frame-ancestors 'none'");
     let icon = app.get("/favicon.svg").await;
     assert_eq!(icon.headers()["content-security-policy"], "frame-ancestors 'none'");
