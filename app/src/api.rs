@@ -163,11 +163,7 @@ fn account_view(a: crate::auth::AccountOverview) -> AccountView {
                 AuditKind::SignedOut if detail == REPLACED => "Signed in again in the same browser".to_owned(),
                 AuditKind::SignedOut => format!("Signed out everywhere else ({detail})"),
             };
-            let from = match (e.ip, e.browser) {
-                (Some(ip), Some(b)) => Some(format!("{ip} ({b})")),
-                (Some(ip), None) => Some(ip),
-                (None, b) => b,
-            };
+            let from = crate::auth::where_from(e.ip.as_deref(), e.browser.as_deref());
             ActivityView { what, when: utc_date_time(e.at), from }
         })
         .collect();

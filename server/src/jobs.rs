@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::auth::Clock;
+use app::auth::{Clock, millis};
 use app::store::SqlStore;
 
 use crate::config::DatabaseSettings;
@@ -14,8 +14,7 @@ use crate::config::DatabaseSettings;
 /// `PASSCODE_PURGE_INTERVAL_SECS`.
 pub fn spawn_purge(store: SqlStore, clock: Arc<dyn Clock>, settings: &DatabaseSettings, session_idle: Duration) {
     let every = settings.purge_interval;
-    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-    let (audit_keep_ms, session_idle_ms) = (ms(settings.audit_retention), ms(session_idle));
+    let (audit_keep_ms, session_idle_ms) = (millis(settings.audit_retention), millis(session_idle));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

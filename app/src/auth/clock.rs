@@ -2,6 +2,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A length of time in the clock's milliseconds (saturating: settings are
+/// checked far below `i64::MAX`).
+pub fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Milliseconds since the Unix epoch. Expiry is checked against this, never
 /// against the database's own clock, so tests can move time.
 pub trait Clock: Send + Sync + 'static {

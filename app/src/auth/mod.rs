@@ -24,7 +24,7 @@ mod user_agent;
 mod verify;
 
 pub use audit::{AuditEvent, AuditKind, AuditNote};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, millis};
 pub use code_hash::{CodeHasher, HashError, HashParams, HashSlot};
 pub use delivery::{Delivery, DeliveryError, DeliveryFuture, Message};
 pub use error::AuthError;
@@ -40,4 +40,4 @@ pub use store::{
     Reservation, ReservedAttempt, SendClaim, SessionRow, SessionStore, SignInEvent, SignedIn, Store, StoreError,
     StoreResult, UserRow,
 };
-pub use user_agent::describe_user_agent;
+pub use user_agent::{describe_user_agent, where_from};

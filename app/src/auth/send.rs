@@ -5,10 +5,11 @@
 use crate::domain::{ChallengeId, Channel, Code, EmailAddress, Identifier, LinkToken};
 
 use super::audit::AuditKind;
+use super::clock::millis;
 use super::error::AuthError;
 use super::limits::{ip_key, send_key};
 use super::message;
-use super::service::{AuthService, IpAction, Pending, RequestContext, ms, secs_until};
+use super::service::{AuthService, IpAction, Pending, RequestContext, secs_until};
 use super::store::{NewChallenge, SendClaim, Store};
 use super::user_agent::describe_user_agent;
 
@@ -66,7 +67,8 @@ impl<S: Store> AuthService<S> {
         let lane = self.device_lane(ctx, dest).unwrap_or_default();
         let key = send_key(dest, &lane);
         let next_send_at =
-            match self.store.claim_send(&key, now, ms(l.resend_cooldown), l.codes_per_hour, l.codes_per_day).await? {
+            match self.store.claim_send(&key, now, millis(l.resend_cooldown), l.codes_per_hour, l.codes_per_day).await?
+            {
                 SendClaim::Granted { next_send_at } => next_send_at,
                 SendClaim::Refused { retry_at } => {
                     let retry_after_secs = secs_until(now, retry_at);
@@ -85,7 +87,7 @@ impl<S: Store> AuthService<S> {
         let code_hash = self.hasher.hash(slot, &code).await?;
         let challenge = ChallengeId::generate();
         let now = self.clock.now_ms();
-        let expires_at = now + ms(self.settings.code_ttl);
+        let expires_at = now + millis(self.settings.code_ttl);
         // Email carries a sign-in link too; a text message stays short.
         let link = (to.channel() == Channel::Email).then(LinkToken::generate);
         let requested_from = ctx.user_agent.as_deref().and_then(describe_user_agent);

@@ -244,12 +244,6 @@ impl<S: Store> AuthService<S> {
 /// into a cookie and showing a confirmation page.
 pub const LINK_PATH: &str = "/sign-in/email-link";
 
-/// A length of time as the clock's milliseconds (saturating: settings are
-/// checked far below `i64::MAX`).
-pub(super) fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 pub(super) fn secs_until(now_ms: i64, at_ms: i64) -> u64 {
     let ms = (at_ms - now_ms).max(1000) as u64;
     ms.div_ceil(1000)

@@ -9,9 +9,10 @@ use anyhow::Context;
 use crate::domain::{Identifier, SessionToken};
 
 use super::audit::{AuditEvent, AuditKind};
+use super::clock::millis;
 use super::error::AuthError;
 use super::keys::keyed_hash;
-use super::service::{AuthService, RequestContext, SignedInUser, ms};
+use super::service::{AuthService, RequestContext, SignedInUser};
 use super::store::Store;
 
 /// `last_seen_at` is written at most this often per session (or a quarter
@@ -71,13 +72,13 @@ pub struct AccountOverview {
 
 impl<S: Store> AuthService<S> {
     fn idle_cutoff(&self, now: i64) -> i64 {
-        now - ms(self.settings.session_idle)
+        now - millis(self.settings.session_idle)
     }
 
     /// How stale `last_seen_at` may get before a request writes it again.
     /// Well inside the idle timeout, so a session in use never goes idle.
     fn touch_every(&self) -> i64 {
-        (ms(self.settings.session_idle) / 4).clamp(1000, LAST_SEEN_EVERY_MS)
+        (millis(self.settings.session_idle) / 4).clamp(1000, LAST_SEEN_EVERY_MS)
     }
 
     /// The account a session token opens, if the session is live; marks it

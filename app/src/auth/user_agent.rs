@@ -1,4 +1,5 @@
-//! A short, safe summary of a User-Agent header.
+//! A short, safe summary of a User-Agent header, and of where a request
+//! came from.
 
 /// "Firefox on Windows": enough for a person to recognise their own request
 /// (or not), never the raw header, which an attacker controls.
@@ -32,6 +33,16 @@ pub fn describe_user_agent(ua: &str) -> Option<String> {
         (Some(b), None) => Some(b.to_owned()),
         (None, Some(o)) => Some(o.to_owned()),
         (None, None) => None,
+    }
+}
+
+/// "203.0.113.7 (Firefox on Windows)", or as much of it as is known: how
+/// the email and the account page say where something came from.
+pub fn where_from(ip: Option<&str>, browser: Option<&str>) -> Option<String> {
+    match (ip, browser) {
+        (Some(ip), Some(browser)) => Some(format!("{ip} ({browser})")),
+        (Some(ip), None) => Some(ip.to_owned()),
+        (None, browser) => browser.map(str::to_owned),
     }
 }
 

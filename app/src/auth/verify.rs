@@ -5,9 +5,10 @@
 use crate::domain::{ChallengeId, Code, LinkToken, SessionToken};
 
 use super::audit::AuditKind;
+use super::clock::millis;
 use super::error::AuthError;
 use super::service::{
-    AuthService, IpAction, LinkInfo, NewSession, RequestContext, RequestedFrom, SignInMethod, ms, secs_until,
+    AuthService, IpAction, LinkInfo, NewSession, RequestContext, RequestedFrom, SignInMethod, secs_until,
 };
 use super::sessions::REPLACED;
 use super::store::{ChallengeKey, ChallengeState, NewSessionRow, Reservation, SignInEvent, Store};
@@ -27,7 +28,7 @@ impl<S: Store> AuthService<S> {
         let slot = self.hasher.slot().await?;
         let l = &self.settings.limits;
         let now = self.clock.now_ms();
-        let reserved = match self.store.reserve_attempt(challenge, now, l.failures_per_hour, ms(l.lockout)).await? {
+        let reserved = match self.store.reserve_attempt(challenge, now, l.failures_per_hour, millis(l.lockout)).await? {
             Reservation::Reserved(r) => r,
             Reservation::DestinationLimited { retry_at } => {
                 let retry_after_secs = secs_until(now, retry_at);
@@ -47,7 +48,7 @@ impl<S: Store> AuthService<S> {
                 self.audit(AuditKind::ChallengeBurned.note().to(dest), ctx).await;
             }
             let now = self.clock.now_ms();
-            if self.store.lock_if_exhausted(&reserved.failure_key, now, l.failures_per_hour, ms(l.lockout)).await? {
+            if self.store.lock_if_exhausted(&reserved.failure_key, now, l.failures_per_hour, millis(l.lockout)).await? {
                 tracing::warn!(ip = ?ctx.client_ip, "destination locked after too many wrong codes");
                 let detail = format!("{} s", l.lockout.as_secs());
                 self.audit(AuditKind::DestinationLocked.note().to(dest).detail(detail), ctx).await;
@@ -87,7 +88,7 @@ impl<S: Store> AuthService<S> {
     ) -> Result<Option<NewSession>, AuthError> {
         let token = SessionToken::generate();
         let now = self.clock.now_ms();
-        let expires_at = now + ms(self.settings.session_ttl);
+        let expires_at = now + millis(self.settings.session_ttl);
         let new_user_id = crate::domain::random_id();
         let audit = |event: SignInEvent<'_>| match event {
             SignInEvent::SignedIn { destination, user_id } => {

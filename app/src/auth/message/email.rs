@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use crate::domain::Code;
 
 use crate::auth::RequestContext;
-use crate::auth::user_agent::describe_user_agent;
+use crate::auth::user_agent::{describe_user_agent, where_from};
 
 /// What goes into one sign-in email besides the code.
 pub struct EmailDetails<'a> {
@@ -68,12 +68,7 @@ pub fn compose(code: &Code, d: &EmailDetails<'_>) -> (String, String, String) {
 fn describe_request(ctx: &RequestContext) -> String {
     let ip = ctx.client_ip.map(|ip: IpAddr| ip.to_string());
     let agent = ctx.user_agent.as_deref().and_then(describe_user_agent);
-    match (ip, agent) {
-        (Some(ip), Some(agent)) => format!(" from {ip} ({agent})"),
-        (Some(ip), None) => format!(" from {ip}"),
-        (None, Some(agent)) => format!(" from {agent}"),
-        (None, None) => String::new(),
-    }
+    where_from(ip.as_deref(), agent.as_deref()).map(|w| format!(" from {w}")).unwrap_or_default()
 }
 
 /// "Firefox on Windows": enough for a person to recognise their own request
