@@ -1,12 +1,15 @@
 import { defineConfig } from '@playwright/test';
 import * as path from 'path';
 const { launchOptions } = require('./chromium.js');
+const { STAGE } = require('./stage.js');
 
-// Four real servers, built by `cargo leptos build` before the suite runs:
+// Six real servers, built by `cargo leptos build` before the suite runs:
 // the main one, one whose codes expire after 3 s for the expiry test, one
-// with a one-second resend cool-down for two browsers of one person, and one
+// with a one-second resend cool-down for two browsers of one person, one
 // that sends email over SMTP to maildev (a real SMTP server whose REST API
-// shows what arrived). Each gets a fresh data directory per run.
+// shows what arrived), and two behind real reverse proxies (Caddy and nginx,
+// each in front of two small apps) for forward auth. Each gets a fresh data
+// directory per run.
 const root = path.resolve(__dirname, '..');
 const binary = process.env.PASSCODE_BIN ?? path.join(root, 'target', 'debug', 'passcode');
 const runDir = path.join(__dirname, '.data', String(Date.now()));
@@ -45,6 +48,33 @@ function server(url: string, name: string, extra: Record<string, string> = {}) {
   };
 }
 
+// Passcode behind a proxy for every host under the stage's domain, as
+// README "Protect an app" sets it up. Codes come from the outbox, read
+// directly (never through the proxy) at http://127.0.0.1:<passcodePort>.
+function protectedServer(site: { domain: string; port: number; passcodePort: number }, name: string) {
+  const s = server(`http://127.0.0.1:${site.passcodePort}`, name, {
+    PASSCODE_PUBLIC_URL: `https://login.${site.domain}:${site.port}`,
+    PASSCODE_COOKIE_DOMAIN: site.domain,
+    PASSCODE_TRUSTED_PROXIES: '127.0.0.1',
+    PASSCODE_SECRET: 'ab'.repeat(32),
+    PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION: 'true',
+    PASSCODE_ACCESS_FILE: path.join(__dirname, 'access.toml'),
+    PASSCODE_LOG: 'error',
+  });
+  return { ...s, url: `http://127.0.0.1:${site.passcodePort}/healthz` };
+}
+
+function stagePiece(args: string, port: number) {
+  return {
+    command: `node ${path.join(__dirname, 'proxies.js')} ${args}`,
+    port,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: 'ignore' as const,
+    stderr: 'pipe' as const,
+  };
+}
+
 export default defineConfig({
   testDir: './tests',
   timeout: 30_000,
@@ -57,7 +87,11 @@ export default defineConfig({
   use: {
     baseURL: MAIN,
     trace: 'retain-on-failure',
-    launchOptions,
+    launchOptions: {
+      ...launchOptions,
+      // The forward-auth stage's names (login.caddy.test, …) are this machine.
+      args: [...launchOptions.args, '--host-resolver-rules=MAP *.test 127.0.0.1'],
+    },
   },
   webServer: [
     {
@@ -76,5 +110,11 @@ export default defineConfig({
       PASSCODE_EMAIL_FROM: 'sign-in@passcode.example',
       PASSCODE_EMAIL_FROM_NAME: 'Passcode',
     }),
+    stagePiece(`app ${STAGE.appPorts[0]}`, STAGE.appPorts[0]),
+    stagePiece(`app ${STAGE.appPorts[1]}`, STAGE.appPorts[1]),
+    protectedServer(STAGE.caddy, 'caddy'),
+    protectedServer(STAGE.nginx, 'nginx'),
+    stagePiece('caddy', STAGE.caddy.port),
+    stagePiece('nginx', STAGE.nginx.port),
   ],
 });

@@ -26,14 +26,20 @@ fn remember_pending(state: &crate::web::AppState, pending: &crate::auth::Pending
 }
 
 /// Both ways in end here: the session cookie, no pending code left in this
-/// browser, and the account page.
+/// browser, and the page this browser asked to go back to (a checked `rd`)
+/// or the account page.
 #[cfg(feature = "ssr")]
 fn signed_in(state: &crate::web::AppState, session: &crate::auth::NewSession) {
     use crate::web::*;
-    set_session_cookie(&session.token, seconds_until(state, session.expires_at));
+    set_session_cookie(&state.session_cookie, &session.token, seconds_until(state, session.expires_at));
     set_device_cookie(&session.device);
     clear_pending_cookie();
-    leptos_axum::redirect("/account");
+    let back = return_to(&state.return_rules);
+    clear_return_cookie();
+    match back {
+        Some(to) => leptos_axum::redirect(to.as_str()),
+        None => leptos_axum::redirect("/account"),
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -41,12 +47,19 @@ fn wait_secs(state: &crate::web::AppState, at_ms: i64) -> u64 {
     ((at_ms - state.auth.now_ms()).max(0) as u64).div_ceil(1000)
 }
 
+/// `rd`: where to go after signing in, as the sign-in page was given it (a
+/// reverse proxy's return address). Kept for this browser only if it passes
+/// the return rules; anything else is dropped without a word.
 #[server(prefix = "/api", endpoint = "request_code")]
-pub async fn request_code(identifier: String) -> Result<(), AppError> {
+pub async fn request_code(identifier: String, #[server(default)] rd: Option<String>) -> Result<(), AppError> {
     use crate::web::*;
     let state = app_state()?;
     let pending = state.auth.request_code(&identifier, &request_context()).await.map_err(fail)?;
     remember_pending(&state, &pending);
+    match rd.as_deref().and_then(|rd| state.return_rules.parse(rd)) {
+        Some(to) => set_return_cookie(&to, seconds_until(&state, pending.expires_at) + 3600),
+        None => clear_return_cookie(),
+    }
     leptos_axum::redirect("/verify");
     Ok(())
 }
@@ -80,7 +93,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     if let Some(token) = session_token() {
         state.auth.sign_out(&token, &request_context()).await.map_err(fail)?;
     }
-    clear_session_cookie();
+    clear_session_cookie(&state.session_cookie);
     // The browser forgets everything of ours it kept, not only the cookie
     // we know about.
     clear_site_data();
@@ -95,7 +108,20 @@ pub async fn account() -> Result<Option<AccountView>, AppError> {
     let state = app_state()?;
     let Some(token) = session_token() else { return Ok(None) };
     let overview = state.auth.account(&token).await.map_err(fail)?;
-    Ok(overview.map(account_view))
+    Ok(overview.map(|a| {
+        // Apps behind the same proxy as the sign-in page: its scheme, and its
+        // port when that is not the scheme's own.
+        let public = url::Url::parse(&state.auth.settings().public_url).ok();
+        let scheme = public.as_ref().map_or("https", |u| u.scheme()).to_owned();
+        let port = public.as_ref().and_then(url::Url::port).map(|p| format!(":{p}")).unwrap_or_default();
+        let apps = state
+            .auth
+            .hosts_for(a.user.identifier.as_ref(), a.user.identifier.channel())
+            .into_iter()
+            .map(|host| format!("{scheme}://{host}{port}/"))
+            .collect();
+        AccountView { apps, ..account_view(a) }
+    }))
 }
 
 /// Ends another session of this account (`id`: its public handle).
@@ -107,7 +133,7 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
     match state.auth.revoke_session(&token, &id, &request_context()).await.map_err(fail)? {
         crate::auth::Revoked::Other => leptos_axum::redirect("/account"),
         crate::auth::Revoked::ThisBrowser => {
-            clear_session_cookie();
+            clear_session_cookie(&state.session_cookie);
             clear_site_data();
             leptos_axum::redirect("/sign-in");
         }
@@ -162,6 +188,9 @@ fn account_view(a: crate::auth::AccountOverview) -> AccountView {
                 }
                 AuditKind::SignedOut if detail == REPLACED => "Signed in again in the same browser".to_owned(),
                 AuditKind::SignedOut => format!("Signed out everywhere else ({detail})"),
+                // The host came through a proxy from a request URL: the
+                // audit trail has it, the page keeps to our own words.
+                AuditKind::AccessRefused => "This account was refused entry to an app".to_owned(),
             };
             let from = crate::auth::where_from(e.ip.as_deref(), e.browser.as_deref());
             ActivityView { what, when: utc_date_time(e.at), from }
@@ -171,6 +200,7 @@ fn account_view(a: crate::auth::AccountOverview) -> AccountView {
         user: UserView { identifier: a.user.identifier.as_ref().to_owned(), channel: a.user.identifier.channel() },
         sessions,
         activity,
+        apps: Vec::new(),
     }
 }
 
@@ -193,6 +223,7 @@ fn pending_view(state: &crate::web::AppState, p: crate::auth::Pending) -> Pendin
         numeric: policy.alphabet == crate::domain::CodeAlphabet::Digits,
         resend_in_secs: wait_secs(state, p.next_send_at),
         notice: None,
+        return_to: crate::web::return_to(&state.return_rules).map(|to| to.as_str().to_owned()),
     }
 }
 

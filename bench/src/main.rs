@@ -9,12 +9,19 @@
 //! 2. read the codes from the outbox table (not timed);
 //! 3. wrong code: one wrong `verify_code` per challenge (success: refused,
 //!    no session);
-//! 4. verify: the right code (success: a session cookie).
+//! 4. verify: the right code (success: a session cookie);
+//! 5. forward auth: `--checks` GETs of `/auth/forward` as a reverse proxy
+//!    asks them, spread over the sessions of phase 4 (success: 200 with
+//!    `Remote-User`). The server must trust this machine as a proxy
+//!    (`PASSCODE_TRUSTED_PROXIES=127.0.0.1`). These go over plain HTTP/1.1
+//!    connections of hyper's, one per worker, not through reqwest: at tens
+//!    of thousands a second the load generator's own cost per request would
+//!    otherwise be most of what is measured.
 //!
 //! Usage:
 //!   passcode-bench --url http://127.0.0.1:3000 --database-url sqlite://data/passcode.db \
 //!     --server-pid PID [--db-process postgres] [--addresses 2000] [--concurrency 32] \
-//!     [--label TEXT] [--json FILE]
+//!     [--checks 200000] [--label TEXT] [--json FILE]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +33,7 @@ use hdrhistogram::Histogram;
 use serde_json::json;
 
 mod form;
+mod forward;
 mod proc;
 
 use form::{form_value, post, redirect_error, set_cookie, wrong_code};
@@ -41,6 +49,8 @@ struct Options {
     db_process: Option<String>,
     addresses: usize,
     concurrency: usize,
+    /// Forward-auth checks in phase 5 (0: none).
+    checks: usize,
     label: String,
     json: Option<String>,
 }
@@ -48,7 +58,7 @@ struct Options {
 fn options() -> anyhow::Result<Options> {
     let mut args = std::env::args().skip(1);
     let (mut url, mut database_url, mut server_pid, mut db_process, mut json) = (None, None, None, None, None);
-    let (mut addresses, mut concurrency, mut label) = (2000, 32, String::new());
+    let (mut addresses, mut concurrency, mut checks, mut label) = (2000, 32, 200_000, String::new());
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
@@ -58,6 +68,7 @@ fn options() -> anyhow::Result<Options> {
             "--db-process" => db_process = Some(value()?),
             "--addresses" => addresses = value()?.parse().context("--addresses")?,
             "--concurrency" => concurrency = value()?.parse().context("--concurrency")?,
+            "--checks" => checks = value()?.parse().context("--checks")?,
             "--label" => label = value()?,
             "--json" => json = Some(value()?),
             other => bail!("unknown argument {other} (see the comment at the top of bench/src/main.rs)"),
@@ -81,6 +92,7 @@ fn options() -> anyhow::Result<Options> {
         db_process,
         addresses: addresses.max(1),
         concurrency: concurrency.max(1),
+        checks,
         label,
         json,
     })
@@ -147,7 +159,21 @@ impl Bench {
         F: Fn(usize) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Outcome> + Send,
     {
-        let n = self.opts.addresses;
+        self.phase_of(name, self.opts.addresses, move |_worker, i| request(i)).await
+    }
+
+    /// Runs `request(worker, i)` for `i` in `0..n`, `concurrency` workers at
+    /// a time (`worker` says which, for a connection of its own).
+    async fn phase_of<F, Fut>(
+        &self,
+        name: &'static str,
+        n: usize,
+        request: F,
+    ) -> anyhow::Result<(Phase, Vec<Option<String>>)>
+    where
+        F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Outcome> + Send,
+    {
         let request = Arc::new(request);
         let next = Arc::new(AtomicUsize::new(0));
         let cpu_before = cpu_secs(self.opts.server_pid, self.ticks).context("the server process is gone")?;
@@ -155,7 +181,7 @@ impl Bench {
         let client_before = cpu_secs(std::process::id(), self.ticks).unwrap_or(0.0);
         let started = Instant::now();
         let mut workers = tokio::task::JoinSet::new();
-        for _ in 0..self.opts.concurrency.min(n) {
+        for worker in 0..self.opts.concurrency.min(n) {
             let (request, next) = (request.clone(), next.clone());
             workers.spawn(async move {
                 let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
@@ -166,7 +192,7 @@ impl Bench {
                         break;
                     }
                     let t = Instant::now();
-                    let outcome = request(i).await;
+                    let outcome = request(worker, i).await;
                     latency.saturating_record(t.elapsed().as_micros() as u64);
                     outcomes.push((i, outcome));
                 }
@@ -290,7 +316,23 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     phases.push(bench.phase("wrong code", attempt(true)).await?.0);
-    phases.push(bench.phase("verify", attempt(false)).await?.0);
+    let (verify, sessions) = bench.phase("verify", attempt(false)).await?;
+    phases.push(verify);
+
+    if bench.opts.checks > 0 {
+        let sessions: Vec<String> = sessions.into_iter().flatten().collect();
+        anyhow::ensure!(!sessions.is_empty(), "no sessions to check: every verify failed");
+        let checker = forward::Checker::connect(&bench.opts.url, bench.opts.concurrency, sessions).await?;
+        let checker = Arc::new(checker);
+        let phase = bench
+            .phase_of("forward auth", bench.opts.checks, move |worker, i| {
+                let checker = checker.clone();
+                async move { checker.check(worker, i).await }
+            })
+            .await?
+            .0;
+        phases.push(phase);
+    }
 
     let o = &bench.opts;
     println!(

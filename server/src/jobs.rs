@@ -29,3 +29,63 @@ pub fn spawn_purge(store: SqlStore, clock: Arc<dyn Clock>, settings: &DatabaseSe
         }
     });
 }
+
+/// Listens for sessions ended on other instances (Postgres `NOTIFY`, sent by
+/// `SqlStore::announce_sessions_ended`) and empties this instance's forward-
+/// auth session cache when one arrives. The cache is on only while the
+/// listener is connected: an instance that can't hear of ended sessions
+/// asks the database on every check, and says so in its log.
+pub fn spawn_session_listener(database_url: String, auth: Arc<app::web::Auth>) {
+    auth.session_cache().set_enabled(false);
+    tokio::spawn(async move {
+        let cache = || auth.session_cache();
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            match sqlx::postgres::PgListener::connect(&database_url).await {
+                Ok(mut listener) => match listener.listen(app::store::SESSIONS_ENDED_CHANNEL).await {
+                    Ok(()) => {
+                        // Anything that ended while nobody listened is
+                        // forgotten with the rest.
+                        cache().clear();
+                        cache().set_enabled(true);
+                        backoff = Duration::from_millis(250);
+                        tracing::info!(
+                            "listening for sessions ended on other instances (forward-auth session cache on)"
+                        );
+                        loop {
+                            // `try_recv` returns Ok(None) when the connection
+                            // was lost (and reconnects on the next call):
+                            // whatever was said meanwhile is lost with it.
+                            match listener.try_recv().await {
+                                Ok(Some(_)) => cache().clear(),
+                                Ok(None) => {
+                                    cache().set_enabled(false);
+                                    tracing::warn!(
+                                        "lost the database connection that hears of ended sessions: forward-auth \
+                                         checks ask the database until it is back"
+                                    );
+                                    match listener.listen(app::store::SESSIONS_ENDED_CHANNEL).await {
+                                        Ok(()) => {
+                                            cache().clear();
+                                            cache().set_enabled(true);
+                                        }
+                                        Err(_) => break,
+                                    }
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not listen for ended sessions"),
+                },
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "could not connect to hear of ended sessions: forward-auth checks ask the database until it can"
+                ),
+            }
+            cache().set_enabled(false);
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    });
+}

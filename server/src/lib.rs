@@ -14,8 +14,9 @@ use axum::Router;
 
 use app::auth::{AuthService, Clock, CodeHasher, Delivery};
 use app::delivery::{ByChannel, HttpSms, Outbox, SmsApi, Smtp};
+use app::domain::ReturnRules;
 use app::store::SqlStore;
-use app::web::AppState;
+use app::web::{AppState, SessionCookie};
 use config::{Config, EmailConfig, Mode, Secret, SmsProvider};
 use web::assets::Assets;
 
@@ -110,16 +111,57 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let hashing = &config.hashing;
     let hasher = CodeHasher::new(secret.expose(), hashing.argon2, hashing.concurrency, hashing.max_wait)?;
     let auth = Arc::new(AuthService::new(store, hasher, delivery, clock, config.auth.clone(), secret.expose()));
+    // With several instances on Postgres, a session ended on one must stop
+    // opening apps on every other at once: they hear of it by NOTIFY.
+    if backend == db::Backend::Postgres && !config.auth.forward_auth_cache.is_zero() {
+        jobs::spawn_session_listener(config.database.url.clone(), auth.clone());
+    }
+    log_client_addresses(config);
     let state = AppState {
         auth,
         leptos_options: config.server.leptos.clone(),
-        trusted_proxies: Arc::from(config.server.trusted_proxies.clone()),
+        proxies: Arc::new(config.server.proxies.clone()),
         outbox: config.outbox_enabled().then_some(outbox),
+        session_cookie: SessionCookie { domain: config.server.cookie_domain.clone() },
+        return_rules: ReturnRules {
+            public_host: config.auth.public_host.to_ascii_lowercase(),
+            cookie_domain: config.server.cookie_domain.clone(),
+            loopback_http: config.mode == Mode::Development,
+        },
     };
     let form_errors = web::form_errors::FormErrorKey::derive(secret.expose());
     let assets = Arc::new(load_assets(config)?);
     let router = web::router(config, state, form_errors, pool.clone(), backend, assets);
     Ok(Server { router, pool })
+}
+
+/// Says at start-up where client addresses come from, so that a proxy
+/// whose header is not the one we read shows in the first lines of the log.
+fn log_client_addresses(config: &Config) {
+    let proxies = &config.server.proxies;
+    if proxies.nets.is_empty() {
+        tracing::info!(
+            "client addresses: the TCP peer; no forwarding header is read (behind a reverse proxy, set \
+             PASSCODE_TRUSTED_PROXIES and PASSCODE_FORWARDED_HEADER)"
+        );
+    } else {
+        let nets: Vec<String> = proxies.nets.iter().map(ToString::to_string).collect();
+        tracing::info!(
+            header = %proxies.header,
+            trusted_proxies = %nets.join(","),
+            "client addresses: the right-most address in {} that is not a trusted proxy, read only from \
+             requests whose peer is one (PASSCODE_FORWARDED_HEADER names the header your proxy writes)",
+            proxies.header
+        );
+    }
+    match &config.server.cookie_domain {
+        Some(domain) => tracing::info!(
+            %domain,
+            "session cookie: {} for {domain} and every host under it (PASSCODE_COOKIE_DOMAIN)",
+            app::web::DOMAIN_SESSION_COOKIE
+        ),
+        None => tracing::debug!("session cookie: {} for this host only", app::web::SESSION_COOKIE),
+    }
 }
 
 /// The built front end. Pages work without it, so development only warns;

@@ -13,6 +13,8 @@ pub enum AuditKind {
     DestinationLocked,
     SignedIn,
     SignedOut,
+    /// Signed in, but the access rules keep the account out of an app.
+    AccessRefused,
 }
 
 impl AuditKind {
@@ -26,10 +28,11 @@ impl AuditKind {
             AuditKind::DestinationLocked => "destination_locked",
             AuditKind::SignedIn => "signed_in",
             AuditKind::SignedOut => "signed_out",
+            AuditKind::AccessRefused => "access_refused",
         }
     }
 
-    pub const ALL: [AuditKind; 8] = [
+    pub const ALL: [AuditKind; 9] = [
         AuditKind::CodeSent,
         AuditKind::DeliveryFailed,
         AuditKind::RateLimited,
@@ -38,6 +41,7 @@ impl AuditKind {
         AuditKind::DestinationLocked,
         AuditKind::SignedIn,
         AuditKind::SignedOut,
+        AuditKind::AccessRefused,
     ];
 
     /// The kind stored as `s`.

@@ -6,34 +6,41 @@
 //!
 //! Where things are decided: codes hashed in `code_hash`, limits in
 //! `limits` (counted through `LimitStore`), sending in `send`, checking in
-//! `verify`, sessions in `sessions`, message words in `message`.
+//! `verify`, sessions in `sessions`, message words in `message`, who may
+//! open which app behind forward auth in `access` and `forward`.
 
+mod access;
 mod audit;
 mod clock;
 mod code_hash;
 mod delivery;
 mod error;
+mod forward;
 mod keys;
 mod limits;
 pub mod message;
 mod send;
 mod service;
+mod session_cache;
 mod sessions;
 mod store;
 mod user_agent;
 mod verify;
 
+pub use access::{AccessDecision, AccessRule, AccessRules, Allowed, DecidedBy, DefaultAccess, HostPattern, Who};
 pub use audit::{AuditEvent, AuditKind, AuditNote};
 pub use clock::{Clock, ManualClock, SystemClock, millis};
 pub use code_hash::{CodeHasher, HashError, HashParams, HashSlot};
 pub use delivery::{Delivery, DeliveryError, DeliveryFuture, Message};
 pub use error::AuthError;
+pub use forward::{Access, REFUSAL_AUDIT_WINDOW_MS, Visitor};
 pub use keys::{constant_time_eq, keyed_hash};
 pub use limits::{IpLimiter, Limits, failure_key, ip_key, send_key};
 pub use message::{clock_time_utc, escape_html, utc_date_time};
 pub use service::{
     AuthService, AuthSettings, LINK_PATH, LinkInfo, NewSession, Pending, RequestContext, RequestedFrom, SignedInUser,
 };
+pub use session_cache::SessionCache;
 pub use sessions::{AccountOverview, ActivityEntry, ENDED_ELSEWHERE, REPLACED, Revoked, SessionSummary};
 pub use store::{
     AuditStore, ChallengeKey, ChallengeState, ChallengeStore, ChallengeView, LimitStore, NewChallenge, NewSessionRow,

@@ -7,13 +7,16 @@ use std::time::Duration;
 
 use crate::domain::{ChallengeId, Channel, CodePolicy, DeviceCookie, DeviceEntry, Identifier, SessionToken};
 
+use super::access::{AccessRules, RecentRefusals};
 use super::audit::{AuditEvent, AuditKind, AuditNote};
 use super::clock::Clock;
 use super::code_hash::CodeHasher;
 use super::delivery::Delivery;
 use super::error::AuthError;
+use super::forward::REFUSAL_AUDIT_WINDOW_MS;
 use super::keys::{constant_time_eq, keyed_hash};
 use super::limits::{IpLimiter, Limits};
+use super::session_cache::SessionCache;
 use super::store::Store;
 
 #[derive(Debug, Clone)]
@@ -44,6 +47,11 @@ pub struct AuthSettings {
     /// Country calling codes SMS may go to (`None`: all). A guard against
     /// SMS pumping to premium-rate ranges.
     pub sms_countries: Option<Vec<u16>>,
+    /// Who may open which app behind forward auth (`PASSCODE_ACCESS_FILE`).
+    pub access: Arc<AccessRules>,
+    /// How long a forward-auth check may reuse a session looked up a moment
+    /// ago (`PASSCODE_FORWARD_AUTH_CACHE_MS`; zero: never).
+    pub forward_auth_cache: Duration,
 }
 
 impl Default for AuthSettings {
@@ -62,6 +70,8 @@ impl Default for AuthSettings {
             sms_enabled: true,
             limits: Limits::default(),
             sms_countries: None,
+            access: Arc::new(AccessRules::anyone_signed_in()),
+            forward_auth_cache: Duration::from_secs(1),
         }
     }
 }
@@ -138,6 +148,10 @@ pub struct AuthService<S> {
     pub(super) audit_key: Vec<u8>,
     /// Keys the device cookie's MACs.
     device_key: Vec<u8>,
+    /// Forward-auth refusals already audited (see `forward`).
+    pub(super) refusals: RecentRefusals,
+    /// Sessions forward auth looked up a moment ago.
+    pub(super) session_cache: SessionCache,
 }
 
 impl<S: Store> AuthService<S> {
@@ -154,7 +168,21 @@ impl<S: Store> AuthService<S> {
         let ip_verifies = IpLimiter::new(l.ip_verifies_per_10_min, l.ip_verify_burst);
         let audit_key = keyed_hash(server_secret, "passcode audit key").into_bytes();
         let device_key = keyed_hash(server_secret, "passcode device cookie key").into_bytes();
-        Self { store, hasher, delivery, clock, settings, ip_sends, ip_verifies, audit_key, device_key }
+        let refusals = RecentRefusals::new(REFUSAL_AUDIT_WINDOW_MS);
+        let session_cache = SessionCache::new(super::clock::millis(settings.forward_auth_cache), true);
+        Self {
+            store,
+            hasher,
+            delivery,
+            clock,
+            settings,
+            ip_sends,
+            ip_verifies,
+            audit_key,
+            device_key,
+            refusals,
+            session_cache,
+        }
     }
 
     fn device_mac(&self, id: &str, destination: &str) -> String {
@@ -231,6 +259,22 @@ impl<S: Store> AuthService<S> {
 
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
+    }
+
+    /// What forward auth remembers of sessions; the server turns it off
+    /// while it can't hear of sessions ended on other instances.
+    pub fn session_cache(&self) -> &SessionCache {
+        &self.session_cache
+    }
+
+    /// Sessions ended (here): forget every remembered one, and tell the
+    /// other instances to do the same. A failure to tell is logged; their
+    /// caches still forget within their time limit.
+    pub(super) async fn sessions_ended(&self) {
+        self.session_cache.clear();
+        if let Err(e) = self.store.announce_sessions_ended().await {
+            tracing::warn!(error = %e, "could not tell other instances that sessions ended");
+        }
     }
 
     /// The service's clock, for anything (cookie lifetimes) that must agree

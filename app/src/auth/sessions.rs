@@ -13,7 +13,7 @@ use super::clock::millis;
 use super::error::AuthError;
 use super::keys::keyed_hash;
 use super::service::{AuthService, RequestContext, SignedInUser};
-use super::store::Store;
+use super::store::{SessionRow, Store, UserRow};
 
 /// `last_seen_at` is written at most this often per session (or a quarter
 /// of the idle timeout, when that is shorter): the idle timeout is exact to
@@ -71,7 +71,7 @@ pub struct AccountOverview {
 }
 
 impl<S: Store> AuthService<S> {
-    fn idle_cutoff(&self, now: i64) -> i64 {
+    pub(super) fn idle_cutoff(&self, now: i64) -> i64 {
         now - millis(self.settings.session_idle)
     }
 
@@ -81,9 +81,11 @@ impl<S: Store> AuthService<S> {
         (millis(self.settings.session_idle) / 4).clamp(1000, LAST_SEEN_EVERY_MS)
     }
 
-    /// The account a session token opens, if the session is live; marks it
-    /// seen (at most hourly).
-    pub async fn current_user(&self, token: &SessionToken) -> Result<Option<SignedInUser>, AuthError> {
+    /// The session a token opens and its account, if the session is live:
+    /// one read, and a write only when the session was last marked seen
+    /// longer ago than `touch_every` (at most hourly), so a check on every
+    /// request of a busy app stays a read.
+    pub(super) async fn live_session(&self, token: &SessionToken) -> Result<Option<(SessionRow, UserRow)>, AuthError> {
         let now = self.clock.now_ms();
         let Some((session, user)) = self.store.current_session(token, now, self.idle_cutoff(now)).await? else {
             return Ok(None);
@@ -96,6 +98,13 @@ impl<S: Store> AuthService<S> {
         {
             tracing::warn!(error = %e, "could not record that a session was used");
         }
+        Ok(Some((session, user)))
+    }
+
+    /// The account a session token opens, if the session is live; marks it
+    /// seen (at most hourly).
+    pub async fn current_user(&self, token: &SessionToken) -> Result<Option<SignedInUser>, AuthError> {
+        let Some((session, user)) = self.live_session(token).await? else { return Ok(None) };
         let identifier =
             Identifier::from_stored(user.channel, &user.identifier).context("stored identifier no longer parses")?;
         Ok(Some(SignedInUser { id: user.id, identifier, since: user.created_at, session_id: session.id }))
@@ -152,6 +161,7 @@ impl<S: Store> AuthService<S> {
             return Ok(Revoked::ThisBrowser);
         }
         if self.store.revoke_session(&user.id, id).await? {
+            self.sessions_ended().await;
             tracing::info!("ended another session of the account");
             self.audit(AuditKind::SignedOut.note().user(user.id).detail(ENDED_ELSEWHERE), ctx).await;
         }
@@ -163,6 +173,7 @@ impl<S: Store> AuthService<S> {
         let user = self.current_user(token).await?.ok_or(AuthError::NotSignedIn)?;
         let ended = self.store.revoke_other_sessions(&user.id, &user.session_id).await?;
         if ended > 0 {
+            self.sessions_ended().await;
             tracing::info!(ended, "ended the account's other sessions");
             let detail = format!("{ended} other {} ended", if ended == 1 { "session" } else { "sessions" });
             self.audit(AuditKind::SignedOut.note().user(user.id).detail(detail), ctx).await;
@@ -172,6 +183,7 @@ impl<S: Store> AuthService<S> {
 
     pub async fn sign_out(&self, token: &SessionToken, ctx: &RequestContext) -> Result<(), AuthError> {
         if let Some(user_id) = self.store.delete_session(token).await? {
+            self.sessions_ended().await;
             tracing::info!("signed out");
             self.audit(AuditKind::SignedOut.note().user(user_id), ctx).await;
         }

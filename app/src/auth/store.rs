@@ -112,6 +112,7 @@ pub struct SignedIn {
 }
 
 /// The account a session belongs to.
+#[derive(Clone)]
 pub struct UserRow {
     pub id: String,
     pub identifier: String,
@@ -133,6 +134,7 @@ pub struct NewSessionRow<'a> {
 }
 
 /// One stored session, as the account page lists it.
+#[derive(Clone)]
 pub struct SessionRow {
     pub id: String,
     pub user_id: String,
@@ -253,6 +255,10 @@ pub trait SessionStore: Send + Sync + 'static {
     fn revoke_other_sessions(&self, user_id: &str, keep: &str) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Deletes the session; returns its user when there was one.
     fn delete_session(&self, token: &SessionToken) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// Tells other instances that sessions ended, so that what they
+    /// remember of sessions for forward auth is dropped (see
+    /// `session_cache`). Nothing where there is no one to tell.
+    fn announce_sessions_ended(&self) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 pub trait AuditStore: Send + Sync + 'static {

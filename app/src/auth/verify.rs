@@ -116,6 +116,10 @@ impl<S: Store> AuthService<S> {
         else {
             return Ok(None);
         };
+        if replaces.is_some() {
+            // The browser's old session may have ended with this sign-in.
+            self.sessions_ended().await;
+        }
         tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, with = with.as_str(), "signed in");
         let device = self.remember_device(ctx, &signed_in.destination);
         Ok(Some(NewSession { token, expires_at, device }))

@@ -20,6 +20,8 @@ mod device;
 #[cfg(feature = "ssr")]
 mod identifier;
 #[cfg(feature = "ssr")]
+mod return_to;
+#[cfg(feature = "ssr")]
 mod token;
 
 #[cfg(feature = "ssr")]
@@ -28,5 +30,7 @@ pub use code::{Code, CodeAlphabet, CodeError, CodePolicy};
 pub use device::{DeviceCookie, DeviceEntry};
 #[cfg(feature = "ssr")]
 pub use identifier::{EmailAddress, Identifier, IdentifierError, PhoneNumber};
+#[cfg(feature = "ssr")]
+pub use return_to::{MAX_RETURN_LEN, RETURN_TO_CASES, ReturnRules, ReturnTo};
 #[cfg(feature = "ssr")]
 pub use token::{ChallengeId, LinkToken, SessionToken, TokenError, random_id, to_hex};

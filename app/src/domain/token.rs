@@ -25,8 +25,16 @@ fn parse_b64<const N: usize>(input: &str) -> Result<String, TokenError> {
 }
 
 /// Lower-case hex, the form hashes and secrets are stored and configured in.
+/// (A session lookup hashes its token on every forward-auth check: one
+/// allocation, not one per byte.)
 pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 /// A random 128-bit identifier for rows (users) that need an opaque id.
@@ -132,6 +140,7 @@ mod tests {
         assert!(SessionToken::parse(&format!("{}!", &t.expose()[1..])).is_err());
         assert_ne!(SessionToken::generate(), t);
         assert_eq!(t.hash().len(), 64);
+        assert_eq!(to_hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         assert!(!format!("{t:?}").contains(t.expose()));
         let link = LinkToken::generate();
         assert_eq!(LinkToken::parse(link.expose()).unwrap(), link);

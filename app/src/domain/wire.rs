@@ -16,6 +16,10 @@ pub struct PendingView {
     /// What the last successful post from this page did, shown once.
     #[serde(default)]
     pub notice: Option<Notice>,
+    /// Where the person goes after signing in (a checked `rd`), so that
+    /// starting over from this page keeps it.
+    #[serde(default)]
+    pub return_to: Option<String>,
 }
 
 /// A word for the code page after a post that succeeded. Each post comes
@@ -69,6 +73,9 @@ pub struct AccountView {
     pub sessions: Vec<SessionView>,
     /// The latest security events, newest first.
     pub activity: Vec<ActivityView>,
+    /// Apps behind forward auth this account may open (`https://host/`).
+    #[serde(default)]
+    pub apps: Vec<String>,
 }
 
 /// One live session of the account.

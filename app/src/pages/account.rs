@@ -71,6 +71,22 @@ fn Overview(a: AccountView) -> impl IntoView {
             }
         })
         .collect_view();
+    // The apps behind forward auth that the access rules let this account
+    // open, by name (rules with a wildcard name no host to link to).
+    let apps = (!a.apps.is_empty()).then(|| {
+        let links = a
+            .apps
+            .into_iter()
+            .map(|url| {
+                let host = url.split("://").nth(1).unwrap_or(&url).trim_end_matches('/').to_owned();
+                view! { <li class="app"><a href=url class="link">{host}</a></li> }
+            })
+            .collect_view();
+        view! {
+            <h2>"Where you can go"</h2>
+            <ul class="apps" aria-label="Where you can go">{links}</ul>
+        }
+    });
     view! {
         <Card title="You're signed in">
             <p class="lede">"Signed in with the " {how}</p>
@@ -78,6 +94,7 @@ fn Overview(a: AccountView) -> impl IntoView {
             <ActionForm action=sign_out attr:class="form">
                 <button type="submit" class="secondary">"Sign out"</button>
             </ActionForm>
+            {apps}
             <h2>"Where you're signed in"</h2>
             <ul class="sessions" aria-label="Where you're signed in">{sessions}</ul>
             {(others > 0).then(|| view! {

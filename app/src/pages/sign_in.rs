@@ -6,10 +6,57 @@ use crate::api::RequestCode;
 use crate::domain::{AppError, Field};
 use crate::islands::SendCodeButton;
 
+/// The sign-in page's address, by email or by phone, keeping `rd`.
+pub fn sign_in_href(by_phone: bool, rd: Option<&str>) -> String {
+    let mut query = Vec::new();
+    if by_phone {
+        query.push(("with", "phone"));
+    }
+    if let Some(rd) = rd {
+        query.push(("rd", rd));
+    }
+    if query.is_empty() {
+        return "/sign-in".to_owned();
+    }
+    let encoded: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode_component(v))).collect();
+    format!("/sign-in?{}", encoded.join("&"))
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn encode_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `rd` from the page's address, kept only if the return rules take it:
+/// the page never carries on (or shows) an address it would not go to. It
+/// is read from the request's own query string, decoded once: the router's
+/// query map decodes twice, which would turn an app's `%26` into `&`.
+fn checked_return() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    {
+        let state = use_context::<crate::web::AppState>()?;
+        let query = use_context::<http::request::Parts>()?.uri.query()?.to_owned();
+        let rd = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "rd").map(|(_, v)| v.into_owned())?;
+        state.return_rules.parse(&rd).map(|to| to.as_str().to_owned())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        // Pages are rendered on the server only.
+        None
+    }
+}
+
 /// Rendered on the server only; the button is the one island.
 #[component]
 pub fn SignIn() -> impl IntoView {
-    let by_phone = use_query_map().read_untracked().get("with").as_deref() == Some("phone");
+    let query = use_query_map().read_untracked();
+    let by_phone = query.get("with").as_deref() == Some("phone");
+    let rd = checked_return();
     let action = ServerAction::<RequestCode>::new();
     // A failed post comes back here with its (signed) error.
     let error = action.value().get_untracked().and_then(Result::err);
@@ -41,8 +88,8 @@ pub fn SignIn() -> impl IntoView {
             <p class="lede">"We'll send you a one-time code. No password needed."</p>
             <nav class="switch" aria-label="Sign in with">
                 // Two links to one path: <A> would mark both current.
-                <a href="/sign-in" class="switch-option" aria-current=current(!by_phone)>"Email"</a>
-                <a href="/sign-in?with=phone" class="switch-option" aria-current=current(by_phone)>"Phone"</a>
+                <a href=sign_in_href(false, rd.as_deref()) class="switch-option" aria-current=current(!by_phone)>"Email"</a>
+                <a href=sign_in_href(true, rd.as_deref()) class="switch-option" aria-current=current(by_phone)>"Phone"</a>
             </nav>
             // novalidate: our own messages, next to the field, are clearer
             // than the browser's bubbles and work the same without JavaScript.
@@ -52,10 +99,13 @@ pub fn SignIn() -> impl IntoView {
                     {input}
                     <FieldMessage id="identifier-error" field=Field::Identifier error=error.clone()/>
                     {suggests_email.then(|| view! {
-                        <p><a href="/sign-in" class="link">"Use your email address instead"</a></p>
+                        <p><a href=sign_in_href(false, rd.as_deref()) class="link">"Use your email address instead"</a></p>
                     })}
                 </div>
                 <FieldMessage id="form-error" field=Field::Form error/>
+                // Where the person goes after signing in travels with the
+                // form, with or without JavaScript.
+                {rd.clone().map(|rd| view! { <input type="hidden" name="rd" value=rd/> })}
                 <SendCodeButton/>
             </ActionForm>
         </Card>

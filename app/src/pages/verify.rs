@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
+use super::sign_in::sign_in_href;
 use super::{Card, FieldMessage};
 use crate::api::{Notice, PendingView, ResendCode, SwitchToEmail, VerifyCode, pending_challenge};
 use crate::domain::{AppError, Channel, Field};
@@ -53,9 +54,9 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
     // A text that could not be sent opens the email option by itself.
     let open_switch = switch_invalid || resend_error.as_ref().is_some_and(AppError::suggests_email);
     let (other_way, other_label) = if by_sms {
-        ("/sign-in?with=phone", "Use a different number")
+        (sign_in_href(true, pending.return_to.as_deref()), "Use a different number")
     } else {
-        ("/sign-in", "Use a different email address")
+        (sign_in_href(false, pending.return_to.as_deref()), "Use a different email address")
     };
     let (inputmode, pattern) = if pending.numeric { ("numeric", "[0-9 -]*") } else { ("text", "[A-Za-z0-9 -]*") };
     let hint = format!(

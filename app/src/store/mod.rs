@@ -54,11 +54,19 @@ use crate::auth::StoreError;
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// Postgres: other instances hear of ended sessions by `NOTIFY`.
+    postgres: bool,
 }
+
+/// The channel on which instances tell each other that sessions ended
+/// (the server listens on it; see `auth::SessionCache`).
+pub const SESSIONS_ENDED_CHANNEL: &str = "passcode_sessions_ended";
 
 impl SqlStore {
     pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+        let url = pool.connect_options().database_url.as_str().to_owned();
+        let postgres = url.starts_with("postgres:") || url.starts_with("postgresql:");
+        Self { pool, postgres }
     }
 }
 

@@ -215,6 +215,16 @@ impl SessionStore for SqlStore {
         Ok(done.rows_affected())
     }
 
+    async fn announce_sessions_ended(&self) -> StoreResult<()> {
+        if self.postgres {
+            sqlx::query("SELECT 1 AS sent FROM pg_notify($1, '')")
+                .bind(super::SESSIONS_ENDED_CHANNEL)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Deletes the session; returns its user when there was one.
     async fn delete_session(&self, token: &SessionToken) -> StoreResult<Option<String>> {
         let rows = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")

@@ -6,13 +6,20 @@ use http::header::{COOKIE, SET_COOKIE};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
-use crate::domain::{ChallengeId, DeviceCookie, LinkToken, Notice, SessionToken};
+use crate::domain::{ChallengeId, DeviceCookie, LinkToken, Notice, ReturnRules, ReturnTo, SessionToken};
 
-use super::state::parts;
+use super::state::{AppState, parts};
 
 /// The `__Host-` prefix makes the browser insist on Secure, Path=/ and no
 /// Domain, so a sibling sub-domain cannot plant or overwrite these cookies.
 pub const SESSION_COOKIE: &str = "__Host-passcode_session";
+/// The session cookie with `PASSCODE_COOKIE_DOMAIN`: it must carry a
+/// `Domain`, which `__Host-` forbids; `__Secure-` still makes the browser
+/// insist on Secure.
+pub const DOMAIN_SESSION_COOKIE: &str = "__Secure-passcode_session";
+/// Where to go after signing in (a checked `rd`), between asking for a code
+/// and signing in, in the browser that asked.
+pub const RETURN_COOKIE: &str = "__Host-passcode_return";
 pub const PENDING_COOKIE: &str = "__Host-passcode_pending";
 /// A sign-in link's token, between opening the link and pressing "Sign in".
 pub const LINK_COOKIE: &str = "__Host-passcode_link";
@@ -45,9 +52,38 @@ pub(super) fn cookie_value(name: &str) -> Option<String> {
     cookie_in(&parts()?.headers, name)
 }
 
+/// How the session cookie is named and scoped: host-only by default, or for
+/// a whole domain (`PASSCODE_COOKIE_DOMAIN`) so that apps under it behind
+/// forward auth see the same sign-in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionCookie {
+    pub domain: Option<String>,
+}
+
+impl SessionCookie {
+    pub fn name(&self) -> &'static str {
+        if self.domain.is_some() { DOMAIN_SESSION_COOKIE } else { SESSION_COOKIE }
+    }
+
+    /// The session token in request headers; missing or malformed is absent.
+    pub fn token_in(&self, headers: &http::HeaderMap) -> Option<SessionToken> {
+        cookie_in(headers, self.name()).and_then(|v| SessionToken::parse(&v).ok())
+    }
+
+    /// The cookie itself (`value` empty and `max_age_secs` 0 to remove it).
+    pub fn build(&self, value: String, max_age_secs: i64) -> Cookie<'static> {
+        let mut c = cookie(self.name(), value, max_age_secs);
+        if let Some(domain) = &self.domain {
+            c.set_domain(domain.clone());
+        }
+        c
+    }
+}
+
 /// A cookie that is missing or malformed is simply absent.
 pub fn session_token() -> Option<SessionToken> {
-    cookie_value(SESSION_COOKIE).and_then(|v| SessionToken::parse(&v).ok())
+    let jar = use_context::<AppState>().map(|s| s.session_cookie.clone()).unwrap_or_default();
+    jar.token_in(&parts()?.headers)
 }
 
 pub fn pending_challenge_id() -> Option<ChallengeId> {
@@ -72,15 +108,18 @@ pub fn cookie(name: &'static str, value: String, max_age_secs: i64) -> Cookie<'s
 }
 
 fn set_cookie(name: &'static str, value: String, max_age_secs: i64) {
-    let cookie = cookie(name, value, max_age_secs);
+    append_cookie(cookie(name, value, max_age_secs));
+}
+
+fn append_cookie(cookie: Cookie<'static>) {
     if let (Some(res), Ok(value)) = (use_context::<ResponseOptions>(), http::HeaderValue::from_str(&cookie.to_string()))
     {
         res.append_header(SET_COOKIE, value);
     }
 }
 
-pub fn set_session_cookie(token: &SessionToken, max_age_secs: i64) {
-    set_cookie(SESSION_COOKIE, token.expose().to_owned(), max_age_secs);
+pub fn set_session_cookie(jar: &SessionCookie, token: &SessionToken, max_age_secs: i64) {
+    append_cookie(jar.build(token.expose().to_owned(), max_age_secs));
 }
 
 pub fn set_pending_cookie(id: &ChallengeId, max_age_secs: i64) {
@@ -91,8 +130,30 @@ pub fn set_device_cookie(device: &DeviceCookie) {
     set_cookie(DEVICE_COOKIE, device.expose(), DEVICE_COOKIE_SECS);
 }
 
-pub fn clear_session_cookie() {
-    set_cookie(SESSION_COOKIE, String::new(), 0);
+pub fn clear_session_cookie(jar: &SessionCookie) {
+    append_cookie(jar.build(String::new(), 0));
+}
+
+/// Remembers where to go after signing in. The value is the checked URL,
+/// base64url-encoded (a URL may hold characters a cookie value can't).
+pub fn set_return_cookie(to: &ReturnTo, max_age_secs: i64) {
+    use base64::Engine;
+    set_cookie(RETURN_COOKIE, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(to.as_str()), max_age_secs);
+}
+
+/// Forgets where to go after signing in, if this browser had a place.
+pub fn clear_return_cookie() {
+    if cookie_value(RETURN_COOKIE).is_some() {
+        set_cookie(RETURN_COOKIE, String::new(), 0);
+    }
+}
+
+/// Where this browser asked to go after signing in, checked again against
+/// today's rules (a cookie is only as good as the rules when it is read).
+pub fn return_to(rules: &ReturnRules) -> Option<ReturnTo> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cookie_value(RETURN_COOKIE)?).ok()?;
+    rules.parse(std::str::from_utf8(&raw).ok()?)
 }
 
 pub fn clear_pending_cookie() {

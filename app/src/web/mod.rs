@@ -7,5 +7,6 @@ pub mod client_ip;
 pub mod cookies;
 pub mod state;
 
+pub use client_ip::{ForwardedHeader, TrustedProxies};
 pub use cookies::*;
 pub use state::*;

@@ -15,10 +15,11 @@ use leptos_axum::ResponseOptions;
 
 use crate::auth::{AuthService, RequestContext};
 use crate::delivery::Outbox;
-use crate::domain::{AppError, DeviceCookie};
+use crate::domain::{AppError, DeviceCookie, ReturnRules};
 use crate::store::SqlStore;
 
-use super::cookies::{DEVICE_COOKIE, cookie_value, session_token};
+use super::client_ip::TrustedProxies;
+use super::cookies::{DEVICE_COOKIE, SessionCookie, cookie_value, session_token};
 
 /// The auth service as the server runs it: on the SQL store.
 pub type Auth = AuthService<SqlStore>;
@@ -27,10 +28,15 @@ pub type Auth = AuthService<SqlStore>;
 pub struct AppState {
     pub auth: Arc<Auth>,
     pub leptos_options: LeptosOptions,
-    /// Peers whose forwarding headers are believed (PASSCODE_TRUSTED_PROXIES).
-    pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Peers whose forwarding header is believed, and which header that is
+    /// (PASSCODE_TRUSTED_PROXIES, PASSCODE_FORWARDED_HEADER).
+    pub proxies: Arc<TrustedProxies>,
     /// The development outbox, while it is a delivery (its pages read it).
     pub outbox: Option<Outbox>,
+    /// The session cookie's name and scope (PASSCODE_COOKIE_DOMAIN).
+    pub session_cookie: SessionCookie,
+    /// Where a person may be sent back to after signing in (`rd`).
+    pub return_rules: ReturnRules,
 }
 
 /// leptos_axum's file handler reads the options from the router state.
@@ -53,10 +59,10 @@ pub(super) fn parts() -> Option<Parts> {
 
 pub fn request_context() -> RequestContext {
     let parts = parts();
-    let trusted = use_context::<AppState>().map(|s| s.trusted_proxies.clone()).unwrap_or_else(|| Arc::from([]));
+    let proxies = use_context::<AppState>().map(|s| s.proxies.clone()).unwrap_or_default();
     let client_ip = parts.as_ref().and_then(|p| {
         let ConnectInfo(peer) = p.extensions.get::<ConnectInfo<SocketAddr>>()?;
-        Some(super::client_ip::client_ip(peer.ip(), &p.headers, &trusted))
+        Some(proxies.client_ip(peer.ip(), &p.headers))
     });
     let user_agent = parts
         .as_ref()

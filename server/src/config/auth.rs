@@ -51,7 +51,6 @@ pub(super) fn read(src: &dyn Source, server: &ServerSettings, sms: &SmsSettings)
         max_attempts,
         session_ttl,
         session_idle,
-        default_region,
         product_name: "Passcode".into(),
         public_url: server.public_url.clone(),
         public_host: server.public_host().to_owned(),
@@ -59,6 +58,16 @@ pub(super) fn read(src: &dyn Source, server: &ServerSettings, sms: &SmsSettings)
         sms_enabled: !matches!(sms.provider, SmsProvider::Off),
         limits: limits(src)?,
         sms_countries: sms::countries(src)?,
+        access: std::sync::Arc::new(super::access::read(src, default_region.as_deref())?),
+        forward_auth_cache: Duration::from_millis(ranged(
+            src,
+            "PASSCODE_FORWARD_AUTH_CACHE_MS",
+            1000u64,
+            "milliseconds",
+            0,
+            10_000,
+        )?),
+        default_region,
     })
 }
 

@@ -3,11 +3,13 @@
 //! that names the variable. Every variable is listed in README.md.
 //!
 //! Each section of the configuration is read in the file named after it:
-//! `server` (listener, public URL, proxies, Leptos), `mode` (development or
-//! production rules), `database`, `secret`, `auth` (codes, sessions,
-//! hashing, limits), `email` and `sms`; `helpers` holds how numbers, switches
-//! and URLs are read.
+//! `server` (listener, public URL, proxies, the cookie domain, Leptos),
+//! `mode` (development or production rules), `database`, `secret`, `auth`
+//! (codes, sessions, hashing, limits), `access` (who may open which app
+//! behind forward auth), `email` and `sms`; `helpers` holds how numbers,
+//! switches and URLs are read.
 
+mod access;
 mod auth;
 mod database;
 mod email;
@@ -138,13 +140,15 @@ mod tests {
         assert!(c.database.url.starts_with("sqlite://data/passcode.db"));
         assert!(c.outbox_enabled());
         assert_eq!(c.auth.limits.resend_cooldown, Duration::from_secs(30));
-        assert!(c.server.trusted_proxies.is_empty());
+        assert!(c.server.proxies.nets.is_empty());
+        assert_eq!(c.server.proxies.header, app::web::ForwardedHeader::XForwardedFor);
+        assert_eq!(c.server.cookie_domain, None);
         let c = Config::from_source(&src(&[
             ("PASSCODE_ENV", "development"),
             ("PASSCODE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7"),
         ]))
         .unwrap();
-        assert_eq!(c.server.trusted_proxies.len(), 2);
+        assert_eq!(c.server.proxies.nets.len(), 2);
     }
 
     #[test]
@@ -166,6 +170,8 @@ mod tests {
             ("LEPTOS_ENV", "staging"),
             ("PASSCODE_SMS_PROVIDER", "carrier-pigeon"),
             ("PASSCODE_SMS_COUNTRIES", "44,uk"),
+            ("PASSCODE_FORWARDED_HEADER", "x-forwarded-host"),
+            ("PASSCODE_COOKIE_DOMAIN", "com"),
         ] {
             // By name, so that deployment settings (a proxy) are read too.
             let env = if var == "PASSCODE_ENV" { ("PASSCODE_LOG", "info") } else { ("PASSCODE_ENV", "development") };

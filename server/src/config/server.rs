@@ -1,9 +1,11 @@
 //! Where the server listens and is reached, and what it accepts from the
 //! network: `PASSCODE_ADDR`, `PASSCODE_PUBLIC_URL`, `PASSCODE_MAX_BODY_BYTES`,
-//! `PASSCODE_TRUSTED_PROXIES` and the `LEPTOS_*` settings.
+//! `PASSCODE_TRUSTED_PROXIES`, `PASSCODE_FORWARDED_HEADER`,
+//! `PASSCODE_COOKIE_DOMAIN` and the `LEPTOS_*` settings.
 
 use std::net::SocketAddr;
 
+use app::web::{ForwardedHeader, TrustedProxies};
 use leptos::config::LeptosOptions;
 
 use super::helpers::{UrlRule, config_url, parse, ranged};
@@ -15,7 +17,11 @@ pub struct ServerSettings {
     /// Scheme, host and port the world uses to reach us, no trailing slash.
     pub public_url: String,
     pub max_body_bytes: usize,
-    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Whose forwarding header is believed, and which header.
+    pub proxies: TrustedProxies,
+    /// `PASSCODE_COOKIE_DOMAIN`: the session cookie is sent to this domain
+    /// and every host under it (lower case, no leading dot).
+    pub cookie_domain: Option<String>,
     pub leptos: LeptosOptions,
 }
 
@@ -49,11 +55,23 @@ impl ServerSettings {
             })?,
         };
         let max_body_bytes = ranged(src, "PASSCODE_MAX_BODY_BYTES", 16 * 1024usize, "bytes", 1024, 1024 * 1024)?;
+        let header = match src.get("PASSCODE_FORWARDED_HEADER") {
+            None => ForwardedHeader::default(),
+            Some(raw) => ForwardedHeader::parse(&raw).ok_or_else(|| {
+                err(
+                    "PASSCODE_FORWARDED_HEADER",
+                    format!(
+                        "expected x-forwarded-for, forwarded or x-real-ip (the header your proxy writes), got {raw:?}"
+                    ),
+                )
+            })?,
+        };
         let settings = Self {
             addr,
             public_url: public_url.origin().ascii_serialization(),
             max_body_bytes,
-            trusted_proxies: trusted_proxies(src)?,
+            proxies: TrustedProxies { nets: trusted_proxies(src)?, header },
+            cookie_domain: cookie_domain(src, &public_url)?,
             leptos,
         };
         Ok((settings, public_url))
@@ -79,6 +97,46 @@ fn trusted_proxies(src: &dyn Source) -> Result<Vec<ipnet::IpNet>, ConfigError> {
             })
         })
         .collect()
+}
+
+/// `PASSCODE_COOKIE_DOMAIN`: a domain name (not an address, not a single
+/// label such as `com`) that the public URL's host is, or is under; a
+/// session cookie for it would otherwise never reach the sign-in page that
+/// sets it.
+fn cookie_domain(src: &dyn Source, public_url: &url::Url) -> Result<Option<String>, ConfigError> {
+    const VAR: &str = "PASSCODE_COOKIE_DOMAIN";
+    let Some(raw) = src.get(VAR) else { return Ok(None) };
+    let domain = raw.trim().trim_start_matches('.').to_ascii_lowercase();
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if domain.parse::<std::net::IpAddr>().is_ok() || !domain.contains('.') || !domain.split('.').all(label_ok) {
+        return Err(err(
+            VAR,
+            format!(
+                "expected a domain name like example.com that your sign-in page and your apps share, got {raw:?}                  (an IP address or a single label such as com can't carry a cookie for several sites)"
+            ),
+        ));
+    }
+    let host = public_url.host_str().unwrap_or_default().to_ascii_lowercase();
+    if host != domain && !host.ends_with(&format!(".{domain}")) {
+        return Err(err(
+            VAR,
+            format!(
+                "PASSCODE_PUBLIC_URL's host {host} is not {domain} or under it: the session cookie for {domain}                  would never reach the sign-in page. Set PASSCODE_PUBLIC_URL to a host under {domain}                  (like https://login.{domain}) or PASSCODE_COOKIE_DOMAIN to a domain it is under"
+            ),
+        ));
+    }
+    if public_url.scheme() != "https" {
+        return Err(err(
+            VAR,
+            format!("needs an https PASSCODE_PUBLIC_URL: a cookie for {domain} is Secure and its name says so"),
+        ));
+    }
+    Ok(Some(domain))
 }
 
 /// The Leptos settings embedded from Leptos.toml, with the LEPTOS_* variables

@@ -29,6 +29,28 @@ pub struct Policy {
     /// `cargo leptos watch`: its reload script talks to a WebSocket on
     /// another port.
     pub live_reload: bool,
+    /// Where a form may lead besides this origin: a sign-in redirects to the
+    /// page a reverse proxy sent the person from (`rd`), and browsers hold
+    /// that redirect to `form-action` too. So exactly the hosts the return
+    /// rules take (see `form_targets`).
+    pub form_targets: String,
+}
+
+/// The `form-action` sources beyond `'self'` for the return rules: the
+/// public host and the cookie domain with every host under it (any port,
+/// https), and in development plain http to this machine.
+pub fn form_targets(rules: &app::domain::ReturnRules) -> String {
+    let mut sources = vec![format!("https://{}:*", rules.public_host)];
+    if let Some(domain) = &rules.cookie_domain {
+        sources.push(format!("https://{domain}:*"));
+        sources.push(format!("https://*.{domain}:*"));
+    }
+    if rules.loopback_http {
+        for host in ["127.0.0.1", "localhost", "[::1]"] {
+            sources.push(format!("http://{host}:*"));
+        }
+    }
+    sources.join(" ")
 }
 
 impl Policy {
@@ -37,8 +59,9 @@ impl Policy {
         format!(
             "default-src 'self'; script-src 'self' 'nonce-{}' 'wasm-unsafe-eval'; style-src 'self'; \
              img-src 'self' data:; connect-src 'self'{reload}; object-src 'none'; base-uri 'none'; \
-             frame-ancestors 'none'; form-action 'self'",
-            nonce.as_str()
+             frame-ancestors 'none'; form-action 'self' {}",
+            nonce.as_str(),
+            self.form_targets
         )
     }
 }
@@ -56,7 +79,11 @@ pub async fn security_headers(State(policy): State<Arc<Policy>>, mut req: Reques
         headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     };
     if is_html(headers) {
-        if let Ok(csp) = HeaderValue::from_str(&policy.csp(&nonce)) {
+        // A page that set its own (forward auth's refusal, served under an
+        // app's host) keeps it.
+        if !headers.contains_key(CONTENT_SECURITY_POLICY)
+            && let Ok(csp) = HeaderValue::from_str(&policy.csp(&nonce))
+        {
             headers.insert(CONTENT_SECURITY_POLICY, csp);
         }
         // Both apply to documents only; on assets they would be bytes on
@@ -88,11 +115,23 @@ mod tests {
     #[test]
     fn the_policy_allows_no_inline_script_without_the_nonce() {
         let nonce = CspNonce::generate();
-        let csp = Policy { hsts: false, live_reload: false }.csp(&nonce);
+        let rules = app::domain::ReturnRules {
+            public_host: "login.example.com".into(),
+            cookie_domain: Some("example.com".into()),
+            loopback_http: false,
+        };
+        let csp = Policy { hsts: false, live_reload: false, form_targets: form_targets(&rules) }.csp(&nonce);
+        assert!(
+            csp.ends_with(
+                "form-action 'self' https://login.example.com:* https://example.com:* https://*.example.com:*"
+            ),
+            "{csp}"
+        );
+        assert!(!csp.contains("http://"), "no plain http outside development: {csp}");
         let script_src = csp.split(';').map(str::trim).find(|d| d.starts_with("script-src")).unwrap();
         assert!(script_src.contains(&format!("'nonce-{}'", nonce.as_str())));
         assert!(!script_src.contains("unsafe-inline") && !script_src.contains("'unsafe-eval'"));
-        for directive in ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"] {
+        for directive in ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"] {
             assert!(csp.contains(directive), "{directive} in {csp}");
         }
         assert!(!csp.contains("ws:"), "no WebSocket outside `cargo leptos watch`");

@@ -1,5 +1,6 @@
 //! Everything HTTP at the router level: the routes (pages, server
-//! functions, the sign-in link, health, the dev outbox), the cross-site
+//! functions, the sign-in link, forward auth for reverse proxies, health,
+//! the dev outbox), the cross-site
 //! guard, cache rules, compression, security headers and static files.
 //! Cookies and the client IP that server functions read are in
 //! `app/src/web/`.
@@ -7,6 +8,7 @@
 pub mod assets;
 mod caching;
 pub mod form_errors;
+pub mod forward_auth;
 mod guard;
 mod headers;
 mod health;
@@ -56,6 +58,12 @@ pub fn router(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(move || health::readyz(pool.clone(), backend)))
         .route(app::auth::LINK_PATH, get(link::open_link))
+        .merge(
+            Router::new()
+                .route(forward_auth::FORWARD_PATH, get(forward_auth::forward))
+                .route(forward_auth::REQUEST_PATH, get(forward_auth::request))
+                .with_state(Arc::new(forward_auth::ForwardAuth { app: state.clone(), assets: assets.clone() })),
+        )
         .leptos_routes_with_context(&state, routes, || (), app_fn)
         .fallback({
             let assets = assets.clone();
@@ -102,7 +110,9 @@ pub fn router(
                 .route_layer(axum::middleware::from_fn(outbox::direct_only)),
         );
     }
+    let form_targets = headers::form_targets(&state.return_rules);
     let headers = Arc::new(headers::Policy {
+        form_targets,
         hsts: config.server.public_url.starts_with("https://"),
         live_reload: std::env::var_os("LEPTOS_WATCH").is_some(),
     });

@@ -225,7 +225,7 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.jar.header()
     }
 

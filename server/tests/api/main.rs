@@ -4,12 +4,14 @@
 mod assets;
 mod config_extremes;
 mod email;
+mod forward_auth;
 mod hardening;
 mod headers;
 mod helpers;
 mod limits;
 mod operations;
 mod pages;
+mod proxies;
 mod sessions;
 mod sign_in;
 mod sms;
