@@ -447,7 +447,8 @@ fn the_readme_shows_the_files_the_tests_run() {
     let section = readme.split("## Protect an app").nth(1).unwrap().split("\n## ").next().unwrap();
     let mut checked = 0;
     for (fence, file) in [("```caddyfile\n", "Caddyfile"), ("```nginx\n", "nginx.conf"), ("```yaml\n", "traefik.yml")] {
-        let example = section.split(fence).nth(1).unwrap_or_else(|| panic!("no {fence} example")).split("```").next().unwrap();
+        let example =
+            section.split(fence).nth(1).unwrap_or_else(|| panic!("no {fence} example")).split("```").next().unwrap();
         assert!(example.lines().count() > 5, "{file}: {example}");
         assert!(docs(file).contains(example), "README's {file} example is not the tested file:\n{example}");
         checked += 1;
