@@ -154,7 +154,7 @@ pub async fn end_other_sessions() -> Result<(), AppError> {
 
 #[cfg(feature = "ssr")]
 fn account_view(a: crate::auth::AccountOverview) -> AccountView {
-    use crate::auth::{AuditKind, ENDED_ELSEWHERE, REPLACED, utc_date_time};
+    use crate::auth::utc_date_time;
     let sessions = a
         .sessions
         .into_iter()
@@ -167,10 +167,25 @@ fn account_view(a: crate::auth::AccountOverview) -> AccountView {
             this_browser: s.this_browser,
         })
         .collect();
-    let activity = a
-        .activity
-        .into_iter()
-        .map(|e| {
+    let words = |entries: Vec<crate::auth::ActivityEntry>| -> Vec<ActivityView> {
+        entries.into_iter().map(activity_view).collect()
+    };
+    let (sign_ins, activity) = (words(a.sign_ins), words(a.activity));
+    AccountView {
+        user: UserView { identifier: a.user.identifier.as_ref().to_owned(), channel: a.user.identifier.channel() },
+        sessions,
+        sign_ins,
+        activity,
+        apps: Vec::new(),
+    }
+}
+
+/// One security event in words.
+#[cfg(feature = "ssr")]
+fn activity_view(e: crate::auth::ActivityEntry) -> ActivityView {
+    use crate::auth::{AuditKind, ENDED_ELSEWHERE, REPLACED, utc_date_time};
+    {
+        {
             let detail = e.detail.as_deref().unwrap_or("");
             let what = match e.kind {
                 AuditKind::CodeSent if detail == "sms" => "Sign-in code sent by text message".to_owned(),
@@ -194,13 +209,7 @@ fn account_view(a: crate::auth::AccountOverview) -> AccountView {
             };
             let from = crate::auth::where_from(e.ip.as_deref(), e.browser.as_deref());
             ActivityView { what, when: utc_date_time(e.at), from }
-        })
-        .collect();
-    AccountView {
-        user: UserView { identifier: a.user.identifier.as_ref().to_owned(), channel: a.user.identifier.channel() },
-        sessions,
-        activity,
-        apps: Vec::new(),
+        }
     }
 }
 

@@ -44,6 +44,15 @@ impl AuditKind {
         AuditKind::AccessRefused,
     ];
 
+    /// Sign-ins and what happened to sessions: the account page lists these
+    /// apart from the rest, so that a flood of refused requests can't push
+    /// an intruder's sign-in out of sight.
+    pub const SESSION_EVENTS: [AuditKind; 3] = [AuditKind::SignedIn, AuditKind::SignedOut, AuditKind::AccessRefused];
+
+    pub fn is_session_event(self) -> bool {
+        Self::SESSION_EVENTS.contains(&self)
+    }
+
     /// The kind stored as `s`.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)

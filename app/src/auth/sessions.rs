@@ -21,7 +21,7 @@ use super::store::{SessionRow, Store, UserRow};
 /// per request.
 pub const LAST_SEEN_EVERY_MS: i64 = 3_600_000;
 
-/// How many security events the account page shows.
+/// How many security events the account page shows in each of its lists.
 pub const ACTIVITY_SHOWN: i64 = 20;
 
 /// Audit details of sign-outs that the person did not make in that browser
@@ -66,7 +66,9 @@ pub struct ActivityEntry {
 pub struct AccountOverview {
     pub user: SignedInUser,
     pub sessions: Vec<SessionSummary>,
-    /// Newest first.
+    /// Sign-ins and session events, newest first.
+    pub sign_ins: Vec<ActivityEntry>,
+    /// Every other security event, newest first.
     pub activity: Vec<ActivityEntry>,
 }
 
@@ -130,20 +132,23 @@ impl<S: Store> AuthService<S> {
             })
             .collect();
         let destination_hash = keyed_hash(&self.audit_key, user.identifier.as_ref());
-        let activity = self
-            .store
-            .recent_events(&user.id, &destination_hash, ACTIVITY_SHOWN)
-            .await?
-            .into_iter()
-            .map(|e: AuditEvent| ActivityEntry {
-                kind: e.kind,
-                at: e.at,
-                ip: e.ip,
-                browser: e.user_agent.as_deref().and_then(super::user_agent::describe_user_agent),
-                detail: e.detail,
-            })
-            .collect();
-        Ok(Some(AccountOverview { user, sessions, activity }))
+        let entries = |events: Vec<AuditEvent>| -> Vec<ActivityEntry> {
+            events
+                .into_iter()
+                .map(|e| ActivityEntry {
+                    kind: e.kind,
+                    at: e.at,
+                    ip: e.ip,
+                    browser: e.user_agent.as_deref().and_then(super::user_agent::describe_user_agent),
+                    detail: e.detail,
+                })
+                .collect()
+        };
+        // Two lists, each with its own room: refused requests and wrong codes
+        // (which anyone can cause) never push a sign-in out of sight.
+        let sign_ins = entries(self.store.recent_events(&user.id, &destination_hash, true, ACTIVITY_SHOWN).await?);
+        let activity = entries(self.store.recent_events(&user.id, &destination_hash, false, ACTIVITY_SHOWN).await?);
+        Ok(Some(AccountOverview { user, sessions, sign_ins, activity }))
     }
 
     /// Ends a session of the signed-in account (`id`: its public handle).

@@ -263,12 +263,14 @@ pub trait SessionStore: Send + Sync + 'static {
 
 pub trait AuditStore: Send + Sync + 'static {
     fn insert_audit(&self, event: &AuditEvent) -> impl Future<Output = StoreResult<()>> + Send;
-    /// The latest `limit` events of an account: those recorded with its user
-    /// id or its destination's keyed hash, newest first.
+    /// The latest `limit` events of an account, of the session kinds
+    /// (`AuditKind::SESSION_EVENTS`) or of every other: those recorded with
+    /// its user id or its destination's keyed hash, newest first.
     fn recent_events(
         &self,
         user_id: &str,
         destination_hash: &str,
+        session_events: bool,
         limit: i64,
     ) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
 }

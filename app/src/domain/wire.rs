@@ -71,7 +71,10 @@ pub struct AccountView {
     pub user: UserView,
     /// Newest first; the asking browser's own is marked.
     pub sessions: Vec<SessionView>,
-    /// The latest security events, newest first.
+    /// The latest sign-ins and session events, newest first.
+    pub sign_ins: Vec<ActivityView>,
+    /// The latest other security events (codes sent, wrong codes, limits),
+    /// newest first.
     pub activity: Vec<ActivityView>,
     /// Apps behind forward auth this account may open (`https://host/`).
     #[serde(default)]

@@ -59,18 +59,20 @@ fn Overview(a: AccountView) -> impl IntoView {
             }
         })
         .collect_view();
-    let activity = a
-        .activity
-        .into_iter()
-        .map(|e| {
-            view! {
-                <li class="event" data-testid="event">
-                    <p class="event-what">{e.what}</p>
-                    <p class="hint">{e.when} {e.from.map(|f| format!(" · from {f}"))}</p>
-                </li>
-            }
-        })
-        .collect_view();
+    let events = |list: Vec<crate::api::ActivityView>| {
+        list.into_iter()
+            .map(|e| {
+                view! {
+                    <li class="event" data-testid="event">
+                        <p class="event-what">{e.what}</p>
+                        <p class="hint">{e.when} {e.from.map(|f| format!(" · from {f}"))}</p>
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+    let sign_ins = events(a.sign_ins);
+    let activity = events(a.activity);
     // The apps behind forward auth that the access rules let this account
     // open, by name (rules with a wildcard name no host to link to).
     let apps = (!a.apps.is_empty()).then(|| {
@@ -102,8 +104,12 @@ fn Overview(a: AccountView) -> impl IntoView {
                     <button type="submit" class="secondary">"Sign out everywhere else"</button>
                 </ActionForm>
             })}
-            <h2>"Recent security activity"</h2>
-            <ul class="activity" aria-label="Recent security activity">{activity}</ul>
+            // Sign-ins apart from the rest: nobody can push one out of sight
+            // with wrong codes or refused requests.
+            <h2>"Recent sign-ins"</h2>
+            <ul class="activity" aria-label="Recent sign-ins" data-testid="sign-ins">{sign_ins}</ul>
+            <h2>"Other security activity"</h2>
+            <ul class="activity" aria-label="Other security activity" data-testid="other-activity">{activity}</ul>
         </Card>
     }
 }

@@ -9,17 +9,24 @@ impl AuditStore for SqlStore {
         Ok(insert_audit(&self.pool, e).await?)
     }
 
-    async fn recent_events(&self, user_id: &str, destination_hash: &str, limit: i64) -> StoreResult<Vec<AuditEvent>> {
-        let rows: Vec<AuditColumns> = sqlx::query_as(
+    async fn recent_events(
+        &self,
+        user_id: &str,
+        destination_hash: &str,
+        session_events: bool,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        // The kinds' stored names are fixed strings of ours, never input.
+        let kinds: Vec<String> = AuditKind::SESSION_EVENTS.iter().map(|k| format!("'{}'", k.as_str())).collect();
+        let sql = format!(
             "SELECT at, kind, destination_hash, destination_masked, user_id, ip, user_agent, detail \
-             FROM audit_events WHERE user_id = $1 OR destination_hash = $2 \
+             FROM audit_events WHERE (user_id = $1 OR destination_hash = $2) AND kind {} ({}) \
              ORDER BY at DESC, seq DESC LIMIT $3",
-        )
-        .bind(user_id)
-        .bind(destination_hash)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+            if session_events { "IN" } else { "NOT IN" },
+            kinds.join(", ")
+        );
+        let rows: Vec<AuditColumns> =
+            sqlx::query_as(&sql).bind(user_id).bind(destination_hash).bind(limit).fetch_all(&self.pool).await?;
         // A kind this build doesn't know (written by a newer one) is left out.
         Ok(rows.into_iter().filter_map(AuditColumns::into_event).collect())
     }

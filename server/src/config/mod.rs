@@ -143,12 +143,17 @@ mod tests {
         assert!(c.server.proxies.nets.is_empty());
         assert_eq!(c.server.proxies.header, app::web::ForwardedHeader::XForwardedFor);
         assert_eq!(c.server.cookie_domain, None);
+        let secret = "ab".repeat(32);
         let c = Config::from_source(&src(&[
-            ("PASSCODE_ENV", "development"),
+            ("PASSCODE_SECRET", &secret),
+            ("PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION", "true"),
             ("PASSCODE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7"),
+            ("PASSCODE_FORWARDED_HEADER", "X-Real-IP"),
         ]))
         .unwrap();
+        assert_eq!(c.mode, Mode::Production, "a proxy in front means a deployment");
         assert_eq!(c.server.proxies.nets.len(), 2);
+        assert_eq!(c.server.proxies.header, app::web::ForwardedHeader::XRealIp);
     }
 
     #[test]

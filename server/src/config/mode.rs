@@ -41,6 +41,18 @@ impl Rules {
         public_url: &url::Url,
         addr: SocketAddr,
     ) -> Result<Self, ConfigError> {
+        // A proxy in front forwards other machines' requests to a listener
+        // that looks local: development rules would show them every code.
+        if src.get("PASSCODE_TRUSTED_PROXIES").is_some() && named == Some(Mode::Development) {
+            return Err(err(
+                "PASSCODE_ENV",
+                "development can't be used with PASSCODE_TRUSTED_PROXIES: a proxy in front forwards other machines' \
+                 requests, and development rules would show them every code. Leave PASSCODE_ENV unset (production \
+                 rules), and for a test setup behind a proxy on this machine set \
+                 PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION=true (the outbox then answers only requests made directly \
+                 from this machine)",
+            ));
+        }
         let (mode, reason) = decide_mode(named, public_url, addr, deployment_sign(src))?;
         let allow_outbox_in_production = parse_bool(src, "PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION")?;
         Ok(Self { mode, reason, allow_outbox_in_production })
@@ -68,11 +80,7 @@ impl Rules {
 /// server elsewhere, a real SMS provider.
 fn deployment_sign(src: &dyn Source) -> Option<String> {
     if src.get("PASSCODE_TRUSTED_PROXIES").is_some() {
-        return Some(
-            "PASSCODE_TRUSTED_PROXIES is set: a proxy forwards other machines' requests \
-             (PASSCODE_ENV=development to develop behind one on this machine)"
-                .into(),
-        );
+        return Some("PASSCODE_TRUSTED_PROXIES is set: a proxy forwards other machines' requests".into());
     }
     if let Some(raw) = src.get("PASSCODE_SMTP_URL")
         && config_url("PASSCODE_SMTP_URL", &raw, &SMTP_URL).is_ok_and(|u| !is_loopback(&u))
@@ -201,7 +209,8 @@ mod tests {
             e.unwrap_err().to_string(),
             "configuration error: PASSCODE_ENV: development shows every code to anyone at /dev/outbox, so it needs a PASSCODE_PUBLIC_URL on this machine (http://127.0.0.1:PORT or http://localhost:PORT), not https://login.example.com; for a deployment leave PASSCODE_ENV unset or set it to production"
         );
-        // Settings only a deployment has: production, unless asked by name.
+        // Settings only a deployment has: production, unless asked by name
+        // (and never with a proxy in front: see below).
         for sign in [
             ("PASSCODE_TRUSTED_PROXIES", "127.0.0.1"),
             ("PASSCODE_SMTP_URL", "smtp://u:p@smtp.example.com"),
@@ -217,7 +226,13 @@ mod tests {
             ];
             assert_eq!(Config::from_source(&src(&pairs)).unwrap().mode, Mode::Production, "{sign:?}");
             pairs.push(("PASSCODE_ENV", "development"));
-            assert_eq!(Config::from_source(&src(&pairs)).unwrap().mode, Mode::Development, "{sign:?} by name");
+            if sign.0 == "PASSCODE_TRUSTED_PROXIES" {
+                let e = Config::from_source(&src(&pairs)).unwrap_err();
+                assert_eq!(e.var, "PASSCODE_ENV");
+                assert!(e.message.contains("PASSCODE_TRUSTED_PROXIES"), "{e}");
+            } else {
+                assert_eq!(Config::from_source(&src(&pairs)).unwrap().mode, Mode::Development, "{sign:?} by name");
+            }
         }
         // Listening everywhere with no public URL: the address is no origin.
         let e = Config::from_source(&src(&[("PASSCODE_ADDR", "0.0.0.0:3000")])).unwrap_err();

@@ -9,6 +9,7 @@ pub mod assets;
 mod caching;
 pub mod form_errors;
 pub mod forward_auth;
+mod forwarding;
 mod guard;
 mod headers;
 mod health;
@@ -117,6 +118,12 @@ pub fn router(
         live_reload: std::env::var_os("LEPTOS_WATCH").is_some(),
     });
     let origin = guard::AllowedOrigin(Arc::from(config.server.public_url.as_str()));
+    if config.server.proxies.nets.is_empty() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            forwarding::Warned::default(),
+            forwarding::warn_once_about_untrusted_forwarding,
+        ));
+    }
     router
         .layer(axum::middleware::from_fn(caching::default_cache_control))
         .layer(axum::middleware::from_fn_with_state(form_errors, form_errors::sign_and_check))

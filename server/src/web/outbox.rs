@@ -12,17 +12,71 @@ use app::web::AppState;
 
 const SHOWN: i64 = 50;
 
-/// The outbox shows every code, so never through a proxy: a request that a
-/// proxy forwarded (it says so in a header) gets the answer an unknown page
-/// gets. Development rules already require this machine; this also covers a
-/// proxy on this machine that nobody told us about.
+/// The outbox shows every code, so only to this machine, asked directly: the
+/// TCP peer must be a loopback address, the `Host` a loopback name, and no
+/// forwarding header present. Anything else gets the answer an unknown page
+/// gets. Development rules already require a loopback listener; this also
+/// covers a proxy on this machine that nobody told us about, including one
+/// that adds no forwarding header (nginx's bare `proxy_pass` sends its own
+/// connection from 127.0.0.1, but the browser's `Host`, or its own upstream
+/// name, never a loopback one unless the person typed it).
 pub async fn direct_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    const FORWARDING: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
-    if FORWARDING.iter().any(|h| req.headers().contains_key(*h)) {
-        tracing::warn!("refused the dev outbox to a forwarded request");
+    if !is_direct(&req) {
+        tracing::warn!("refused the dev outbox to a request that did not come straight from this machine");
         return StatusCode::NOT_FOUND.into_response();
     }
     next.run(req).await
+}
+
+fn is_direct(req: &axum::extract::Request) -> bool {
+    const FORWARDING: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
+    let peer_is_local = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| super::forwarding::is_loopback_peer(c.0.ip()));
+    let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    // HTTP/1.0 is what nginx speaks to its upstreams unless told otherwise
+    // (with its own Host, 127.0.0.1:PORT); no browser does.
+    let browser_http = req.version() >= http::Version::HTTP_11;
+    peer_is_local
+        && browser_http
+        && is_loopback_host(host)
+        && !FORWARDING.iter().any(|h| req.headers().contains_key(*h))
+}
+
+/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host
+            .rsplit_once(':')
+            .map_or(host, |(name, port)| if port.chars().all(|c| c.is_ascii_digit()) { name } else { host }),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_this_machines_names_are_loopback_hosts() {
+        for ok in ["localhost", "LOCALHOST:3000", "127.0.0.1", "127.0.0.1:3000", "127.1.2.3:80", "[::1]", "[::1]:3000"]
+        {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "login.example.com",
+            "localhost.example.com",
+            "127.0.0.1.nip.io:3000",
+            "10.0.0.1",
+            "[2001:db8::1]:3000",
+            "example.com:localhost",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
 }
 
 async fn entries(state: &AppState) -> Result<Vec<OutboxEntry>, Response> {

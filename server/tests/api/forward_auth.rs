@@ -197,7 +197,7 @@ async fn a_peer_that_is_not_a_trusted_proxy_is_refused() {
     let server = crate::two_instances::start(
         &dir,
         &db.url,
-        &[("PASSCODE_TRUSTED_PROXIES", "10.0.0.0/8"), ("PASSCODE_ENV", "development")],
+        &[("PASSCODE_TRUSTED_PROXIES", "10.0.0.0/8"), ("PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION", "true")],
     );
     let client = reqwest::Client::new();
     for path in ["/auth/forward", "/auth/request"] {
@@ -586,7 +586,7 @@ async fn a_session_ended_on_one_instance_is_refused_by_the_others_at_once() {
     let db = TestDatabase::create_postgres().await;
     let env = [
         ("PASSCODE_TRUSTED_PROXIES", "127.0.0.1"),
-        ("PASSCODE_ENV", "development"),
+        ("PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION", "true"),
         // Long enough that only the notice explains a refusal within it.
         ("PASSCODE_FORWARD_AUTH_CACHE_MS", "10000"),
     ];

@@ -117,7 +117,47 @@ async fn development_rules_only_for_a_server_nobody_else_can_reach() {
             browser.client.get(format!("{}/dev/outbox.json", server.base)).header(header, "for=203.0.113.9").send();
         assert_eq!(res.await.unwrap().status(), StatusCode::NOT_FOUND, "{header}");
     }
+    // Nor one that adds no header: a Host that is not this machine's name,
+    // or HTTP/1.0 (nginx's bare proxy_pass; `proxies.rs` runs a real one).
+    for host in ["login.example.com", "127.0.0.1.nip.io", "localhost.example.com:3000"] {
+        let res = browser.client.get(format!("{}/dev/outbox.json", server.base)).header("host", host).send();
+        assert_eq!(res.await.unwrap().status(), StatusCode::NOT_FOUND, "{host}");
+    }
+    let raw = |request: &'static str| {
+        let addr = server.base.trim_start_matches("http://").to_owned();
+        async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut head = [0u8; 12];
+            stream.read_exact(&mut head).await.unwrap();
+            String::from_utf8_lossy(&head).into_owned()
+        }
+    };
+    assert_eq!(raw("GET /dev/outbox.json HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").await, "HTTP/1.0 404");
+    assert_eq!(raw("GET /dev/outbox.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await, "HTTP/1.1 200");
+    // A proxy in front and development rules do not go together.
     drop(server);
+    let dir2 = temp_dir();
+    let db2 = TestDatabase::create(&dir2).await;
+    let e = refuses_to_start(&[("PASSCODE_TRUSTED_PROXIES", "127.0.0.1"), ("PASSCODE_ENV", "development")]);
+    assert!(e.contains("PASSCODE_ENV") && e.contains("PASSCODE_TRUSTED_PROXIES"), "{e}");
+    // Forwarding headers with no trusted proxy: said once in the log.
+    let server = start(&dir2, &db2.url, &[]);
+    for _ in 0..3 {
+        browser
+            .client
+            .get(format!("{}/sign-in", server.base))
+            .header("x-forwarded-for", "203.0.113.9")
+            .send()
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let said = server.log.lock().unwrap().iter().filter(|l| l.contains("PASSCODE_TRUSTED_PROXIES is empty")).count();
+    assert_eq!(said, 1, "{:?}", server.log.lock().unwrap());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir2);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -510,12 +550,7 @@ async fn a_full_hashing_queue_answers_busy_instead_of_queueing() {
 
 #[tokio::test]
 async fn a_few_addresses_cannot_spend_everyones_sms_budget() {
-    let app = spawn_app_with(&[
-        ("PASSCODE_ENV", "development"),
-        ("PASSCODE_SMS_PER_IP_PER_HOUR", "2"),
-        ("PASSCODE_TRUSTED_PROXIES", "127.0.0.1"),
-    ])
-    .await;
+    let app = spawn_app_with(&[BEHIND_PROXY.as_slice(), &[("PASSCODE_SMS_PER_IP_PER_HOUR", "2")]].concat()).await;
     let numbers = ["+44 7911 123451", "+44 7911 123452", "+44 7911 123453"];
     assert_eq!(app.request_code_forwarded(numbers[0], "203.0.113.5").await.status(), StatusCode::OK);
     assert_eq!(app.request_code_forwarded(numbers[1], "203.0.113.5").await.status(), StatusCode::OK);

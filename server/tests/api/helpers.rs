@@ -9,6 +9,15 @@ use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
+/// A deployment behind a proxy on this machine: production rules (a proxy
+/// means a deployment), codes still in the outbox (by name), which answers
+/// only requests made directly from this machine.
+pub const BEHIND_PROXY: [(&str, &str); 3] = [
+    ("PASSCODE_TRUSTED_PROXIES", "127.0.0.1"),
+    ("PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION", "true"),
+    ("PASSCODE_SMS_PROVIDER", "outbox"),
+];
+
 pub const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// A database for one test: a fresh SQLite file, or (with

@@ -191,13 +191,7 @@ async fn spoofed_forwarding_headers_from_an_untrusted_peer_change_nothing() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_bucket() {
-    // A proxy in front is a deployment's setting: development by name.
-    let app = spawn_app_with(&[
-        ("PASSCODE_ENV", "development"),
-        ("PASSCODE_IP_SEND_BURST", "1"),
-        ("PASSCODE_TRUSTED_PROXIES", "127.0.0.1/32"),
-    ])
-    .await;
+    let app = spawn_app_with(&[BEHIND_PROXY.as_slice(), &[("PASSCODE_IP_SEND_BURST", "1")]].concat()).await;
     assert_eq!(app.request_code_forwarded("a@example.com", "203.0.113.1").await.status(), StatusCode::OK);
     assert_eq!(app.request_code_forwarded("b@example.com", "203.0.113.2").await.status(), StatusCode::OK);
     // The client prepended a fake address; the proxy appended the real one.

@@ -100,7 +100,7 @@ fn caddy(domain: &str, passcode: SocketAddr, apps: [SocketAddr; 2], https_port: 
 
 /// nginx with the example server blocks, rendered once per site (a domain
 /// and its own Passcode), and a self-signed certificate for them.
-fn nginx(sites: &[(&str, SocketAddr)], apps: [SocketAddr; 2], https_port: u16) -> Proxy {
+fn nginx(sites: &[(&str, SocketAddr)], apps: [SocketAddr; 2], https_port: u16, extra: &str) -> Proxy {
     let dir = std::env::temp_dir().join(format!("passcode-nginx-{}", app::domain::random_id()));
     std::fs::create_dir_all(&dir).unwrap();
     let names: Vec<String> = sites.iter().flat_map(|(d, _)| [format!("DNS:{d}"), format!("DNS:*.{d}")]).collect();
@@ -129,7 +129,7 @@ fn nginx(sites: &[(&str, SocketAddr)], apps: [SocketAddr; 2], https_port: u16) -
     let config = format!(
         "daemon off;\nuser root;\npid {d}/nginx.pid;\nerror_log stderr warn;\nevents {{}}\nhttp {{\n  access_log off;\n  \
          client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
-         uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{servers}\n}}\n"
+         uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{servers}\n{extra}\n}}\n"
     );
     std::fs::write(dir.join("nginx.conf"), config).unwrap();
     let mut cmd = Command::new(binary("nginx"));
@@ -404,13 +404,27 @@ async fn behind_nginx() {
     // The same blocks for a second deployment that reads X-Real-IP, which
     // the example sets too.
     let real_ip = deployment(real_ip_domain, port, &[("PASSCODE_FORWARDED_HEADER", "x-real-ip")]).await;
-    let mut proxy = nginx(&[(domain, app.addr), (real_ip_domain, real_ip.addr)], apps, port);
+    // And a development server behind nginx's bare proxy_pass, which adds no
+    // forwarding header and sends its own Host (127.0.0.1:PORT) over HTTP/1.0.
+    let dev = spawn_app().await;
+    let bare_port = free_port();
+    let bare =
+        format!("server {{\n  listen 127.0.0.1:{bare_port};\n  location / {{ proxy_pass http://{}; }}\n}}\n", dev.addr);
+    let mut proxy = nginx(&[(domain, app.addr), (real_ip_domain, real_ip.addr)], apps, port, &bare);
     let hosts: Vec<String> = [domain, real_ip_domain]
         .iter()
         .flat_map(|d| ["login", "wiki", "grafana"].map(|h| format!("{h}.{d}")))
         .collect();
     let client = client(&hosts, port, CLIENT_IP);
     wait_for(&mut proxy, &client, &format!("https://login.{domain}:{port}/healthz")).await;
+    let through_bare = |path: &str| client.get(format!("http://127.0.0.1:{bare_port}{path}")).send();
+    assert_eq!(through_bare("/sign-in").await.unwrap().status(), StatusCode::OK, "the proxy works");
+    assert_eq!(
+        through_bare("/dev/outbox.json").await.unwrap().status(),
+        StatusCode::NOT_FOUND,
+        "the outbox is never shown through a proxy, even one that says nothing"
+    );
+    assert_eq!(dev.client.get(dev.url("/dev/outbox.json")).send().await.unwrap().status(), StatusCode::OK);
     forged_addresses_are_not_believed(&app, &client, &format!("https://login.{domain}:{port}"), "nginx").await;
     forged_addresses_are_not_believed(
         &real_ip,

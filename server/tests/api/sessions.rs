@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use reqwest::header::USER_AGENT;
 use serde_json::Value;
 
-use crate::helpers::{TestDatabase, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, TestDatabase, spawn_app, spawn_app_with};
 use crate::two_instances::{Browser, latest_code, start};
 use app::web::SESSION_COOKIE as SESSION;
 
@@ -118,8 +118,8 @@ async fn signing_in_again_ends_the_browsers_previous_session() {
     app.set_cookie(SESSION, &second);
     assert_eq!(app.account_page().await.status(), StatusCode::OK);
     let account = account_json(&app).await;
-    assert_eq!(account["activity"][0]["what"], "Signed in with a code", "{account}");
-    assert_eq!(account["activity"][1]["what"], "Signed in again in the same browser", "{account}");
+    assert_eq!(account["sign_ins"][0]["what"], "Signed in with a code", "{account}");
+    assert_eq!(account["sign_ins"][1]["what"], "Signed in again in the same browser", "{account}");
 }
 
 #[tokio::test]
@@ -258,20 +258,19 @@ async fn the_account_page_lists_sessions_and_recent_activity() {
     assert!(!html.contains("Gecko/20100101"), "never the raw User-Agent");
     assert!(html.contains("Sign out everywhere else"));
     assert!(html.contains("127.0.0.1"));
-    // Newest first: the second sign-in, its code, the first sign-in, the
-    // wrong code, the first code.
-    let events: Vec<&str> = html.split("class=\"event-what\">").skip(1).map(|s| s.split('<').next().unwrap()).collect();
+    // Sign-ins first, then everything else, each newest first: the second
+    // sign-in and the first; the second code, the wrong code, the first code.
+    let list = |testid: &str| -> Vec<String> {
+        let part = html.split(&format!("data-testid=\"{testid}\"")).nth(1).unwrap().split("</ul>").next().unwrap();
+        part.split("class=\"event-what\">").skip(1).map(|s| s.split('<').next().unwrap().to_owned()).collect()
+    };
+    assert_eq!(list("sign-ins"), ["Signed in with a code", "Signed in with a code"], "{html}");
     assert_eq!(
-        events,
-        [
-            "Signed in with a code",
-            "Sign-in code sent by email",
-            "Signed in with a code",
-            "Wrong code entered",
-            "Sign-in code sent by email",
-        ],
+        list("other-activity"),
+        ["Sign-in code sent by email", "Wrong code entered", "Sign-in code sent by email"],
         "{html}"
     );
+    assert!(html.find("Recent sign-ins").unwrap() < html.find("Other security activity").unwrap());
     assert!(html.contains("2027-01-15 08:0"), "dates are shown in UTC: {html}");
     // Someone else's activity is not shown.
     app.clear_cookies();
@@ -279,18 +278,17 @@ async fn the_account_page_lists_sessions_and_recent_activity() {
     app.clock.advance_ms(5 * 60_000);
     browser_signs_in(&app, "a@example.com").await;
     let account = account_json(&app).await;
-    let whats: Vec<&str> =
-        account["activity"].as_array().unwrap().iter().map(|e| e["what"].as_str().unwrap()).collect();
+    let whats = |list: &str| -> Vec<String> {
+        account[list].as_array().unwrap().iter().map(|e| e["what"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(whats("sign_ins"), ["Signed in with a code"; 3], "{account}");
     assert_eq!(
-        whats,
+        whats("activity"),
         [
-            "Signed in with a code",
             "Sign-in code sent by email",
-            "Signed in with a code",
             "Sign-in code sent by email",
-            "Signed in with a code",
             "Wrong code entered",
-            "Sign-in code sent by email",
+            "Sign-in code sent by email"
         ],
         "a's events only, not the code sent to b: {account}"
     );
@@ -304,14 +302,60 @@ async fn the_activity_list_shows_the_last_twenty() {
         ("PASSCODE_CODES_PER_DAY", "1000"),
     ])
     .await;
-    for _ in 0..15 {
+    for _ in 0..25 {
         browser_signs_in(&app, "a@example.com").await;
         app.clock.advance_ms(20 * 60_000);
     }
     let account = account_json(&app).await;
-    let activity = account["activity"].as_array().unwrap();
-    assert_eq!(activity.len(), 20);
-    assert_eq!(activity[0]["what"], "Signed in with a code", "newest first: {account}");
+    for list in ["sign_ins", "activity"] {
+        assert_eq!(account[list].as_array().unwrap().len(), 20, "{list}: {account}");
+    }
+    assert_eq!(account["sign_ins"][0]["what"], "Signed in with a code", "newest first: {account}");
+    assert_eq!(account["activity"][0]["what"], "Sign-in code sent by email", "newest first: {account}");
+}
+
+/// Refused requests and wrong codes, which anyone can cause for any address,
+/// never push an intruder's sign-in out of the owner's sight.
+#[tokio::test]
+async fn a_flood_of_refusals_cannot_hide_an_intruders_sign_in() {
+    let app = spawn_app_with(&[("PASSCODE_RESEND_COOLDOWN_SECS", "1")]).await;
+    // The intruder signs in from Firefox on Windows.
+    let res = app
+        .client
+        .post(app.url("/api/request_code"))
+        .header(USER_AGENT, FIREFOX_ON_WINDOWS)
+        .form(&[("identifier", "a@example.com")])
+        .send()
+        .await
+        .unwrap();
+    app.keep_cookies(&res);
+    let code = app.latest_code("a@example.com").await;
+    let res = app
+        .client
+        .post(app.url("/api/verify_code"))
+        .header(USER_AGENT, FIREFOX_ON_WINDOWS)
+        .header(reqwest::header::COOKIE, app.cookie_header())
+        .form(&[("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Then covers the tracks: 40 refused requests and wrong codes.
+    app.clear_cookies();
+    for _ in 0..40 {
+        let res = app.request_code("a@example.com").await;
+        if res.status() == StatusCode::OK {
+            let code = app.latest_code("a@example.com").await;
+            app.verify(&TestApp::wrong(&code)).await;
+        }
+    }
+    assert!(app.count("SELECT COUNT(*) FROM audit_events WHERE kind <> 'signed_in'").await > 30);
+    app.clock.advance_ms(20 * 60_000);
+    browser_signs_in(&app, "a@example.com").await;
+    let account = account_json(&app).await;
+    let sign_ins = account["sign_ins"].as_array().unwrap();
+    assert_eq!(sign_ins.len(), 2, "{account}");
+    assert_eq!(sign_ins[1]["from"], "127.0.0.1 (Firefox on Windows)", "the intruder's sign-in: {account}");
 }
 
 #[tokio::test]
