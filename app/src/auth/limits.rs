@@ -40,6 +40,9 @@ pub struct Limits {
     /// SMS asked for per client IP (IPv6: per /64) in an hour, counted in the
     /// database: draining the global budget then takes many addresses.
     pub sms_per_ip_per_hour: i64,
+    /// A client's network (IPv4 /24, IPv6 /48) gets this many clients'
+    /// allowance of every per-IP limit, counted beside each client's own.
+    pub ip_network_factor: u32,
 }
 
 impl Default for Limits {
@@ -56,6 +59,7 @@ impl Default for Limits {
             ip_verify_burst: 10,
             sms_per_hour: 500,
             sms_per_ip_per_hour: 10,
+            ip_network_factor: 4,
         }
     }
 }
@@ -99,12 +103,13 @@ fn quota(per_10_min: u32, burst: u32) -> Quota {
         .allow_burst(NonZeroU32::new(burst.max(1)).expect("burst is positive"))
 }
 
-/// Most clients one limiter keeps a bucket of its own for. Past that (a
-/// flood from hundreds of thousands of addresses), a client it does not
-/// already know is counted with its whole network (IPv6 /48, IPv4 /24), and
-/// past `MAX_NETWORKS` more, with everyone else in one overflow bucket:
-/// memory stays bounded, the flood is still limited, and a newcomer from
-/// another network is not shut out by a flood from a few.
+/// Most clients (IPv4 addresses, IPv6 /64s) one limiter keeps a bucket of
+/// its own for, and most networks (IPv4 /24s, IPv6 /48s). Past the first
+/// (a flood from hundreds of thousands of addresses), a client it does not
+/// already know is counted by its network alone; past the second, a network
+/// it does not know shares one overflow bucket with the rest. Memory stays
+/// bounded, the flood is still limited, and a newcomer from another network
+/// is not shut out by a flood from a few.
 pub const MAX_TRACKED_CLIENTS: usize = 100_000;
 pub const MAX_NETWORKS: usize = 20_000;
 
@@ -115,17 +120,18 @@ const SWEEP_EVERY: Duration = Duration::from_secs(10);
 /// and the /64 at its start are different buckets.
 type Key = (IpAddr, u8);
 
-/// The key every client is counted under once the map is full (`::/0`).
+/// The key every network is counted under once the map is full (`::/0`).
 const OVERFLOW: Key = (IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0);
 
 /// The client's own key: IPv4 addresses, IPv6 /64s.
-fn client_key(ip: IpAddr) -> Key {
+pub fn client_key(ip: IpAddr) -> Key {
     let key = ip_key(ip);
     (key, if key.is_ipv4() { 32 } else { 64 })
 }
 
-/// The client's network: IPv4 /24, IPv6 /48.
-fn network_key(ip: IpAddr) -> Key {
+/// The client's network: IPv4 /24, IPv6 /48 (what one owner commonly
+/// holds: a /48 is 65,536 /64s).
+pub fn network_key(ip: IpAddr) -> Key {
     match ip_key(ip) {
         IpAddr::V4(v4) => {
             let [a, b, c, _] = v4.octets();
@@ -136,6 +142,12 @@ fn network_key(ip: IpAddr) -> Key {
             (IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0)), 48)
         }
     }
+}
+
+/// A key as text (`2001:db8:1::/48`, `192.0.2.7/32`), for the database's
+/// per-IP rows.
+pub fn key_text((ip, prefix): Key) -> String {
+    format!("{ip}/{prefix}")
 }
 
 /// governor's own map, shared with us so we can ask whether a client already
@@ -172,58 +184,52 @@ impl ShrinkableKeyedStateStore<Key> for SharedStore {
     }
 }
 
-/// Keyed token buckets for one kind of request, bounded in memory
-/// (`MAX_TRACKED_CLIENTS`) and in work per request (sweeps are rationed).
-pub struct IpLimiter {
+/// One kind of key's token buckets, bounded in memory (`max`) and in work
+/// per request (sweeps are rationed).
+struct Buckets {
     limiter: RateLimiter<Key, SharedStore, MonotonicClock, NoOpMiddleware<std::time::Instant>>,
     store: SharedStore,
-    clock: MonotonicClock,
+    max: usize,
     started: std::time::Instant,
     /// Milliseconds after `started` when the next sweep may run.
     next_sweep_ms: AtomicU64,
     sweeps: AtomicU64,
 }
 
-impl IpLimiter {
-    pub fn new(per_10_min: u32, burst: u32) -> Self {
+impl Buckets {
+    fn new(quota: Quota, max: usize) -> Self {
         // std's monotonic Instant rather than governor's default (quanta,
         // which reads the TSC and calibrates it on a background thread):
         // plenty precise for minutes-long windows, and one dependency less.
-        let clock = MonotonicClock;
         let store = SharedStore::default();
         Self {
-            limiter: RateLimiter::new(quota(per_10_min, burst), store.clone(), clock.clone()),
+            limiter: RateLimiter::new(quota, store.clone(), MonotonicClock),
             store,
-            clock,
+            max,
             started: std::time::Instant::now(),
             next_sweep_ms: AtomicU64::new(0),
             sweeps: AtomicU64::new(0),
         }
     }
 
-    /// `Err(seconds to wait)` when this client is over its limit. A request
-    /// without a known peer address (only in-process tests) is not limited.
-    pub fn check(&self, ip: Option<IpAddr>) -> Result<(), u64> {
-        let Some(ip) = ip else { return Ok(()) };
-        let mut key = client_key(ip);
-        if self.store.0.len() >= MAX_TRACKED_CLIENTS {
-            self.sweep();
-            let len = self.store.0.len();
-            if len >= MAX_TRACKED_CLIENTS && !self.store.0.contains_key(&key) {
-                key = network_key(ip);
-                // One place is kept for the overflow bucket itself.
-                if len >= MAX_TRACKED_CLIENTS + MAX_NETWORKS - 1 && !self.store.0.contains_key(&key) {
-                    key = OVERFLOW;
-                }
-            }
+    /// Whether `key` may have a bucket: it has one, or there is room (after
+    /// a sweep, when one is due).
+    fn has_room_for(&self, key: &Key) -> bool {
+        if self.store.0.len() < self.max || self.store.0.contains_key(key) {
+            return true;
         }
-        self.limiter.check_key(&key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
+        self.sweep();
+        self.store.0.len() < self.max
+    }
+
+    fn check(&self, key: &Key) -> Result<(), u64> {
+        self.limiter.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(MonotonicClock.now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })
     }
 
-    /// Forgets clients whose buckets are full again, at most once per
+    /// Forgets keys whose buckets are full again, at most once per
     /// `SWEEP_EVERY`: a flood of fresh clients must not make every request
     /// walk the whole map.
     fn sweep(&self) {
@@ -237,15 +243,56 @@ impl IpLimiter {
         self.sweeps.fetch_add(1, Ordering::Relaxed);
         self.limiter.retain_recent();
     }
+}
 
-    /// Clients with a bucket of their own right now.
+/// Keyed token buckets for one kind of request, per client and per network
+/// at once, each with its own allowance: an IPv6 owner of a /48 (65,536
+/// /64s) or an IPv4 owner of a /24 gets `network_factor` clients' worth, not
+/// one per address.
+pub struct IpLimiter {
+    clients: Buckets,
+    networks: Buckets,
+}
+
+impl IpLimiter {
+    pub fn new(per_10_min: u32, burst: u32, network_factor: u32) -> Self {
+        let f = network_factor.max(1);
+        Self {
+            clients: Buckets::new(quota(per_10_min, burst), MAX_TRACKED_CLIENTS),
+            networks: Buckets::new(
+                quota(per_10_min.saturating_mul(f), burst.saturating_mul(f)),
+                // One place is kept for the overflow bucket itself.
+                MAX_NETWORKS - 1,
+            ),
+        }
+    }
+
+    /// `Err(seconds to wait)` when this client, or its network, is over its
+    /// limit. A request without a known peer address (only in-process
+    /// tests) is not limited.
+    pub fn check(&self, ip: Option<IpAddr>) -> Result<(), u64> {
+        let Some(ip) = ip else { return Ok(()) };
+        // The network first: a client whose network is over its allowance
+        // spends nothing of its own.
+        let network = network_key(ip);
+        let network = if self.networks.has_room_for(&network) { network } else { OVERFLOW };
+        self.networks.check(&network)?;
+        let client = client_key(ip);
+        if !self.clients.has_room_for(&client) {
+            // Past the bound, a newcomer is counted by its network alone.
+            return Ok(());
+        }
+        self.clients.check(&client)
+    }
+
+    /// Clients and networks with a bucket of their own right now.
     pub fn tracked(&self) -> usize {
-        self.store.0.len()
+        self.clients.store.0.len() + self.networks.store.0.len()
     }
 
     /// How many sweeps have run.
     pub fn sweeps(&self) -> u64 {
-        self.sweeps.load(Ordering::Relaxed)
+        self.clients.sweeps.load(Ordering::Relaxed) + self.networks.sweeps.load(Ordering::Relaxed)
     }
 }
 
@@ -266,7 +313,7 @@ mod tests {
 
     #[test]
     fn limiter_allows_the_burst_then_says_how_long_to_wait() {
-        let l = IpLimiter::new(10, 3);
+        let l = IpLimiter::new(10, 3, 4);
         let ip = Some("192.0.2.1".parse().unwrap());
         for _ in 0..3 {
             assert!(l.check(ip).is_ok());
@@ -275,7 +322,7 @@ mod tests {
         assert!((1..=60).contains(&wait), "{wait}");
         assert!(l.check(Some("192.0.2.2".parse().unwrap())).is_ok(), "other clients are unaffected");
         // Same /64, different address: same bucket.
-        let l6 = IpLimiter::new(10, 1);
+        let l6 = IpLimiter::new(10, 1, 4);
         assert!(l6.check(Some("2001:db8::1".parse().unwrap())).is_ok());
         assert!(l6.check(Some("2001:db8::2".parse().unwrap())).is_err());
     }
@@ -287,7 +334,7 @@ mod tests {
     /// still gets in.
     #[test]
     fn a_flood_of_distinct_clients_stays_bounded() {
-        let l = IpLimiter::new(10, 3);
+        let l = IpLimiter::new(10, 3, 4);
         let known: IpAddr = "192.0.2.1".parse().unwrap();
         assert!(l.check(Some(known)).is_ok());
         let mut refused = 0;
@@ -296,8 +343,8 @@ mod tests {
             refused += usize::from(l.check(Some(IpAddr::V6(ip))).is_err());
         }
         assert!(l.tracked() <= MAX_TRACKED_CLIENTS + MAX_NETWORKS, "{} buckets", l.tracked());
-        assert!(l.sweeps() <= 2, "{} sweeps: the map was walked on every request", l.sweeps());
-        assert!(refused >= 100_000 - 4 * 3, "the flood's networks are limited: {refused} refused");
+        assert!(l.sweeps() <= 4, "{} sweeps: the map was walked on every request", l.sweeps());
+        assert!(refused >= 200_000 - 4 * 12, "the flood's networks are limited: {refused} refused");
         assert!(l.check(Some(known)).is_ok(), "a client known before the flood keeps its own bucket");
         assert!(l.check(Some(known)).is_ok());
         assert!(l.check(Some("2001:db9::1".parse().unwrap())).is_ok(), "a newcomer from another network gets in");
@@ -308,14 +355,41 @@ mod tests {
             refused += usize::from(l.check(Some(IpAddr::V6(ip))).is_err());
         }
         assert!(l.tracked() <= MAX_TRACKED_CLIENTS + MAX_NETWORKS, "{} buckets", l.tracked());
-        assert!(refused >= 1000 - 3, "{refused} refused");
+        assert!(refused >= 1000 - 12, "{refused} refused");
+    }
+
+    /// The owner of a /48 (65,536 /64s) or a /24 gets its network's
+    /// allowance, not one per address; other networks are unaffected.
+    #[test]
+    fn addresses_and_networks_are_counted_at_once() {
+        let l = IpLimiter::new(10, 2, 4);
+        let mut passed = 0;
+        for i in 0..100u16 {
+            let ip = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0x77, i, 0, 0, 0, 1));
+            passed += usize::from(l.check(Some(ip)).is_ok());
+        }
+        assert_eq!(passed, 8, "a /48 gets four /64s' worth (2 × 4), not 2 per /64");
+        let mut passed = 0;
+        for i in 1..=100u8 {
+            passed += usize::from(l.check(Some(IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, i)))).is_ok());
+        }
+        assert_eq!(passed, 8, "an IPv4 /24 the same");
+        // One address still has only its own allowance inside its network's.
+        let one: IpAddr = "203.0.113.9".parse().unwrap();
+        assert!(l.check(Some(one)).is_ok() && l.check(Some(one)).is_ok());
+        assert!(l.check(Some(one)).is_err());
+        assert!(l.check(Some("203.0.113.10".parse().unwrap())).is_ok(), "its neighbour has its own");
+        assert!(l.check(Some("2001:db8:78::1".parse().unwrap())).is_ok(), "another /48 is unaffected");
+        assert_eq!(key_text(network_key("2001:db8:1:2::5".parse().unwrap())), "2001:db8:1::/48");
+        assert_eq!(key_text(client_key("2001:db8:1:2::5".parse().unwrap())), "2001:db8:1:2::/64");
+        assert_eq!(key_text(network_key("192.0.2.77".parse().unwrap())), "192.0.2.0/24");
     }
 
     #[test]
     fn every_quota_the_configuration_accepts_builds() {
         for per in [1, 10, 600_000, 600_001, 1_000_000, u32::MAX] {
             for burst in [1, 1_000_000] {
-                let l = IpLimiter::new(per, burst);
+                let l = IpLimiter::new(per, burst, 1000);
                 assert!(l.check(Some("192.0.2.1".parse().unwrap())).is_ok(), "{per}/{burst}");
             }
         }

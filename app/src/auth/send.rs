@@ -7,7 +7,7 @@ use crate::domain::{ChallengeId, Channel, Code, EmailAddress, Identifier, LinkTo
 use super::audit::AuditKind;
 use super::clock::millis;
 use super::error::AuthError;
-use super::limits::{ip_key, send_key};
+use super::limits::{client_key, key_text, network_key, send_key};
 use super::message;
 use super::service::{AuthService, IpAction, Pending, RequestContext, secs_until};
 use super::store::{NewChallenge, SendClaim, Store};
@@ -58,9 +58,21 @@ impl<S: Store> AuthService<S> {
         // its share spends nobody's allowance but its own.
         if to.channel() == Channel::Sms
             && let Some(ip) = ctx.client_ip
-            && !self.store.claim_sms_for_ip(&ip_key(ip).to_string(), now, l.sms_per_ip_per_hour).await?
+            && !self
+                .store
+                .claim_sms_for_requester(
+                    &key_text(client_key(ip)),
+                    &key_text(network_key(ip)),
+                    now,
+                    l.sms_per_ip_per_hour,
+                    l.sms_per_ip_per_hour.saturating_mul(i64::from(l.ip_network_factor)),
+                )
+                .await?
         {
-            tracing::info!(ip = ?ctx.client_ip, "client IP over its hourly SMS share (PASSCODE_SMS_PER_IP_PER_HOUR)");
+            tracing::info!(
+                ip = ?ctx.client_ip,
+                "client IP or its network over its hourly SMS share (PASSCODE_SMS_PER_IP_PER_HOUR)"
+            );
             self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail("SMS per IP"), ctx).await;
             return Err(AuthError::SmsUnavailable);
         }

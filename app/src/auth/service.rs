@@ -164,8 +164,8 @@ impl<S: Store> AuthService<S> {
         server_secret: &[u8],
     ) -> Self {
         let l = &settings.limits;
-        let ip_sends = IpLimiter::new(l.ip_sends_per_10_min, l.ip_send_burst);
-        let ip_verifies = IpLimiter::new(l.ip_verifies_per_10_min, l.ip_verify_burst);
+        let ip_sends = IpLimiter::new(l.ip_sends_per_10_min, l.ip_send_burst, l.ip_network_factor);
+        let ip_verifies = IpLimiter::new(l.ip_verifies_per_10_min, l.ip_verify_burst, l.ip_network_factor);
         let audit_key = keyed_hash(server_secret, "passcode audit key").into_bytes();
         let device_key = keyed_hash(server_secret, "passcode device cookie key").into_bytes();
         let refusals = RecentRefusals::new(REFUSAL_AUDIT_WINDOW_MS);

@@ -201,9 +201,17 @@ pub trait LimitStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<i64>> + Send;
     /// One SMS from the hourly budget shared by all instances.
     fn claim_sms(&self, now: i64, per_hour: i64) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// One SMS from a client IP's hourly allowance (`ip` already keyed:
-    /// IPv6 by /64).
-    fn claim_sms_for_ip(&self, ip: &str, now: i64, per_hour: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// One SMS from a client's hourly allowance and its network's, both or
+    /// neither (keys as `limits::key_text` writes them: `192.0.2.7/32`,
+    /// `192.0.2.0/24`, `2001:db8:1:2::/64`, `2001:db8:1::/48`).
+    fn claim_sms_for_requester(
+        &self,
+        client: &str,
+        network: &str,
+        now: i64,
+        client_per_hour: i64,
+        network_per_hour: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// An audit row a sign-in writes in its own transaction; the core words it.

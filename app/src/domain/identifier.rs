@@ -121,6 +121,11 @@ impl PhoneNumber {
         self.country_code
     }
 
+    /// The country calling code of an ISO 3166 region (`GB` → 44).
+    pub fn calling_code_of(region: &str) -> Option<u16> {
+        phonenumber::metadata::DATABASE.by_id(region.trim().to_ascii_uppercase().as_str()).map(|m| m.country_code())
+    }
+
     /// `+44 •••• ••• 123`: the country code and the last three digits.
     pub fn masked(&self) -> String {
         let prefix = format!("+{}", self.country_code);

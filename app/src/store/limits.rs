@@ -183,19 +183,44 @@ impl LimitStore for SqlStore {
         Ok(self.claim_hourly(hourly_claim!("sms_budget", "id = 1"), None, now, per_hour).await?)
     }
 
-    /// Counts one text message against the client IP's hourly allowance
-    /// (`ip` already keyed: IPv6 by /64). `false`: this IP has had its share.
-    async fn claim_sms_for_ip(&self, ip: &str, now: i64, per_hour: i64) -> StoreResult<bool> {
-        // A new row starts its window now, so the purge never takes it for
-        // an old one between these two statements.
-        sqlx::query(
-            "INSERT INTO sms_senders (ip, hour_start, hour_count) VALUES ($1, $2, 0) ON CONFLICT (ip) DO NOTHING",
-        )
-        .bind(ip)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(self.claim_hourly(hourly_claim!("sms_senders", "ip = $4"), Some(ip), now, per_hour).await?)
+    /// Counts one text message against the client's hourly allowance and
+    /// its network's, in one transaction: both or neither. `false`: one of
+    /// them has had its share.
+    async fn claim_sms_for_requester(
+        &self,
+        client: &str,
+        network: &str,
+        now: i64,
+        client_per_hour: i64,
+        network_per_hour: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        for (key, per_hour) in [(network, network_per_hour), (client, client_per_hour)] {
+            // A new row starts its window now, so the purge never takes it
+            // for an old one between these two statements.
+            sqlx::query(
+                "INSERT INTO sms_senders (ip, hour_start, hour_count) VALUES ($1, $2, 0) ON CONFLICT (ip) DO NOTHING",
+            )
+            .bind(key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let claimed = sqlx::query(hourly_claim!("sms_senders", "ip = $4"))
+                .bind(now)
+                .bind(HOUR_MS)
+                .bind(per_hour)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+            if !claimed {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

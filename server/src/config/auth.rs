@@ -57,7 +57,7 @@ pub(super) fn read(src: &dyn Source, server: &ServerSettings, sms: &SmsSettings)
         email_code_in_subject: code_in_subject(src)?,
         sms_enabled: !matches!(sms.provider, SmsProvider::Off),
         limits: limits(src)?,
-        sms_countries: sms::countries(src)?,
+        sms_countries: sms::countries(src, default_region.as_deref())?,
         access: std::sync::Arc::new(super::access::read(src, default_region.as_deref())?),
         forward_auth_cache: Duration::from_millis(ranged(
             src,
@@ -153,5 +153,6 @@ fn limits(src: &dyn Source) -> Result<Limits, ConfigError> {
             1,
             1_000_000,
         )?,
+        ip_network_factor: ranged(src, "PASSCODE_IP_NETWORK_FACTOR", d.ip_network_factor, "a number", 1, 1000)?,
     })
 }

@@ -116,9 +116,17 @@ fn provider(src: &dyn Source, rules: &Rules) -> Result<SmsProvider, ConfigError>
 
 /// Country calling codes texts may go to (`AuthSettings::sms_countries`;
 /// `None`: all).
-pub(super) fn countries(src: &dyn Source) -> Result<Option<Vec<u16>>, ConfigError> {
+/// `PASSCODE_SMS_COUNTRIES`; unset, the country of `PASSCODE_DEFAULT_REGION`
+/// when one is set (a service for one country should not pay for texts to
+/// every other), else every country (start-up then warns).
+pub(super) fn countries(src: &dyn Source, default_region: Option<&str>) -> Result<Option<Vec<u16>>, ConfigError> {
     let Some(list) = src.get("PASSCODE_SMS_COUNTRIES") else {
-        return Ok(None);
+        return Ok(match default_region {
+            Some(region) => Some(vec![app::domain::PhoneNumber::calling_code_of(region).ok_or_else(|| {
+                err("PASSCODE_DEFAULT_REGION", format!("{region:?} is not a region phone numbers are known for"))
+            })?]),
+            None => None,
+        });
     };
     list.split(',')
         .map(|c| c.trim().trim_start_matches('+'))
@@ -135,6 +143,18 @@ pub(super) fn countries(src: &dyn Source) -> Result<Option<Vec<u16>>, ConfigErro
 mod tests {
     use super::super::Config;
     use super::super::helpers::source as src;
+
+    #[test]
+    fn texts_go_to_the_default_regions_country_unless_told_otherwise() {
+        let c = Config::from_source(&src(&[("PASSCODE_DEFAULT_REGION", "gb")])).unwrap();
+        assert_eq!(c.auth.sms_countries, Some(vec![44]));
+        let c = Config::from_source(&src(&[("PASSCODE_DEFAULT_REGION", "US"), ("PASSCODE_SMS_COUNTRIES", "1,52")]))
+            .unwrap();
+        assert_eq!(c.auth.sms_countries, Some(vec![1, 52]));
+        assert_eq!(Config::from_source(&src(&[])).unwrap().auth.sms_countries, None);
+        let e = Config::from_source(&src(&[("PASSCODE_DEFAULT_REGION", "XQ")])).unwrap_err();
+        assert_eq!(e.var, "PASSCODE_DEFAULT_REGION");
+    }
 
     #[test]
     fn sms_provider_urls_must_be_https_except_to_localhost() {

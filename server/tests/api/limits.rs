@@ -252,3 +252,44 @@ async fn the_audit_trail_records_security_events_without_secrets() {
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE destination_masked = 'a•••@example.com'").await, 1);
     let _ = PENDING;
 }
+
+/// An IPv6 /48 holds 65,536 /64s and an IPv4 /24 256 addresses: each
+/// network has an allowance of its own (PASSCODE_IP_NETWORK_FACTOR clients'
+/// worth), counted beside every client's, for code requests and for the
+/// per-IP SMS share alike.
+#[tokio::test]
+async fn a_network_is_counted_however_many_addresses_it_holds() {
+    let app = spawn_app_with(
+        &[
+            BEHIND_PROXY.as_slice(),
+            &[
+                ("PASSCODE_IP_SEND_BURST", "2"),
+                ("PASSCODE_IP_NETWORK_FACTOR", "3"),
+                ("PASSCODE_SMS_PER_IP_PER_HOUR", "1"),
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    let mut passed = 0;
+    for i in 0..20 {
+        let res = app.request_code_forwarded(&format!("v6-{i}@example.com"), &format!("2001:db8:77:{i:x}::1")).await;
+        passed += usize::from(res.status() == StatusCode::OK);
+    }
+    assert_eq!(passed, 6, "one /48: three clients' worth (2 × 3), not 2 per /64");
+    let mut passed = 0;
+    for i in 1..=20 {
+        let res = app.request_code_forwarded(&format!("v4-{i}@example.com"), &format!("198.51.100.{i}")).await;
+        passed += usize::from(res.status() == StatusCode::OK);
+    }
+    assert_eq!(passed, 6, "one /24 the same");
+    // Texts: one per /64 and hour, three per /48.
+    let mut texts = 0;
+    for i in 0..5 {
+        let res = app.request_code_forwarded(&format!("+44 7911 12345{i}"), &format!("2001:db8:99:{i:x}::1")).await;
+        texts += usize::from(res.status() == StatusCode::OK);
+    }
+    assert_eq!(texts, 3, "the /48's share of texts");
+    // Another network is untouched.
+    assert_eq!(app.request_code_forwarded("other@example.com", "2001:db8:100::1").await.status(), StatusCode::OK);
+}

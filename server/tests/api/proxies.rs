@@ -387,8 +387,9 @@ async fn behind_caddy() {
     let client = client(&hosts, port, CLIENT_IP);
     wait_for(&mut proxy, &client, &format!("https://login.{domain}:{port}/healthz")).await;
     forged_addresses_are_not_believed(&app, &client, &format!("https://login.{domain}:{port}"), "caddy").await;
-    // Another client for people signing in: the first spent its allowance.
-    let person = self::client(&hosts, port, "127.0.0.4");
+    // Another client, in another network, for people signing in: the first
+    // spent its allowance and its /24's.
+    let person = self::client(&hosts, port, "127.0.1.4");
     protects_apps(&app, &person, domain, port).await;
     refuses_by_the_rules(&person, &app, domain, port).await;
     let _ = std::fs::remove_file(rules);
@@ -433,8 +434,9 @@ async fn behind_nginx() {
         "nginx-real-ip",
     )
     .await;
-    // Another client for people signing in: the first spent its allowance.
-    let person = self::client(&hosts, port, "127.0.0.4");
+    // Another client, in another network, for people signing in: the first
+    // spent its allowance and its /24's.
+    let person = self::client(&hosts, port, "127.0.1.4");
     protects_apps(&app, &person, domain, port).await;
     refuses_by_the_rules(&person, &app, domain, port).await;
     let _ = std::fs::remove_file(rules);
