@@ -89,3 +89,17 @@ pub fn spawn_session_listener(database_url: String, auth: Arc<app::web::Auth>) {
         }
     });
 }
+
+/// Writes the per-IP limits' refusals as summary rows once a minute (see
+/// `app::auth::AuthService::flush_refusals`), and once more at shutdown is
+/// not needed: a refusal that never reaches the audit trail costs nobody.
+pub fn spawn_refusal_summaries(auth: Arc<app::web::Auth>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            auth.flush_refusals().await;
+        }
+    });
+}

@@ -91,10 +91,12 @@ fn delivery(config: &Config, outbox: &Outbox) -> anyhow::Result<Arc<dyn Delivery
     Ok(Arc::new(ByChannel { email, sms }))
 }
 
-/// A built server: the router to serve, and the pool to close on shutdown.
+/// A built server: the router to serve, the pool to close on shutdown, and
+/// the auth service (for tests that drive its background work).
 pub struct Server {
     pub router: Router,
     pub pool: sqlx::AnyPool,
+    pub auth: Arc<app::web::Auth>,
 }
 
 /// Builds everything the server needs and applies migrations. `clock` is
@@ -111,6 +113,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let hashing = &config.hashing;
     let hasher = CodeHasher::new(secret.expose(), hashing.argon2, hashing.concurrency, hashing.max_wait)?;
     let auth = Arc::new(AuthService::new(store, hasher, delivery, clock, config.auth.clone(), secret.expose()));
+    jobs::spawn_refusal_summaries(auth.clone());
     // With several instances on Postgres, a session ended on one must stop
     // opening apps on every other at once: they hear of it by NOTIFY.
     if backend == db::Backend::Postgres && !config.auth.forward_auth_cache.is_zero() {
@@ -125,7 +128,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         );
     }
     let state = AppState {
-        auth,
+        auth: auth.clone(),
         leptos_options: config.server.leptos.clone(),
         proxies: Arc::new(config.server.proxies.clone()),
         outbox: config.outbox_enabled().then_some(outbox),
@@ -139,7 +142,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let form_errors = web::form_errors::FormErrorKey::derive(secret.expose());
     let assets = Arc::new(load_assets(config)?);
     let router = web::router(config, state, form_errors, pool.clone(), backend, assets);
-    Ok(Server { router, pool })
+    Ok(Server { router, pool, auth })
 }
 
 /// Says at start-up where client addresses come from, so that a proxy

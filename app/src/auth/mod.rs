@@ -19,6 +19,7 @@ mod forward;
 mod keys;
 mod limits;
 pub mod message;
+mod refusals;
 mod send;
 mod service;
 mod session_cache;

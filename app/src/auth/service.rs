@@ -16,6 +16,7 @@ use super::error::AuthError;
 use super::forward::REFUSAL_AUDIT_WINDOW_MS;
 use super::keys::{constant_time_eq, keyed_hash};
 use super::limits::{IpLimiter, Limits};
+use super::refusals::RefusalTally;
 use super::session_cache::SessionCache;
 use super::store::Store;
 
@@ -152,6 +153,8 @@ pub struct AuthService<S> {
     pub(super) refusals: RecentRefusals,
     /// Sessions forward auth looked up a moment ago.
     pub(super) session_cache: SessionCache,
+    /// Refusals by the per-IP limits, not yet written.
+    refused: RefusalTally,
 }
 
 impl<S: Store> AuthService<S> {
@@ -182,6 +185,7 @@ impl<S: Store> AuthService<S> {
             device_key,
             refusals,
             session_cache,
+            refused: RefusalTally::default(),
         }
     }
 
@@ -244,17 +248,32 @@ impl<S: Store> AuthService<S> {
             IpAction::Verify => &self.ip_verifies,
         };
         let Err(retry_after_secs) = limiter.check(ctx.client_ip) else { return Ok(()) };
-        let what = action.as_str();
-        tracing::info!(ip = ?ctx.client_ip, what, "client IP over its limit");
-        self.audit(
-            AuditKind::RateLimited.note().detail(format!("{what} per IP; retry after {retry_after_secs} s")),
-            ctx,
-        )
-        .await;
+        // Counted in memory, written as a summary by `flush_refusals`: a
+        // flood of refused requests must not become a flood of writes.
+        tracing::debug!(ip = ?ctx.client_ip, what = action.as_str(), "client IP over its limit");
+        self.refused.note(ctx.client_ip, ctx.user_agent.as_deref(), action, retry_after_secs);
         Err(match action {
             IpAction::Send => AuthError::SendLimited { retry_after_secs },
             IpAction::Verify => AuthError::VerifyLimited { retry_after_secs },
         })
+    }
+
+    /// Writes what the per-IP limits refused since the last call: one
+    /// audit row per client and kind of request, with how many. The server
+    /// calls it once a minute, off any request's path.
+    pub async fn flush_refusals(&self) {
+        for s in self.refused.take() {
+            let what = s.action.as_str();
+            tracing::info!(ip = ?s.ip, what, refused = s.count, "client IP over its limit");
+            let detail = format!(
+                "{} {what} {} refused per IP; retry after {} s",
+                s.count,
+                if s.count == 1 { "request" } else { "requests" },
+                s.retry_after_secs
+            );
+            let ctx = RequestContext { client_ip: s.ip, user_agent: s.user_agent, ..Default::default() };
+            self.audit(AuditKind::RateLimited.note().detail(detail), &ctx).await;
+        }
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -294,14 +313,14 @@ pub(super) fn secs_until(now_ms: i64, at_ms: i64) -> u64 {
 }
 
 /// Which per-IP allowance a request draws on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum IpAction {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpAction {
     Send,
     Verify,
 }
 
 impl IpAction {
-    pub(super) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             IpAction::Send => "send",
             IpAction::Verify => "verify",

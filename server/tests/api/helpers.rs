@@ -135,6 +135,8 @@ pub struct TestApp {
     /// The server's own pool, for calling the store directly.
     pub pool: sqlx::AnyPool,
     pub clock: ManualClock,
+    /// The server's auth service, for driving its background work.
+    pub auth: Arc<app::web::Auth>,
     pub client: reqwest::Client,
     pub data_dir: PathBuf,
     jar: CookieJar,
@@ -221,12 +223,12 @@ pub async fn try_spawn_app_with(env: &[(&str, &str)]) -> Result<TestApp, String>
             return Err(format!("{e:#}"));
         }
     };
-    let (router, pool) = (built.router, built.pool);
+    let (router, pool, auth) = (built.router, built.pool, built.auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(passcode::serve(listener, router, std::future::pending()));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Ok(TestApp { addr, db, pool, clock, client, data_dir, jar: CookieJar::default(), server })
+    Ok(TestApp { addr, db, pool, clock, auth, client, data_dir, jar: CookieJar::default(), server })
 }
 
 impl TestApp {

@@ -182,6 +182,7 @@ async fn spoofed_forwarding_headers_from_an_untrusted_peer_change_nothing() {
     let res = app.request_code_forwarded("c@example.com", "203.0.113.3").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE ip = '127.0.0.1' AND kind = 'code_sent'").await, 2);
+    app.auth.flush_refusals().await;
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_events WHERE ip = '127.0.0.1' AND kind = 'rate_limited'").await,
         1
@@ -292,4 +293,58 @@ async fn a_network_is_counted_however_many_addresses_it_holds() {
     assert_eq!(texts, 3, "the /48's share of texts");
     // Another network is untouched.
     assert_eq!(app.request_code_forwarded("other@example.com", "2001:db8:100::1").await.status(), StatusCode::OK);
+}
+
+/// A client's flood of requests refused by the per-IP limit writes nothing
+/// while it lasts, and one summary row after (per client and minute); an
+/// honest sign-in meanwhile, on SQLite's one connection, is never turned
+/// away as busy.
+#[tokio::test]
+async fn a_flood_of_refused_requests_writes_one_summary_not_a_row_each() {
+    let app = spawn_app_with(&[BEHIND_PROXY.as_slice(), &[("PASSCODE_IP_SEND_BURST", "3")]].concat()).await;
+    let rows = || app.count("SELECT COUNT(*) FROM audit_events");
+    let before = rows().await;
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..1000 {
+        let (client, url) = (app.client.clone(), app.url("/api/request_code"));
+        flood.spawn(async move {
+            client
+                .post(url)
+                .header("x-forwarded-for", "203.0.113.66")
+                .form(&[("identifier", format!("flood{i}@example.com"))])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        // The honest person signs in while the flood is under way.
+        if i == 300 {
+            let res = app.request_code("honest@example.com").await;
+            assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+            let code = app.latest_code("honest@example.com").await;
+            assert_eq!(app.verify(&code).await.status(), StatusCode::OK);
+        }
+    }
+    let mut refused = 0;
+    while let Some(status) = flood.join_next().await {
+        let status = status.unwrap();
+        assert_ne!(status, StatusCode::SERVICE_UNAVAILABLE);
+        refused += usize::from(status == StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(refused, 997, "the burst of 3 got through");
+    // Three codes sent and one sign-in (its code and itself): nothing for
+    // the 997 refusals.
+    assert_eq!(rows().await - before, 3 + 2);
+    app.auth.flush_refusals().await;
+    assert_eq!(rows().await - before, 3 + 2 + 1, "one summary row");
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.db.url).await.unwrap();
+    let row = sqlx::query("SELECT ip, detail FROM audit_events WHERE kind = 'rate_limited'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(sqlx::Row::get::<String, _>(&row, 0), "203.0.113.66");
+    let detail = sqlx::Row::get::<String, _>(&row, 1);
+    assert!(detail.starts_with("997 send requests refused per IP"), "{detail}");
+    app.auth.flush_refusals().await;
+    assert_eq!(rows().await - before, 6, "each refusal is summed once");
 }
