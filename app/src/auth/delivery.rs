@@ -56,8 +56,33 @@ impl DeliveryError {
 
 pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
 
+/// A place among a channel's sends in flight, taken before anything is
+/// spent on a code (the send allowance, the SMS budgets): a "busy" answer
+/// must cost the person nothing, as with `HashSlot`. Held until the send
+/// is over.
+pub struct DeliveryTurn {
+    /// Given back when the turn is dropped.
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl DeliveryTurn {
+    /// A turn of a way out that has no bound (the development outbox).
+    pub fn unbounded() -> Self {
+        Self { _permit: None }
+    }
+
+    pub fn held(permit: tokio::sync::OwnedSemaphorePermit) -> Self {
+        Self { _permit: Some(permit) }
+    }
+}
+
 pub trait Delivery: Send + Sync + 'static {
-    fn send<'a>(&'a self, message: &'a Message) -> DeliveryFuture<'a>;
+    /// A turn to send a message on `channel`; `DeliveryError::Busy` at
+    /// once when too many sends are in flight (nothing waits in a queue
+    /// behind a slow provider).
+    fn turn(&self, channel: Channel) -> Result<DeliveryTurn, DeliveryError>;
+    /// Sends `message` on the turn taken for it.
+    fn send<'a>(&'a self, turn: DeliveryTurn, message: &'a Message) -> DeliveryFuture<'a>;
     /// Shown in logs at start-up.
     fn describe(&self) -> &'static str;
 }

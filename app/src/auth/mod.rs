@@ -32,7 +32,7 @@ pub use access::{AccessDecision, AccessRule, AccessRules, Allowed, DecidedBy, De
 pub use audit::{AuditEvent, AuditKind, AuditNote};
 pub use clock::{Clock, ManualClock, SystemClock, millis};
 pub use code_hash::{CodeHasher, HashError, HashParams, HashSlot};
-pub use delivery::{Delivery, DeliveryError, DeliveryFuture, Message};
+pub use delivery::{Delivery, DeliveryError, DeliveryFuture, DeliveryTurn, Message};
 pub use error::AuthError;
 pub use forward::{Access, REFUSAL_AUDIT_WINDOW_MS, Visitor};
 pub use keys::{constant_time_eq, keyed_hash};

@@ -52,8 +52,13 @@ impl<S: Store> AuthService<S> {
         let l = &self.settings.limits;
         let now = self.clock.now_ms();
         let dest = to.as_ref();
-        // A turn at hashing first: a "busy" answer then spends nothing.
+        // A turn at hashing and a turn to deliver first: a "busy" answer
+        // then spends nothing (no send allowance, no SMS budget or share).
         let slot = self.hasher.slot().await?;
+        let turn = self.delivery.turn(to.channel()).map_err(|source| {
+            tracing::warn!(channel = to.channel().as_str(), "too many sends in flight; asking to try again");
+            AuthError::Delivery { masked: to.masked(), channel: to.channel(), source }
+        })?;
         // Counted per client IP before anything else, so that a client over
         // its share spends nobody's allowance but its own.
         if to.channel() == Channel::Sms
@@ -117,7 +122,7 @@ impl<S: Store> AuthService<S> {
             })
             .await?;
         let message = message::compose(&self.settings, &to, &code, link.as_ref(), now, expires_at, ctx);
-        if let Err(source) = self.delivery.send(&message).await {
+        if let Err(source) = self.delivery.send(turn, &message).await {
             let source = source.masking(dest, &to.masked());
             self.store.retire_challenge(&challenge, self.clock.now_ms()).await?;
             self.audit(AuditKind::DeliveryFailed.note().to(dest).masked(to.masked()).detail(source.to_string()), ctx)

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::{Delivery, DeliveryFuture, Message};
+use crate::auth::{Delivery, DeliveryError, DeliveryFuture, DeliveryTurn, Message};
 use crate::domain::Channel;
 
 /// Sends each message the way its channel needs.
@@ -11,12 +11,22 @@ pub struct ByChannel {
     pub sms: Arc<dyn Delivery>,
 }
 
-impl Delivery for ByChannel {
-    fn send<'a>(&'a self, message: &'a Message) -> DeliveryFuture<'a> {
-        match message.channel() {
-            Channel::Email => self.email.send(message),
-            Channel::Sms => self.sms.send(message),
+impl ByChannel {
+    fn by(&self, channel: Channel) -> &dyn Delivery {
+        match channel {
+            Channel::Email => &*self.email,
+            Channel::Sms => &*self.sms,
         }
+    }
+}
+
+impl Delivery for ByChannel {
+    fn turn(&self, channel: Channel) -> Result<DeliveryTurn, DeliveryError> {
+        self.by(channel).turn(channel)
+    }
+
+    fn send<'a>(&'a self, turn: DeliveryTurn, message: &'a Message) -> DeliveryFuture<'a> {
+        self.by(message.channel()).send(turn, message)
     }
 
     fn describe(&self) -> &'static str {

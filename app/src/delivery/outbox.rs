@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
-use crate::auth::{Clock, Delivery, DeliveryFuture, Message};
+use crate::auth::{Clock, Delivery, DeliveryError, DeliveryFuture, DeliveryTurn, Message};
 use crate::domain::Channel;
 
 /// The outbox: where development messages go, and where its pages read them.
@@ -62,7 +62,12 @@ impl Outbox {
 }
 
 impl Delivery for Outbox {
-    fn send<'a>(&'a self, message: &'a Message) -> DeliveryFuture<'a> {
+    /// A table write: nothing to wait for, so no bound.
+    fn turn(&self, _: Channel) -> Result<DeliveryTurn, DeliveryError> {
+        Ok(DeliveryTurn::unbounded())
+    }
+
+    fn send<'a>(&'a self, _turn: DeliveryTurn, message: &'a Message) -> DeliveryFuture<'a> {
         Box::pin(async move {
             self.store(message).await.map_err(|e| anyhow::Error::new(e).context("writing to the dev outbox"))?;
             // No body and no code in the log at any level, even in

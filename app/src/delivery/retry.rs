@@ -2,11 +2,12 @@
 //! flight, and one retry after a transient failure.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::auth::{DeliveryError, Message};
+use crate::auth::{DeliveryError, DeliveryTurn, Message};
 
 /// Why one attempt to hand a message over failed.
 pub enum Failure {
@@ -21,23 +22,27 @@ pub enum Failure {
 /// flight (past that a request is turned away at once, "busy", instead of
 /// queueing behind a slow provider), and one retry after a transient failure.
 pub struct InFlight {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     channel: &'static str,
 }
 
 impl InFlight {
     pub fn new(max: usize, channel: &'static str) -> Self {
-        Self { permits: Semaphore::new(max.max(1)), channel }
+        Self { permits: Arc::new(Semaphore::new(max.max(1))), channel }
     }
 
-    pub async fn send<F, Fut>(&self, message: &Message, attempt: F) -> Result<(), DeliveryError>
+    /// A place among the sends in flight, or `Busy` at once.
+    pub fn turn(&self) -> Result<DeliveryTurn, DeliveryError> {
+        self.permits.clone().try_acquire_owned().map(DeliveryTurn::held).map_err(|_| DeliveryError::Busy)
+    }
+
+    /// Sends on `turn` (held until the attempts are over).
+    pub async fn send<F, Fut>(&self, turn: DeliveryTurn, message: &Message, attempt: F) -> Result<(), DeliveryError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<(), Failure>>,
     {
-        let Ok(_permit) = self.permits.try_acquire() else {
-            return Err(DeliveryError::Busy);
-        };
+        let _turn = turn;
         match attempt().await {
             Ok(()) => Ok(()),
             Err(Failure::Permanent(why)) => Err(DeliveryError::Failed(why)),

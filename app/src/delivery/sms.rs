@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use crate::auth::{Delivery, DeliveryFuture, Message};
+use crate::auth::{Delivery, DeliveryError, DeliveryFuture, DeliveryTurn, Message};
+use crate::domain::Channel;
 
 use super::retry::{Failure, InFlight};
 
@@ -82,8 +83,12 @@ impl HttpSms {
 }
 
 impl Delivery for HttpSms {
-    fn send<'a>(&'a self, message: &'a Message) -> DeliveryFuture<'a> {
-        Box::pin(self.in_flight.send(message, || self.send_once(message.to.as_ref(), &message.body)))
+    fn turn(&self, _: Channel) -> Result<DeliveryTurn, DeliveryError> {
+        self.in_flight.turn()
+    }
+
+    fn send<'a>(&'a self, turn: DeliveryTurn, message: &'a Message) -> DeliveryFuture<'a> {
+        Box::pin(self.in_flight.send(turn, message, || self.send_once(message.to.as_ref(), &message.body)))
     }
 
     fn describe(&self) -> &'static str {

@@ -11,8 +11,8 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::{AsyncSmtpTransport, PoolConfig};
 use lettre::{AsyncTransport, Tokio1Executor};
 
-use crate::auth::{Delivery, DeliveryError, DeliveryFuture, Message};
-use crate::domain::{EmailAddress, Identifier};
+use crate::auth::{Delivery, DeliveryError, DeliveryFuture, DeliveryTurn, Message};
+use crate::domain::{Channel, EmailAddress, Identifier};
 
 use super::retry::{Failure, InFlight};
 
@@ -134,10 +134,14 @@ impl Smtp {
 }
 
 impl Delivery for Smtp {
-    fn send<'a>(&'a self, message: &'a Message) -> DeliveryFuture<'a> {
+    fn turn(&self, _: Channel) -> Result<DeliveryTurn, DeliveryError> {
+        self.in_flight.turn()
+    }
+
+    fn send<'a>(&'a self, turn: DeliveryTurn, message: &'a Message) -> DeliveryFuture<'a> {
         Box::pin(async move {
             let email = self.build(message).map_err(DeliveryError::Failed)?;
-            self.in_flight.send(message, || self.send_once(&email)).await
+            self.in_flight.send(turn, message, || self.send_once(&email)).await
         })
     }
 

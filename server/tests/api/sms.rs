@@ -235,9 +235,27 @@ async fn a_slow_provider_gets_a_bounded_number_of_sends_and_the_rest_are_told_to
         tokio::spawn(async move { app.request_code("+447911123456").await.status() })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let res = app.request_code("+447911123457").await;
-    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(error_of(res).await, json!("DeliveryBusy"));
+    let spent = || async {
+        let budget = app.count("SELECT hour_count FROM sms_budget WHERE id = 1").await;
+        let shares = app.count("SELECT CAST(COALESCE(SUM(hour_count), 0) AS BIGINT) FROM sms_senders").await;
+        let sends = app.count("SELECT CAST(COALESCE(SUM(hour_count), 0) AS BIGINT) FROM destinations").await;
+        (budget, shares, sends)
+    };
+    let before = spent().await;
+    assert_eq!(
+        before,
+        (1, 2, 1),
+        "the slow one: one text from the budget, the client's and its network's share, one send"
+    );
+    // While the provider hangs, more texts are turned away as busy, to the
+    // same number and to others, and spend nothing: not the global budget,
+    // not the client's share, not the number's allowance.
+    for number in ["+447911123457", "+447911123456", "+447911123458"] {
+        let res = app.request_code(number).await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{number}");
+        assert_eq!(error_of(res).await, json!("DeliveryBusy"));
+    }
+    assert_eq!(spent().await, before, "busy answers spent nothing");
     assert_eq!(slow.await.unwrap(), StatusCode::BAD_GATEWAY);
 }
 
