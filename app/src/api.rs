@@ -93,10 +93,8 @@ pub async fn sign_out() -> Result<(), AppError> {
     if let Some(token) = session_token() {
         state.auth.sign_out(&token, &request_context()).await.map_err(fail)?;
     }
-    clear_session_cookie(&state.session_cookie);
-    // The browser forgets everything of ours it kept, not only the cookie
-    // we know about.
-    clear_site_data();
+    // The browser forgets what it kept of ours but its device cookie.
+    sign_out_browser(&state.session_cookie);
     leptos_axum::redirect("/sign-in");
     Ok(())
 }
@@ -133,8 +131,7 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
     match state.auth.revoke_session(&token, &id, &request_context()).await.map_err(fail)? {
         crate::auth::Revoked::Other => leptos_axum::redirect("/account"),
         crate::auth::Revoked::ThisBrowser => {
-            clear_session_cookie(&state.session_cookie);
-            clear_site_data();
+            sign_out_browser(&state.session_cookie);
             leptos_axum::redirect("/sign-in");
         }
     }
@@ -241,7 +238,7 @@ pub async fn pending_challenge() -> Result<Option<PendingView>, AppError> {
     use crate::web::*;
     let state = app_state()?;
     let Some(id) = pending_challenge_id() else { return Ok(None) };
-    let pending = state.auth.pending(&id).await.map_err(fail)?;
+    let pending = state.auth.pending(&id, &request_context()).await.map_err(fail)?;
     Ok(pending.map(|p| PendingView { notice: take_notice(), ..pending_view(&state, p) }))
 }
 

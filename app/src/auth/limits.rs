@@ -64,13 +64,56 @@ impl Default for Limits {
     }
 }
 
-/// Which `destinations` row counts the codes sent for a request: the
-/// address's own row for a browser not known to it (lane `""`), or one row
-/// shared by every browser that signed in as the address before. A stranger
-/// who spends the address's allowance never touches the known browsers' row,
-/// and new device ids never multiply it (at most twice the caps per address).
-pub fn send_key(destination: &str, lane: &str) -> String {
-    if lane.is_empty() { destination.to_owned() } else { format!("trusted:{destination}") }
+/// One `destinations` row a code request draws on, with its limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRow {
+    pub key: String,
+    /// The wait after the first code of an hour (doubling with each more);
+    /// 0: none.
+    pub cooldown_ms: i64,
+    pub per_hour: i64,
+    pub per_day: i64,
+}
+
+/// The rows a code request draws on, all or none (`allowance`: the address
+/// whose allowance it is, an email without its plus tag):
+/// - from a browser known to the address (`lane`: its device id), the one
+///   row every such browser shares, `trusted:<allowance>`, with the
+///   cooldown and the caps: a stranger who spends the rest never touches it,
+///   and new device ids never multiply it;
+/// - from any other, the address's own row `<allowance>` with the caps,
+///   and the requesting network's row `from:<network>:<allowance>` with the
+///   cooldown and its share of the caps: one client network (an IPv4 /24,
+///   an IPv6 /48) can spend at most three quarters of what an address gets
+///   in an hour or a day (always leaving at least one code for everyone
+///   else), and never starts a cooldown for anyone else, so a stranger can
+///   delay an owner's first sign-in but never keep it out.
+pub fn send_rows(allowance: &str, lane: &str, requester: Option<IpAddr>, l: &Limits) -> Vec<SendRow> {
+    let cooldown_ms = super::clock::millis(l.resend_cooldown);
+    if !lane.is_empty() {
+        return vec![SendRow {
+            key: format!("trusted:{allowance}"),
+            cooldown_ms,
+            per_hour: l.codes_per_hour,
+            per_day: l.codes_per_day,
+        }];
+    }
+    let network = requester.map_or_else(|| "unknown".to_owned(), |ip| key_text(network_key(ip)));
+    vec![
+        SendRow {
+            key: format!("from:{network}:{allowance}"),
+            cooldown_ms,
+            per_hour: share(l.codes_per_hour),
+            per_day: share(l.codes_per_day),
+        },
+        SendRow { key: allowance.to_owned(), cooldown_ms: 0, per_hour: l.codes_per_hour, per_day: l.codes_per_day },
+    ]
+}
+
+/// One requesting network's share of an address's allowance: all but a
+/// quarter (at least one code is left for others), and at least one.
+fn share(cap: i64) -> i64 {
+    (cap - (cap / 4).max(1)).max(1)
 }
 
 /// Which `destinations` row counts wrong codes: the address's own for an
@@ -299,6 +342,32 @@ impl IpLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strangers_share_half_and_known_browsers_their_own_row() {
+        let l = Limits::default();
+        let known = send_rows("jane@example.com", "dev1", Some("192.0.2.1".parse().unwrap()), &l);
+        assert_eq!(
+            known,
+            [SendRow { key: "trusted:jane@example.com".into(), cooldown_ms: 30_000, per_hour: 5, per_day: 10 }]
+        );
+        let stranger = send_rows("jane@example.com", "", Some("2001:db8:1:2::9".parse().unwrap()), &l);
+        assert_eq!(
+            stranger,
+            [
+                SendRow {
+                    key: "from:2001:db8:1::/48:jane@example.com".into(),
+                    cooldown_ms: 30_000,
+                    per_hour: 4,
+                    per_day: 8
+                },
+                SendRow { key: "jane@example.com".into(), cooldown_ms: 0, per_hour: 5, per_day: 10 },
+            ]
+        );
+        let tight = Limits { codes_per_hour: 1, codes_per_day: 2, ..Limits::default() };
+        assert_eq!(send_rows("a@b.c", "", None, &tight)[0].per_hour, 1, "a share is at least one");
+        assert_eq!(send_rows("a@b.c", "", None, &tight)[0].per_day, 1, "and leaves one for others when it can");
+    }
 
     #[test]
     fn ipv6_is_keyed_by_its_64() {

@@ -36,7 +36,7 @@ pub use delivery::{Delivery, DeliveryError, DeliveryFuture, DeliveryTurn, Messag
 pub use error::AuthError;
 pub use forward::{Access, REFUSAL_AUDIT_WINDOW_MS, Visitor};
 pub use keys::{constant_time_eq, keyed_hash};
-pub use limits::{IpLimiter, Limits, client_key, failure_key, ip_key, key_text, network_key, send_key};
+pub use limits::{IpLimiter, Limits, SendRow, client_key, failure_key, ip_key, key_text, network_key, send_rows};
 pub use message::{clock_time_utc, escape_html, utc_date_time};
 pub use service::{
     AuthService, AuthSettings, LINK_PATH, LinkInfo, NewSession, Pending, RequestContext, RequestedFrom, SignedInUser,

@@ -7,7 +7,7 @@ use crate::domain::{ChallengeId, Channel, Code, EmailAddress, Identifier, LinkTo
 use super::audit::AuditKind;
 use super::clock::millis;
 use super::error::AuthError;
-use super::limits::{client_key, key_text, network_key, send_key};
+use super::limits::{client_key, key_text, network_key, send_rows};
 use super::message;
 use super::service::{AuthService, IpAction, Pending, RequestContext, secs_until};
 use super::store::{NewChallenge, SendClaim, Store};
@@ -82,18 +82,16 @@ impl<S: Store> AuthService<S> {
             return Err(AuthError::SmsUnavailable);
         }
         let lane = self.device_lane(ctx, dest).unwrap_or_default();
-        let key = send_key(dest, &lane);
-        let next_send_at =
-            match self.store.claim_send(&key, now, millis(l.resend_cooldown), l.codes_per_hour, l.codes_per_day).await?
-            {
-                SendClaim::Granted { next_send_at } => next_send_at,
-                SendClaim::Refused { retry_at } => {
-                    let retry_after_secs = secs_until(now, retry_at);
-                    let detail = format!("send; retry after {retry_after_secs} s");
-                    self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail(detail), ctx).await;
-                    return Err(AuthError::SendLimited { retry_after_secs });
-                }
-            };
+        let rows = send_rows(&to.allowance_key(), &lane, ctx.client_ip, l);
+        let next_send_at = match self.store.claim_send(&rows, now).await? {
+            SendClaim::Granted { next_send_at } => next_send_at,
+            SendClaim::Refused { retry_at } => {
+                let retry_after_secs = secs_until(now, retry_at);
+                let detail = format!("send; retry after {retry_after_secs} s");
+                self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail(detail), ctx).await;
+                return Err(AuthError::SendLimited { retry_after_secs });
+            }
+        };
         if to.channel() == Channel::Sms && !self.store.claim_sms(now, l.sms_per_hour).await? {
             tracing::warn!("hourly SMS budget spent (PASSCODE_SMS_PER_HOUR); refusing SMS until the hour is over");
             self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail("global SMS budget"), ctx)
@@ -119,6 +117,7 @@ impl<S: Store> AuthService<S> {
                 link_hash: link.as_ref().map(LinkToken::hash).as_deref(),
                 lane: &lane,
                 requested_from: requested_from.as_deref(),
+                retires: ctx.pending.as_ref(),
             })
             .await?;
         let message = message::compose(&self.settings, &to, &code, link.as_ref(), now, expires_at, ctx);
@@ -135,16 +134,15 @@ impl<S: Store> AuthService<S> {
     }
 
     /// Where this browser's last code went (open or not: after a burned or
-    /// expired code the page still offers to send a new one there).
-    pub async fn pending(&self, challenge: &ChallengeId) -> Result<Option<Pending>, AuthError> {
+    /// expired code the page still offers to send a new one there), and
+    /// when this browser may ask for another.
+    pub async fn pending(&self, challenge: &ChallengeId, ctx: &RequestContext) -> Result<Option<Pending>, AuthError> {
         let view = self.store.challenge_view(challenge).await?;
-        let l = &self.settings.limits;
         Ok(match view {
             Some(v) => {
                 let to = v.identifier()?;
-                let key = send_key(&v.destination, &v.lane);
-                let next_send_at =
-                    self.store.next_send_time(&key, self.clock.now_ms(), l.codes_per_hour, l.codes_per_day).await?;
+                let rows = send_rows(&to.allowance_key(), &v.lane, ctx.client_ip, &self.settings.limits);
+                let next_send_at = self.store.next_send_time(&rows, self.clock.now_ms()).await?;
                 Some(Pending {
                     challenge: challenge.clone(),
                     masked_destination: to.masked(),

@@ -88,6 +88,9 @@ pub struct RequestContext {
     pub device: Option<DeviceCookie>,
     /// The session this browser holds, if any: signing in again ends it.
     pub session: Option<SessionToken>,
+    /// The code this browser asked for last (its pending cookie), if any: a
+    /// new code from this browser retires it, and nobody else's does.
+    pub pending: Option<ChallengeId>,
 }
 
 /// A code is on its way; the browser keeps `challenge` in a cookie.

@@ -12,6 +12,7 @@ use std::future::Future;
 use crate::domain::{ChallengeId, Channel, Identifier, SessionToken};
 
 use super::audit::AuditEvent;
+use super::limits::SendRow;
 
 /// A storage failure. The core never tells a person why storage failed; it
 /// fails closed and logs the cause.
@@ -31,9 +32,13 @@ pub struct NewChallenge<'a> {
     pub max_attempts: i64,
     pub link_hash: Option<&'a str>,
     /// `""`, or the device id of the browser that asked (see
-    /// `limits::send_key`).
+    /// `limits::send_rows`).
     pub lane: &'a str,
     pub requested_from: Option<&'a str>,
+    /// The code this browser asked for before (its pending cookie): the
+    /// only one a new code retires, so that nobody else's request ever
+    /// retires the code somebody is about to type.
+    pub retires: Option<&'a ChallengeId>,
 }
 
 /// Where a challenge's code went, whatever its state.
@@ -43,7 +48,7 @@ pub struct ChallengeView {
     pub channel: Channel,
     pub created_at: i64,
     pub expires_at: i64,
-    /// `""`, or the device id of the browser that asked (see `send_key`).
+    /// `""`, or the device id of the browser that asked (see `send_rows`).
     pub lane: String,
     /// "Firefox on Windows": where the code was asked for.
     pub requested_from: Option<String>,
@@ -146,9 +151,8 @@ pub struct SessionRow {
 }
 
 pub trait ChallengeStore: Send + Sync + 'static {
-    /// Stores a new challenge and retires every open one for the same
-    /// destination in the same lane, atomically: at most one live code per
-    /// lane.
+    /// Stores a new challenge and retires the one it replaces (`retires`,
+    /// when it is open and for the same destination), atomically.
     fn replace_challenge(&self, c: &NewChallenge<'_>) -> impl Future<Output = StoreResult<()>> + Send;
     /// Marks a challenge unusable (its message never left).
     fn retire_challenge(&self, id: &ChallengeId, now: i64) -> impl Future<Output = StoreResult<()>> + Send;
@@ -181,24 +185,13 @@ pub trait LimitStore: Send + Sync + 'static {
         failures_per_hour: i64,
         lockout_ms: i64,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
-    /// Asks for one more code on a send row (cool-down doubling with each
-    /// code in the hour, hourly and daily caps, any lock).
-    fn claim_send(
-        &self,
-        send_key: &str,
-        now: i64,
-        cooldown_ms: i64,
-        per_hour: i64,
-        per_day: i64,
-    ) -> impl Future<Output = StoreResult<SendClaim>> + Send;
-    /// When the next code on a send row may go (`<= now`: now).
-    fn next_send_time(
-        &self,
-        send_key: &str,
-        now: i64,
-        per_hour: i64,
-        per_day: i64,
-    ) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// Asks for one more code on every one of `rows` (see
+    /// `limits::send_rows`), all or none, atomically: on each, the cooldown
+    /// doubling with each code in the hour, the hourly and daily caps, any
+    /// lock.
+    fn claim_send(&self, rows: &[SendRow], now: i64) -> impl Future<Output = StoreResult<SendClaim>> + Send;
+    /// When the next code on `rows` may go (`<= now`: now).
+    fn next_send_time(&self, rows: &[SendRow], now: i64) -> impl Future<Output = StoreResult<i64>> + Send;
     /// One SMS from the hourly budget shared by all instances.
     fn claim_sms(&self, now: i64, per_hour: i64) -> impl Future<Output = StoreResult<bool>> + Send;
     /// One SMS from a client's hourly allowance and its network's, both or

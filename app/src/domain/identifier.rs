@@ -24,10 +24,16 @@ pub enum IdentifierError {
     Unrecognised,
 }
 
-/// An email address, lower-cased as a whole. RFC 5321 lets a server treat
-/// the local part as case-sensitive, but no mail service people use does:
-/// `Jane@Example.com` and `jane@example.com` are one inbox, so they must be
-/// one account with one set of limits.
+/// An email address in the one spelling its inbox has here: the local part
+/// lower-cased, the domain in its ASCII (IDNA) form. RFC 5321 lets a server
+/// treat the local part as case-sensitive, but no mail service people use
+/// does: `Jane@Example.com` and `jane@example.com` are one inbox, and so are
+/// `jane@bücher.example` and `jane@xn--bcher-kva.example`, so each must be
+/// one account with one set of limits. Spellings that only look like an
+/// ordinary address are refused instead of given an account of their own:
+/// quoted local parts (`"\j\a\n\e"@example.com`, `"x@victim.com"@evil.com`),
+/// invisible and control characters, and full-width letters in the local
+/// part (in the domain IDNA maps them to ASCII).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct EmailAddress(String);
 
@@ -37,27 +43,53 @@ impl EmailAddress {
         if trimmed.chars().any(char::is_whitespace) {
             return Err(IdentifierError::InvalidEmail);
         }
-        let address = lettre::Address::from_str(trimmed).map_err(|_| IdentifierError::InvalidEmail)?;
+        let (user, domain) = trimmed.rsplit_once('@').ok_or(IdentifierError::InvalidEmail)?;
+        if user.is_empty() || user.starts_with('"') || user.contains(['"', '\\', '@']) {
+            return Err(IdentifierError::InvalidEmail);
+        }
+        if user.chars().any(|c| ('\u{FF01}'..='\u{FF5E}').contains(&c)) {
+            return Err(IdentifierError::InvalidEmail);
+        }
+        // The domain as DNS knows it: IDNA (UTS #46) maps full-width and
+        // other compatibility forms, folds case, and writes it in ASCII.
+        let domain = idna::domain_to_ascii(domain).map_err(|_| IdentifierError::InvalidEmail)?;
+        // lettre checks the rest of the grammar (dot-atoms, lengths).
+        let address =
+            lettre::Address::from_str(&format!("{user}@{domain}")).map_err(|_| IdentifierError::InvalidEmail)?;
         let (user, domain) = (address.user(), address.domain());
-        // lettre accepts dotless and bracketed domains; a real inbox needs a
-        // dotted host name.
+        // A real inbox needs a dotted host name of letters, digits and
+        // hyphens (lettre also takes dotless and bracketed domains).
         let valid_domain = domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
             && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
-        if !valid_domain || user.is_empty() {
+            && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !valid_domain {
             return Err(IdentifierError::InvalidEmail);
         }
-        Ok(Self(format!("{user}@{domain}").to_lowercase()))
+        Ok(Self(format!("{}@{domain}", user.to_lowercase())))
     }
 
-    /// `j•••@example.com`: enough to recognise, not enough to harvest.
+    /// `j•••@example.com`: enough to recognise, not enough to harvest. Split
+    /// at the last `@` (the one that separates the domain).
     pub fn masked(&self) -> String {
-        let (user, domain) = self.0.split_once('@').expect("parsed address has an @");
+        let (user, domain) = self.0.rsplit_once('@').expect("parsed address has an @");
         let first: String = user.chars().take(1).collect();
         format!("{first}•••@{domain}")
+    }
+
+    /// The address without its plus tag (`jane+news@example.com` →
+    /// `jane@example.com`). Tagged addresses are separate accounts (many
+    /// providers deliver them to separate folders, some to separate people),
+    /// but they share the base address's send allowance: tags must not
+    /// multiply how many codes one inbox can be sent.
+    pub fn untagged(&self) -> String {
+        let (user, domain) = self.0.rsplit_once('@').expect("parsed address has an @");
+        match user.split_once('+') {
+            Some((base, _)) if !base.is_empty() => format!("{base}@{domain}"),
+            _ => self.0.clone(),
+        }
     }
 }
 
@@ -195,6 +227,16 @@ impl Identifier {
         }
     }
 
+    /// Whose send allowance a code to this identifier draws on: an email
+    /// address without its plus tag (see `EmailAddress::untagged`), a phone
+    /// number itself.
+    pub fn allowance_key(&self) -> String {
+        match self {
+            Identifier::Email(e) => e.untagged(),
+            Identifier::Phone(p) => p.as_ref().to_owned(),
+        }
+    }
+
     /// Rebuilds an identifier from its stored, already-normalised form.
     pub fn from_stored(channel: Channel, value: &str) -> Result<Self, IdentifierError> {
         match channel {
@@ -221,10 +263,21 @@ fn precheck(input: &str) -> Result<&str, IdentifierError> {
     if trimmed.chars().count() > MAX_INPUT {
         return Err(IdentifierError::TooLong);
     }
-    if trimmed.chars().any(char::is_control) {
+    if trimmed.chars().any(|c| c.is_control() || is_invisible(c)) {
         return Err(IdentifierError::ControlCharacters);
     }
     Ok(trimmed)
+}
+
+/// Characters that print as nothing (or reorder what is around them), so
+/// two inputs that look the same differ: Unicode's format characters (Cf)
+/// and the variation selectors.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{0600}'..='\u{0605}'
+        | '\u{06DD}' | '\u{070F}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 #[cfg(test)]
@@ -238,6 +291,49 @@ mod tests {
         assert_eq!(e.masked(), "j•••@example.com");
         assert_eq!(EmailAddress::parse("JANE.DOE@example.com").unwrap(), e);
         assert_eq!(Identifier::parse("Jane.Doe@EXAMPLE.com", None).unwrap(), Identifier::Email(e));
+    }
+
+    /// One inbox, one spelling: the domain in its ASCII form however it
+    /// was typed; spellings that only look like an ordinary address refused.
+    #[test]
+    fn one_inbox_has_one_spelling() {
+        let plain = EmailAddress::parse("jane@example.com").unwrap();
+        for same in ["jane@ＥＸＡＭＰＬＥ.com", "jane@example。com", "Jane@EXAMPLE.COM", "jane@example.com"] {
+            assert_eq!(EmailAddress::parse(same).unwrap(), plain, "{same}");
+        }
+        let idn = EmailAddress::parse("jane@Bücher.example").unwrap();
+        assert_eq!(idn.as_ref(), "jane@xn--bcher-kva.example");
+        assert_eq!(EmailAddress::parse("jane@xn--bcher-kva.example").unwrap(), idn);
+        for refused in [
+            "\"\\j\\a\\n\\e\"@example.com",
+            "\"x@victim.com\"@evil.com",
+            "\"jane\"@example.com",
+            "jane\"@example.com",
+            "ja\\ne@example.com",
+            "ｊａｎｅ@example.com",
+            "ja\u{200B}ne@example.com",
+            "jane@exa\u{00AD}mple.com",
+            "\u{202E}jane@example.com",
+            "jane\u{2060}@example.com",
+            "jane\u{FE0F}@example.com",
+            "jane@example.com\u{E0041}",
+            "x@victim.com@evil.com",
+        ] {
+            assert!(EmailAddress::parse(refused).is_err(), "{refused:?}");
+        }
+        // Masked at the address's own (last) @.
+        assert_eq!(EmailAddress::parse("jane@evil.example").unwrap().masked(), "j•••@evil.example");
+    }
+
+    #[test]
+    fn plus_tags_are_their_own_addresses_with_their_base_allowance() {
+        let tagged = EmailAddress::parse("Jane+News@example.com").unwrap();
+        assert_eq!(tagged.as_ref(), "jane+news@example.com");
+        assert_eq!(tagged.untagged(), "jane@example.com");
+        assert_eq!(EmailAddress::parse("jane@example.com").unwrap().untagged(), "jane@example.com");
+        assert_eq!(EmailAddress::parse("+x@example.com").unwrap().untagged(), "+x@example.com");
+        let phone = Identifier::parse("+44 7911 123456", None).unwrap();
+        assert_eq!(phone.allowance_key(), "+447911123456");
     }
 
     #[test]

@@ -28,24 +28,28 @@ impl From<ViewRow> for ChallengeView {
 }
 
 impl ChallengeStore for SqlStore {
-    /// Stores a new challenge and retires every open one for the same
-    /// destination in the same lane, in one transaction, so at most one code
-    /// per lane is live (a stranger's request never retires the code of a
-    /// browser that signed in as the address before).
+    /// Stores a new challenge and retires the code this browser asked for
+    /// before (if it is open and for the same destination), in one
+    /// transaction. Nobody else's request retires anything: a stranger
+    /// asking for codes to an address never takes away the code its owner
+    /// is about to type.
     async fn replace_challenge(&self, c: &NewChallenge<'_>) -> StoreResult<()> {
-        let NewChallenge { id, to, code_hash, now, expires_at, max_attempts, link_hash, lane, requested_from } = *c;
+        let NewChallenge { id, to, code_hash, now, expires_at, max_attempts, link_hash, lane, requested_from, retires } =
+            *c;
         let mut tx = self.pool.begin().await?;
-        // The write comes first so SQLite takes its write lock at once rather
-        // than upgrading a read lock (which would fail under contention).
-        sqlx::query(
-            "UPDATE challenges SET superseded_at = $1 \
-             WHERE destination = $2 AND lane = $3 AND consumed_at IS NULL AND superseded_at IS NULL",
-        )
-        .bind(now)
-        .bind(to.as_ref())
-        .bind(lane)
-        .execute(&mut *tx)
-        .await?;
+        // Writes only: SQLite takes its write lock at once rather than
+        // upgrading a read lock (which would fail under contention).
+        if let Some(previous) = retires {
+            sqlx::query(
+                "UPDATE challenges SET superseded_at = $1 \
+                 WHERE id = $2 AND destination = $3 AND consumed_at IS NULL AND superseded_at IS NULL",
+            )
+            .bind(now)
+            .bind(previous.as_ref())
+            .bind(to.as_ref())
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "INSERT INTO challenges \
                (id, destination, channel, code_hash, created_at, expires_at, attempts, max_attempts, link_hash, \

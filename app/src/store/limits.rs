@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use crate::auth::{LimitStore, Reservation, ReservedAttempt, SendClaim, StoreError, StoreResult, failure_key};
+use crate::auth::{LimitStore, Reservation, ReservedAttempt, SendClaim, SendRow, StoreError, StoreResult, failure_key};
 use crate::domain::ChallengeId;
 
 use super::{DAY_MS, HOUR_MS, SqlStore};
@@ -50,14 +50,13 @@ impl LimitStore for SqlStore {
             attempts: row.try_get("attempts")?,
             max_attempts: row.try_get("max_attempts")?,
         };
-        // A device's failure row is made on its first attempt (the address's
-        // own exists since its code was sent).
-        if !lane.is_empty() {
-            sqlx::query("INSERT INTO destinations (destination) VALUES ($1) ON CONFLICT (destination) DO NOTHING")
-                .bind(&reserved.failure_key)
-                .execute(&mut *tx)
-                .await?;
-        }
+        // The failure row is made on the first attempt: a device's, or a
+        // plus-tagged address's (its codes were counted on its base
+        // address's row).
+        sqlx::query("INSERT INTO destinations (destination) VALUES ($1) ON CONFLICT (destination) DO NOTHING")
+            .bind(&reserved.failure_key)
+            .execute(&mut *tx)
+            .await?;
         // A window is over when its hour has passed or its lock has run out.
         let allowed = sqlx::query(
             "UPDATE destinations SET \
@@ -112,70 +111,48 @@ impl LimitStore for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Asks for one more code to `destination`. One conditional UPDATE
-    /// enforces the cooldown (doubling with each code in the hour, up to
-    /// 16×), the hourly and daily caps and any lock, so of 50 concurrent
-    /// requests exactly one wins.
-    async fn claim_send(
-        &self,
-        destination: &str,
-        now: i64,
-        cooldown_ms: i64,
-        per_hour: i64,
-        per_day: i64,
-    ) -> StoreResult<SendClaim> {
-        // One statement: a new address gets its row with this first code
-        // counted; a known one is updated only if every limit allows. (The
-        // purge job may delete the row between a refusal and the look at its
-        // windows below: then go round once more.)
+    /// Asks for one more code on every one of `rows`, in one transaction:
+    /// all are counted or none. On each row one conditional upsert enforces
+    /// the cooldown (doubling with each code in the hour, up to 16×), the
+    /// hourly and daily caps and any lock, so of 50 concurrent requests
+    /// exactly as many win as the tightest row allows.
+    async fn claim_send(&self, rows: &[SendRow], now: i64) -> StoreResult<SendClaim> {
+        // The purge job may delete a row between a refusal and the look at
+        // its windows below: then go round once more.
         for _ in 0..3 {
-            // In SET, every column of `destinations` on the right-hand side
-            // is the old value (SQL standard; SQLite and Postgres agree).
-            let row = sqlx::query(
-                "INSERT INTO destinations (destination, next_send_at, hour_start, hour_count, day_start, day_count) \
-                 VALUES ($1, $2 + $3, $2, 1, $2, 1) \
-                 ON CONFLICT (destination) DO UPDATE SET \
-                   next_send_at = $2 + $3 * CASE \
-                       WHEN destinations.hour_start <= $2 - $4 OR destinations.hour_count <= 0 THEN 1 \
-                       WHEN destinations.hour_count = 1 THEN 2 WHEN destinations.hour_count = 2 THEN 4 \
-                       WHEN destinations.hour_count = 3 THEN 8 ELSE 16 END, \
-                   hour_count = CASE WHEN destinations.hour_start <= $2 - $4 THEN 1 \
-                       ELSE destinations.hour_count + 1 END, \
-                   hour_start = CASE WHEN destinations.hour_start <= $2 - $4 THEN $2 \
-                       ELSE destinations.hour_start END, \
-                   day_count = CASE WHEN destinations.day_start <= $2 - $5 THEN 1 \
-                       ELSE destinations.day_count + 1 END, \
-                   day_start = CASE WHEN destinations.day_start <= $2 - $5 THEN $2 \
-                       ELSE destinations.day_start END \
-                 WHERE destinations.next_send_at <= $2 AND destinations.locked_until <= $2 \
-                   AND (destinations.hour_start <= $2 - $4 OR destinations.hour_count < $6) \
-                   AND (destinations.day_start <= $2 - $5 OR destinations.day_count < $7) \
-                 RETURNING next_send_at",
-            )
-            .bind(destination)
-            .bind(now)
-            .bind(cooldown_ms)
-            .bind(HOUR_MS)
-            .bind(DAY_MS)
-            .bind(per_hour)
-            .bind(per_day)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .next();
-            if let Some(r) = row {
-                return Ok(SendClaim::Granted { next_send_at: r.try_get("next_send_at")? });
+            let mut tx = self.pool.begin().await?;
+            let mut next_send_at = now;
+            let mut refused = None;
+            for row in rows {
+                match claim_row(&mut tx, row, now).await? {
+                    Some(next) => next_send_at = next_send_at.max(next),
+                    None => {
+                        refused = Some(row);
+                        break;
+                    }
+                }
             }
-            if let Some(at) = self.send_window(destination, now, per_hour, per_day).await? {
+            let Some(row) = refused else {
+                tx.commit().await?;
+                return Ok(SendClaim::Granted { next_send_at });
+            };
+            tx.rollback().await?;
+            if let Some(at) = self.send_window(&row.key, now, row.per_hour, row.per_day).await? {
                 return Ok(SendClaim::Refused { retry_at: at.max(now + 1000) });
             }
         }
-        Err(StoreError(anyhow::anyhow!("destination row kept disappearing")))
+        Err(StoreError(anyhow::anyhow!("a limits row kept disappearing")))
     }
 
-    /// When the next code to `destination` may be sent (`<= now`: now).
-    async fn next_send_time(&self, destination: &str, now: i64, per_hour: i64, per_day: i64) -> StoreResult<i64> {
-        Ok(self.send_window(destination, now, per_hour, per_day).await?.unwrap_or(now))
+    /// When the next code on `rows` may be sent (`<= now`: now).
+    async fn next_send_time(&self, rows: &[SendRow], now: i64) -> StoreResult<i64> {
+        let mut at = now;
+        for row in rows {
+            if let Some(t) = self.send_window(&row.key, now, row.per_hour, row.per_day).await? {
+                at = at.max(t);
+            }
+        }
+        Ok(at)
     }
 
     /// Counts one SMS against the hourly budget shared by all instances.
@@ -224,8 +201,53 @@ impl LimitStore for SqlStore {
     }
 }
 
+/// One more code on one row, if every limit on it allows: one statement (a
+/// new row is made with this first code counted; a known one is updated
+/// only if its cooldown, caps and lock allow). `None`: refused.
+async fn claim_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    row: &SendRow,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    // In SET, every column of `destinations` on the right-hand side is the
+    // old value (SQL standard; SQLite and Postgres agree).
+    let claimed = sqlx::query(
+        "INSERT INTO destinations (destination, next_send_at, hour_start, hour_count, day_start, day_count) \
+         VALUES ($1, $2 + $3, $2, 1, $2, 1) \
+         ON CONFLICT (destination) DO UPDATE SET \
+           next_send_at = $2 + $3 * CASE \
+               WHEN destinations.hour_start <= $2 - $4 OR destinations.hour_count <= 0 THEN 1 \
+               WHEN destinations.hour_count = 1 THEN 2 WHEN destinations.hour_count = 2 THEN 4 \
+               WHEN destinations.hour_count = 3 THEN 8 ELSE 16 END, \
+           hour_count = CASE WHEN destinations.hour_start <= $2 - $4 THEN 1 \
+               ELSE destinations.hour_count + 1 END, \
+           hour_start = CASE WHEN destinations.hour_start <= $2 - $4 THEN $2 \
+               ELSE destinations.hour_start END, \
+           day_count = CASE WHEN destinations.day_start <= $2 - $5 THEN 1 \
+               ELSE destinations.day_count + 1 END, \
+           day_start = CASE WHEN destinations.day_start <= $2 - $5 THEN $2 \
+               ELSE destinations.day_start END \
+         WHERE destinations.next_send_at <= $2 AND destinations.locked_until <= $2 \
+           AND (destinations.hour_start <= $2 - $4 OR destinations.hour_count < $6) \
+           AND (destinations.day_start <= $2 - $5 OR destinations.day_count < $7) \
+         RETURNING next_send_at",
+    )
+    .bind(&row.key)
+    .bind(now)
+    .bind(row.cooldown_ms)
+    .bind(HOUR_MS)
+    .bind(DAY_MS)
+    .bind(row.per_hour)
+    .bind(row.per_day)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .next();
+    claimed.map(|r| r.try_get("next_send_at")).transpose()
+}
+
 impl SqlStore {
-    /// Like `next_send_time`, but `None` when the destination has no row.
+    /// Like `next_send_time` for one row, but `None` when it has no row.
     async fn send_window(
         &self,
         destination: &str,

@@ -28,6 +28,9 @@ pub const LINK_COOKIE: &str = "__Host-passcode_link";
 pub const DEVICE_COOKIE: &str = "__Host-passcode_device";
 /// A one-time notice for the code page (see `api::Notice`).
 pub const NOTICE_COOKIE: &str = "__Host-passcode_notice";
+/// The nonce that signs the no-JavaScript error redirects
+/// (`server/src/web/form_errors.rs`).
+pub const FORM_ERROR_COOKIE: &str = "__Host-passcode_form_error";
 /// Long enough for the redirect back to the page, short enough that a
 /// later visit never shows it.
 const NOTICE_SECS: i64 = 60;
@@ -171,14 +174,23 @@ pub fn take_notice() -> Option<Notice> {
     Notice::parse(&value)
 }
 
-/// Sign-out: the browser drops every cookie and all storage of this
-/// origin, not only the ones we name.
-pub fn clear_site_data() {
+/// Sign-out: the browser drops its cache and storage of this origin, and
+/// every cookie of ours but the device cookie, each by name. Not
+/// `Clear-Site-Data: "cookies"`: that would drop the device cookie too (the
+/// owner's own allowance, which a stranger can't spend) and, as browsers
+/// apply it, every cookie of the whole registrable domain.
+pub fn sign_out_browser(jar: &SessionCookie) {
     if let Some(res) = use_context::<ResponseOptions>() {
         res.insert_header(
             http::HeaderName::from_static("clear-site-data"),
-            http::HeaderValue::from_static("\"cookies\", \"storage\""),
+            http::HeaderValue::from_static("\"cache\", \"storage\""),
         );
+    }
+    clear_session_cookie(jar);
+    for name in [PENDING_COOKIE, LINK_COOKIE, RETURN_COOKIE, NOTICE_COOKIE, FORM_ERROR_COOKIE] {
+        if cookie_value(name).is_some() {
+            set_cookie(name, String::new(), 0);
+        }
     }
 }
 

@@ -70,7 +70,7 @@ pub fn request_context() -> RequestContext {
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(256).collect());
     let device = cookie_value(DEVICE_COOKIE).and_then(|v| DeviceCookie::parse(&v).ok());
-    RequestContext { client_ip, user_agent, device, session: session_token() }
+    RequestContext { client_ip, user_agent, device, session: session_token(), pending: super::pending_challenge_id() }
 }
 
 /// A plain form post (no JavaScript) must get its 302 back to the page, so

@@ -22,7 +22,7 @@ use http::header::{LOCATION, SET_COOKIE};
 
 use app::auth::{constant_time_eq, keyed_hash};
 
-const NONCE_COOKIE: &str = "__Host-passcode_form_error";
+const NONCE_COOKIE: &str = app::web::FORM_ERROR_COOKIE;
 /// Long enough to read the page and reload it once.
 const NONCE_SECS: i64 = 10 * 60;
 const PATH: &str = "__path";

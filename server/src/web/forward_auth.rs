@@ -160,8 +160,7 @@ async fn answer(contract: Contract, state: &ForwardAuth, peer: SocketAddr, heade
     let ctx = RequestContext {
         client_ip: Some(app.proxies.client_ip(peer.ip(), headers)),
         user_agent: headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect()),
-        device: None,
-        session: None,
+        ..RequestContext::default()
     };
     let token = app.session_cookie.token_in(headers);
     match app.auth.check_access(token.as_ref(), &original.host, &ctx).await {

@@ -33,9 +33,15 @@ async fn a_second_code_inside_the_cooldown_gets_429_with_retry_after_and_words()
     assert_eq!(app.outbox().await.len(), 1);
 }
 
+/// A browser that signed in as the address before draws on the known
+/// browsers' row: the address's whole allowance, with the cooldown.
 #[tokio::test]
 async fn the_cooldown_doubles_and_the_hourly_and_daily_caps_hold() {
     let app = spawn_app().await;
+    app.sign_in("a@example.com", "a@example.com").await;
+    app.post("/api/sign_out", &[]).await;
+    assert!(app.cookie(app::web::DEVICE_COOKIE).is_some(), "signing out keeps the device cookie");
+    app.clock.advance_ms(86_400_000);
     let mut waits = Vec::new();
     for _ in 0..5 {
         assert_eq!(app.request_code("a@example.com").await.status(), StatusCode::OK);
@@ -58,7 +64,7 @@ async fn the_cooldown_doubles_and_the_hourly_and_daily_caps_hold() {
     let res = app.request_code("a@example.com").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after(&res) > 3600, "the day's cap waits for the day: {}", retry_after(&res));
-    assert_eq!(app.outbox().await.len(), 10);
+    assert_eq!(app.outbox().await.len(), 1 + 10, "the first sign-in's code, then the day's ten");
     // Another destination is unaffected.
     assert_eq!(app.request_code("b@example.com").await.status(), StatusCode::OK);
 }
@@ -347,4 +353,46 @@ async fn a_flood_of_refused_requests_writes_one_summary_not_a_row_each() {
     assert!(detail.starts_with("997 send requests refused per IP"), "{detail}");
     app.auth.flush_refusals().await;
     assert_eq!(rows().await - before, 6, "each refusal is summed once");
+}
+
+/// A browser the address doesn't know draws on its network's share: all but
+/// a quarter of the address's allowance, with the cooldown of its own; the
+/// rest stays for everyone else, who never wait on that cooldown.
+#[tokio::test]
+async fn one_network_gets_a_share_and_leaves_the_rest_for_others() {
+    let app = spawn_app_with(&BEHIND_PROXY).await;
+    let from = |ip: &'static str| {
+        let app = &app;
+        async move { app.request_code_forwarded("a@example.com", ip).await }
+    };
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        assert_eq!(from("203.0.113.7").await.status(), StatusCode::OK);
+        let res = from("203.0.113.8").await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the same /24");
+        let wait = retry_after(&res);
+        waits.push(wait);
+        app.clock.advance_ms(wait as i64 * 1000);
+    }
+    assert_eq!(waits, [30, 60, 120], "the network's own cooldown");
+    assert_eq!(from("203.0.113.7").await.status(), StatusCode::OK);
+    let res = from("203.0.113.7").await;
+    assert!(retry_after(&res) > 240, "four of the hour's five: the share is spent: {}", retry_after(&res));
+    // Another network, at once: the fifth code of the hour, no cooldown.
+    assert_eq!(from("198.51.100.9").await.status(), StatusCode::OK);
+    let res = from("192.0.2.1").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the address's five for the hour are gone");
+    assert!(retry_after(&res) > 240);
+    // The next hour: the network gets four more (eight of the day's ten),
+    // everyone else the last two.
+    app.clock.advance_ms(3_600_000);
+    let mut sent = 0;
+    for _ in 0..6 {
+        sent += usize::from(from("203.0.113.7").await.status() == StatusCode::OK);
+        app.clock.advance_ms(16 * 30_000);
+    }
+    assert_eq!(sent, 4);
+    app.clock.advance_ms(3_600_000);
+    assert_eq!(from("203.0.113.7").await.status(), StatusCode::TOO_MANY_REQUESTS, "the network's eight of the day");
+    assert_eq!(from("198.51.100.9").await.status(), StatusCode::OK, "the day's last ones are others'");
 }

@@ -129,7 +129,7 @@ async fn ending_this_browsers_own_session_signs_it_out() {
     let account = account_json(&app).await;
     let own = account["sessions"][0]["id"].as_str().unwrap().to_owned();
     let res = app.post("/api/end_session", &[("id", &own)]).await;
-    assert_eq!(res.headers()["clear-site-data"], "\"cookies\", \"storage\"");
+    assert_eq!(res.headers()["clear-site-data"], "\"cache\", \"storage\"");
     assert!(app.cookie(SESSION).is_none(), "the cookie is cleared");
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
 }
@@ -364,7 +364,7 @@ async fn sign_out_clears_site_data_and_the_session() {
     app.sign_in("a@example.com", "a@example.com").await;
     let token = app.cookie(SESSION).unwrap();
     let res = app.post("/api/sign_out", &[]).await;
-    assert_eq!(res.headers()["clear-site-data"], "\"cookies\", \"storage\"");
+    assert_eq!(res.headers()["clear-site-data"], "\"cache\", \"storage\"");
     assert_eq!(res.headers()["cache-control"], "no-store");
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
     app.set_cookie(SESSION, &token);

@@ -160,7 +160,9 @@ async fn a_new_code_invalidates_the_old_one() {
     app.set_cookie(PENDING, &first_pending);
     assert_eq!(error_of(app.verify(&first).await).await, json!("CodeSuperseded"));
 
-    // A fresh request from the sign-in page retires it too.
+    // A fresh request from the sign-in page retires it too (this browser's
+    // code, which its pending cookie names).
+    app.set_cookie(PENDING, &second_pending);
     app.clock.advance_ms(60_000);
     assert_eq!(app.request_code("a@example.com").await.status(), StatusCode::OK);
     let third = app.latest_code("a@example.com").await;

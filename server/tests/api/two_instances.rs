@@ -82,6 +82,21 @@ impl Browser {
         }
     }
 
+    /// A browser elsewhere, as a trusted proxy on this machine reports it
+    /// (`X-Forwarded-For: ip` on every request).
+    pub(crate) fn forwarded(ip: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            cookies: CookieJar::default(),
+        }
+    }
+
     pub(crate) async fn post(&self, base: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let res = self
             .client

@@ -123,8 +123,7 @@ mod tests {
         let ctx = RequestContext {
             client_ip: Some("203.0.113.7".parse().unwrap()),
             user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0".into()),
-            device: None,
-            session: None,
+            ..RequestContext::default()
         };
         let (subject, text, html) = compose(&code, &details(&ctx, false));
         assert_eq!(subject, "Your sign-in code");
@@ -146,8 +145,7 @@ mod tests {
         let ctx = RequestContext {
             client_ip: None,
             user_agent: Some("<script>alert(1)</script> Firefox/1".into()),
-            device: None,
-            session: None,
+            ..RequestContext::default()
         };
         let (_, text, html) = compose(&code, &details(&ctx, false));
         assert!(!html.contains("<script>") && !text.contains("<script>"));
