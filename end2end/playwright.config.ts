@@ -3,9 +3,10 @@ import * as path from 'path';
 const { launchOptions } = require('./chromium.js');
 const { STAGE } = require('./stage.js');
 
-// Six real servers, built by `cargo leptos build` before the suite runs:
+// Seven real servers, built by `cargo leptos build` before the suite runs:
 // the main one, one whose codes expire after 3 s for the expiry test, one
 // with a one-second resend cool-down for two browsers of one person, one
+// that trusts a proxy on this machine (strangers from elsewhere), one
 // that sends email over SMTP to maildev (a real SMTP server whose REST API
 // shows what arrived), and two behind real reverse proxies (Caddy and nginx,
 // each in front of two small apps) for forward auth. Each gets a fresh data
@@ -19,6 +20,10 @@ export const SHORT_EXPIRY = 'http://127.0.0.1:3101';
 export const BY_SMTP = 'http://127.0.0.1:3102';
 // Two browsers of one person sign in within seconds: a one-second cool-down.
 export const SESSIONS = 'http://127.0.0.1:3103';
+// Behind a proxy it trusts (this machine), so a stranger's requests can come
+// from elsewhere (X-Forwarded-For); a one-second cool-down so the stranger
+// spends what it may within seconds.
+export const GUARDED = 'http://127.0.0.1:3106';
 // Not maildev's default ports, so a developer's own maildev can keep running.
 const MAILDEV_SMTP = 1125;
 export const MAILDEV_WEB = 'http://127.0.0.1:1180';
@@ -105,6 +110,12 @@ export default defineConfig({
     server(MAIN, 'main'),
     server(SHORT_EXPIRY, 'short', { PASSCODE_CODE_TTL_SECS: '3', PASSCODE_RESEND_COOLDOWN_SECS: '1' }),
     server(SESSIONS, 'sessions', { PASSCODE_RESEND_COOLDOWN_SECS: '1' }),
+    server(GUARDED, 'guarded', {
+      PASSCODE_TRUSTED_PROXIES: '127.0.0.1',
+      PASSCODE_SECRET: 'cd'.repeat(32),
+      PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION: 'true',
+      PASSCODE_RESEND_COOLDOWN_SECS: '1',
+    }),
     server(BY_SMTP, 'smtp', {
       PASSCODE_SMTP_URL: `smtp://127.0.0.1:${MAILDEV_SMTP}`,
       PASSCODE_EMAIL_FROM: 'sign-in@passcode.example',

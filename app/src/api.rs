@@ -264,6 +264,7 @@ pub async fn link_destination() -> Result<Option<LinkView>, AppError> {
     let Some(link) = link_token() else { return Ok(None) };
     let info = state.auth.link_info(&link, pending_challenge_id().as_ref()).await.map_err(fail)?;
     Ok(info.map(|i| LinkView {
+        shown: i.shown,
         address: i.address,
         requested_elsewhere: i.requested_elsewhere.map(|r| {
             let at = crate::auth::clock_time_utc(r.at_ms);
@@ -276,13 +277,14 @@ pub async fn link_destination() -> Result<Option<LinkView>, AppError> {
 }
 
 /// The "Sign in" button on the link's confirmation page: the only place a
-/// link is used up.
+/// link is used up. `shown`: which link the page showed (see
+/// `auth::LinkInfo::shown`); the cookie's link must be that one.
 #[server(prefix = "/api", endpoint = "confirm_link")]
-pub async fn confirm_link() -> Result<(), AppError> {
+pub async fn confirm_link(#[server(default)] shown: String) -> Result<(), AppError> {
     use crate::web::*;
     let state = app_state()?;
     let link = link_token().ok_or_else(|| fail(AppError::LinkUnusable))?;
-    let session = state.auth.sign_in_with_link(&link, &request_context()).await.map_err(fail)?;
+    let session = state.auth.sign_in_with_link(&link, &shown, &request_context()).await.map_err(fail)?;
     clear_link_cookie();
     signed_in(&state, &session);
     Ok(())

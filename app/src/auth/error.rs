@@ -39,6 +39,8 @@ pub enum AuthError {
     SmsNotOffered,
     #[error("sign-in link expired, used or unknown")]
     LinkUnusable,
+    #[error("the sign-in link in this browser is not the one its page showed")]
+    LinkChanged,
     /// Hashing had to wait longer than its bound.
     #[error("too many codes being hashed")]
     Busy,
@@ -90,6 +92,7 @@ impl From<AuthError> for AppError {
                 "We don't send codes by text message here. Please use your email address instead.".into(),
             ),
             AuthError::LinkUnusable => AppError::LinkUnusable,
+            AuthError::LinkChanged => AppError::LinkChanged,
             AuthError::Unexpected(cause) => {
                 tracing::error!(error = ?cause, "unexpected failure in the auth core");
                 AppError::Unavailable

@@ -121,6 +121,10 @@ pub struct LinkInfo {
     /// Set when the link is opened in a browser other than the one that
     /// asked for the code.
     pub requested_elsewhere: Option<RequestedFrom>,
+    /// Names this link without revealing it: the page posts it back with
+    /// "Sign in", and a link swapped in since (another site can open one in
+    /// this browser) is refused instead of signing in to whatever it names.
+    pub shown: String,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +156,8 @@ pub struct AuthService<S> {
     pub(super) audit_key: Vec<u8>,
     /// Keys the device cookie's MACs.
     device_key: Vec<u8>,
+    /// Keys what a link's confirmation page posts back (`LinkInfo::shown`).
+    pub(super) link_page_key: Vec<u8>,
     /// Forward-auth refusals already audited (see `forward`).
     pub(super) refusals: RecentRefusals,
     /// Sessions forward auth looked up a moment ago.
@@ -174,6 +180,7 @@ impl<S: Store> AuthService<S> {
         let ip_verifies = IpLimiter::new(l.ip_verifies_per_10_min, l.ip_verify_burst, l.ip_network_factor);
         let audit_key = keyed_hash(server_secret, "passcode audit key").into_bytes();
         let device_key = keyed_hash(server_secret, "passcode device cookie key").into_bytes();
+        let link_page_key = keyed_hash(server_secret, "passcode link page key").into_bytes();
         let refusals = RecentRefusals::new(REFUSAL_AUDIT_WINDOW_MS);
         let session_cache = SessionCache::new(super::clock::millis(settings.forward_auth_cache), true);
         Self {
@@ -186,6 +193,7 @@ impl<S: Store> AuthService<S> {
             ip_verifies,
             audit_key,
             device_key,
+            link_page_key,
             refusals,
             session_cache,
             refused: RefusalTally::default(),

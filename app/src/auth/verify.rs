@@ -7,6 +7,7 @@ use crate::domain::{ChallengeId, Code, LinkToken, SessionToken};
 use super::audit::AuditKind;
 use super::clock::millis;
 use super::error::AuthError;
+use super::keys::{constant_time_eq, keyed_hash};
 use super::service::{
     AuthService, IpAction, LinkInfo, NewSession, RequestContext, RequestedFrom, SignInMethod, secs_until,
 };
@@ -139,13 +140,35 @@ impl<S: Store> AuthService<S> {
         let same_browser = pending.is_some_and(|p| p.as_ref() == view.id);
         let requested_elsewhere =
             (!same_browser).then(|| RequestedFrom { browser: view.requested_from.clone(), at_ms: view.created_at });
-        Ok(Some(LinkInfo { address, requested_elsewhere }))
+        Ok(Some(LinkInfo { address, requested_elsewhere, shown: self.link_shown(link) }))
+    }
+
+    /// What the confirmation page of `link` posts back: a keyed hash of the
+    /// link's own hash, so the page holds nothing that opens the account.
+    fn link_shown(&self, link: &LinkToken) -> String {
+        keyed_hash(&self.link_page_key, &link.hash())[..32].to_owned()
     }
 
     /// Signs in with a link's token: the person pressed "Sign in" on the
-    /// confirmation page. Consumes the challenge, so the code stops working
-    /// too. Any failure reads the same: the link is expired or used.
-    pub async fn sign_in_with_link(&self, link: &LinkToken, ctx: &RequestContext) -> Result<NewSession, AuthError> {
+    /// confirmation page, which showed the link named by `shown`. Another
+    /// live link in the cookie now (a site opened one in this browser while
+    /// the page was open) signs nobody in: `LinkChanged`, and the page shows
+    /// the address the cookie names now. Consumes the challenge, so the code
+    /// stops working too. A dead link reads the same whatever the page
+    /// showed: expired or used.
+    pub async fn sign_in_with_link(
+        &self,
+        link: &LinkToken,
+        shown: &str,
+        ctx: &RequestContext,
+    ) -> Result<NewSession, AuthError> {
+        if self.store.link_view(&link.hash(), self.clock.now_ms()).await?.is_none() {
+            return Err(AuthError::LinkUnusable);
+        }
+        if !constant_time_eq(self.link_shown(link).as_bytes(), shown.as_bytes()) {
+            tracing::warn!(ip = ?ctx.client_ip, "the sign-in link in the cookie is not the one its page showed");
+            return Err(AuthError::LinkChanged);
+        }
         self.ip_limited(IpAction::Verify, ctx).await?;
         self.open_session(ChallengeKey::Link(&link.hash()), SignInMethod::Link, ctx)
             .await?

@@ -48,6 +48,12 @@ pub enum AppError {
     /// Expired, used, replaced by a newer code, or never valid: one answer.
     #[error("This sign-in link has expired or has already been used. Request a new code to sign in.")]
     LinkUnusable,
+    /// The link in this browser is not the one the page showed (another
+    /// link was opened since, perhaps by another site): nothing happened.
+    #[error(
+        "The sign-in link in this browser changed since this page was shown. Check the address above: sign in only if it is yours."
+    )]
+    LinkChanged,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Unavailable,
     /// A fault of ours outside the auth core (Leptos could not serialise an
@@ -69,6 +75,7 @@ impl AppError {
             AppError::TooManyAttempts | AppError::CodeExpired | AppError::CodeUsed | AppError::CodeSuperseded => 410,
             AppError::NoChallenge => 404,
             AppError::LinkUnusable => 410,
+            AppError::LinkChanged => 409,
             AppError::NotSignedIn => 401,
             AppError::SendLimited { .. } | AppError::VerifyLimited { .. } => 429,
             AppError::SmsUnavailable => 503,

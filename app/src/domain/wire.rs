@@ -63,6 +63,9 @@ pub struct LinkView {
     /// "Chrome on Linux at 14:22 UTC", when the code was asked for in
     /// another browser than this one.
     pub requested_elsewhere: Option<String>,
+    /// Names the link this page shows; "Sign in" posts it back.
+    #[serde(default)]
+    pub shown: String,
 }
 
 /// What the account page shows.

@@ -29,6 +29,9 @@ pub fn ConfirmLink() -> impl IntoView {
                             })}
                             <ActionForm action=confirm attr:class="form">
                                 <FieldMessage id="form-error" field=Field::Form error=error.clone()/>
+                                // Which link this page shows: a link swapped
+                                // into the cookie since signs nobody in.
+                                <input type="hidden" name="shown" value=link.shown/>
                                 <ConfirmLinkButton/>
                             </ActionForm>
                             <p class="hint">"Didn't ask to sign in? Close this page; nothing happens."</p>

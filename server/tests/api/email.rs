@@ -241,7 +241,7 @@ async fn the_sign_in_link_is_used_only_by_the_button_and_never_comes_from_the_ho
     app.clear_cookies();
     app.get(path_of(&link)).await;
     let link_cookie = app.cookie(LINK_COOKIE).unwrap();
-    let res = app.post("/api/confirm_link", &[]).await;
+    let res = app.confirm_link().await;
     assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
     assert!(app.cookie(SESSION_COOKIE).is_some());
     assert!(app.cookie(LINK_COOKIE).is_none(), "the link cookie is cleared");
@@ -251,7 +251,7 @@ async fn the_sign_in_link_is_used_only_by_the_button_and_never_comes_from_the_ho
     // The link and the code were one challenge: both are now spent.
     app.clear_cookies();
     app.set_cookie(LINK_COOKIE, &link_cookie);
-    let res = app.post("/api/confirm_link", &[]).await;
+    let res = app.confirm_link().await;
     assert_eq!(res.status(), StatusCode::GONE);
     assert!(error_of(res).await.to_string().contains("LinkUnusable"));
     app.clear_cookies();
@@ -283,25 +283,25 @@ async fn replaced_expired_and_made_up_links_do_not_sign_in() {
     app.get(path_of(&first)).await;
     let page = app.get("/sign-in/confirm").await.text().await.unwrap();
     assert!(page.contains("This link can&#x27;t be used") || page.contains("This link can't be used"), "{page}");
-    assert_eq!(app.post("/api/confirm_link", &[]).await.status(), StatusCode::GONE);
+    assert_eq!(app.confirm_link().await.status(), StatusCode::GONE);
 
     // A made-up or malformed token leaves no cookie and signs nobody in.
     for path in ["/sign-in/email-link?token=not-a-token", "/sign-in/email-link"] {
         app.clear_cookies();
         assert_eq!(app.get(path).await.status(), StatusCode::SEE_OTHER);
         assert!(app.cookie(LINK_COOKIE).is_none());
-        assert_eq!(app.post("/api/confirm_link", &[]).await.status(), StatusCode::GONE);
+        assert_eq!(app.confirm_link().await.status(), StatusCode::GONE);
     }
     let forged = format!("/sign-in/email-link?token={}", app::domain::LinkToken::generate().expose());
     app.clear_cookies();
     app.get(&forged).await;
-    assert_eq!(app.post("/api/confirm_link", &[]).await.status(), StatusCode::GONE);
+    assert_eq!(app.confirm_link().await.status(), StatusCode::GONE);
 
     // Past the code's expiry the newest link is dead too.
     app.clock.advance_ms(601_000);
     app.clear_cookies();
     app.get(path_of(&second)).await;
-    assert_eq!(app.post("/api/confirm_link", &[]).await.status(), StatusCode::GONE);
+    assert_eq!(app.confirm_link().await.status(), StatusCode::GONE);
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
 }
 
@@ -315,7 +315,8 @@ async fn the_link_works_without_javascript() {
     app.get(path_of(&link)).await;
     let page = app.get("/sign-in/confirm").await.text().await.unwrap();
     assert!(page.contains(r#"action="/api/confirm_link""#), "a plain form posts the button: {page}");
-    let res = app.post_plain_form("/api/confirm_link", &[], "/sign-in/confirm").await;
+    let shown = shown_on(&page).expect("the form names the link it shows");
+    let res = app.post_plain_form("/api/confirm_link", &[("shown", &shown)], "/sign-in/confirm").await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers()["location"], "/account");
     assert!(app.cookie(SESSION_COOKIE).is_some());

@@ -336,7 +336,7 @@ async fn the_way_back_survives_every_path() {
     let link = link_to(&app, "e@example.com").await;
     app.get(&link).await;
     assert!(app.cookie(LINK_COOKIE).is_some());
-    let res = app.post("/api/confirm_link", &[]).await;
+    let res = app.confirm_link().await;
     assert_eq!(header(&res, "location"), Some(rd));
 
     // The same link in another browser: the account page, never rd.
@@ -345,7 +345,7 @@ async fn the_way_back_survives_every_path() {
     let link = link_to(&app, "f@example.com").await;
     app.clear_cookies();
     app.get(&link).await;
-    let res = app.post("/api/confirm_link", &[]).await;
+    let res = app.confirm_link().await;
     assert_eq!(header(&res, "location"), Some("/account"));
 
     // A later sign-in without rd does not go back to an old one.

@@ -367,3 +367,19 @@ impl TestApp {
 pub async fn error_of(res: Response) -> Value {
     res.json().await.expect("error body is JSON")
 }
+
+impl TestApp {
+    /// "Sign in" on the sign-in link's confirmation page, as a browser
+    /// presses it: the page, then its form (which names the link shown).
+    pub async fn confirm_link(&self) -> Response {
+        let page = self.get("/sign-in/confirm").await.text().await.unwrap();
+        let shown = shown_on(&page).unwrap_or_default();
+        self.post("/api/confirm_link", &[("shown", shown.as_str())]).await
+    }
+}
+
+/// The link a confirmation page shows (its form's hidden `shown`).
+pub fn shown_on(page: &str) -> Option<String> {
+    let at = page.find("name=\"shown\" value=\"")? + "name=\"shown\" value=\"".len();
+    Some(page[at..].split('"').next()?.to_owned())
+}
