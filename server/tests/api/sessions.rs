@@ -141,6 +141,21 @@ async fn browser_signs_in(app: &crate::helpers::TestApp, who: &str) -> String {
     app.cookie(SESSION).unwrap()
 }
 
+/// A server-function post from Firefox on Windows, with the app's cookies.
+async fn post_from_firefox(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    let res = app
+        .client
+        .post(app.url(path))
+        .header(USER_AGENT, FIREFOX_ON_WINDOWS)
+        .header(reqwest::header::COOKIE, app.cookie_header())
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    app.keep_cookies(&res);
+    res
+}
+
 async fn account_json(app: &crate::helpers::TestApp) -> Value {
     let res = app.post("/api/account", &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -222,29 +237,10 @@ async fn sign_out_everywhere_else_ends_the_others_on_every_instance() {
 async fn the_account_page_lists_sessions_and_recent_activity() {
     let app = spawn_app().await;
     // Another browser first: Firefox on Windows, with a wrong code on the way.
-    let res = app
-        .client
-        .post(app.url("/api/request_code"))
-        .header(USER_AGENT, FIREFOX_ON_WINDOWS)
-        .form(&[("identifier", "a@example.com")])
-        .send()
-        .await
-        .unwrap();
-    app.keep_cookies(&res);
+    post_from_firefox(&app, "/api/request_code", &[("identifier", "a@example.com")]).await;
     let code = app.latest_code("a@example.com").await;
     assert_eq!(app.verify(&crate::helpers::TestApp::wrong(&code)).await.status(), StatusCode::UNAUTHORIZED);
-    let res = app
-        .client
-        .post(app.url("/api/verify_code"))
-        .header(USER_AGENT, FIREFOX_ON_WINDOWS)
-        .header(
-            reqwest::header::COOKIE,
-            format!("__Host-passcode_pending={}", app.cookie("__Host-passcode_pending").unwrap()),
-        )
-        .form(&[("code", code.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = post_from_firefox(&app, "/api/verify_code", &[("code", code.as_str())]).await;
     assert_eq!(res.status(), StatusCode::OK);
     app.clock.advance_ms(60_000);
     browser_signs_in(&app, "a@example.com").await;
@@ -320,25 +316,9 @@ async fn the_activity_list_shows_the_last_twenty() {
 async fn a_flood_of_refusals_cannot_hide_an_intruders_sign_in() {
     let app = spawn_app_with(&[("PASSCODE_RESEND_COOLDOWN_SECS", "1")]).await;
     // The intruder signs in from Firefox on Windows.
-    let res = app
-        .client
-        .post(app.url("/api/request_code"))
-        .header(USER_AGENT, FIREFOX_ON_WINDOWS)
-        .form(&[("identifier", "a@example.com")])
-        .send()
-        .await
-        .unwrap();
-    app.keep_cookies(&res);
+    post_from_firefox(&app, "/api/request_code", &[("identifier", "a@example.com")]).await;
     let code = app.latest_code("a@example.com").await;
-    let res = app
-        .client
-        .post(app.url("/api/verify_code"))
-        .header(USER_AGENT, FIREFOX_ON_WINDOWS)
-        .header(reqwest::header::COOKIE, app.cookie_header())
-        .form(&[("code", code.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = post_from_firefox(&app, "/api/verify_code", &[("code", code.as_str())]).await;
     assert_eq!(res.status(), StatusCode::OK);
     // Then covers the tracks: 40 refused requests and wrong codes.
     app.clear_cookies();
