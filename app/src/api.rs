@@ -181,33 +181,27 @@ fn account_view(a: crate::auth::AccountOverview) -> AccountView {
 #[cfg(feature = "ssr")]
 fn activity_view(e: crate::auth::ActivityEntry) -> ActivityView {
     use crate::auth::{AuditKind, ENDED_ELSEWHERE, REPLACED, utc_date_time};
-    {
-        {
-            let detail = e.detail.as_deref().unwrap_or("");
-            let what = match e.kind {
-                AuditKind::CodeSent if detail == "sms" => "Sign-in code sent by text message".to_owned(),
-                AuditKind::CodeSent => "Sign-in code sent by email".to_owned(),
-                AuditKind::DeliveryFailed => "A sign-in code could not be delivered".to_owned(),
-                AuditKind::RateLimited => "A request was refused: too many in a short time".to_owned(),
-                AuditKind::VerificationFailed => "Wrong code entered".to_owned(),
-                AuditKind::ChallengeBurned => "A code stopped working after too many wrong tries".to_owned(),
-                AuditKind::DestinationLocked => "Sign-in locked for a while after too many wrong codes".to_owned(),
-                AuditKind::SignedIn if detail == "link" => "Signed in with the email's link".to_owned(),
-                AuditKind::SignedIn => "Signed in with a code".to_owned(),
-                AuditKind::SignedOut if detail.is_empty() => "Signed out".to_owned(),
-                AuditKind::SignedOut if detail == ENDED_ELSEWHERE => {
-                    "A session was ended from another browser".to_owned()
-                }
-                AuditKind::SignedOut if detail == REPLACED => "Signed in again in the same browser".to_owned(),
-                AuditKind::SignedOut => format!("Signed out everywhere else ({detail})"),
-                // The host came through a proxy from a request URL: the
-                // audit trail has it, the page keeps to our own words.
-                AuditKind::AccessRefused => "This account was refused entry to an app".to_owned(),
-            };
-            let from = crate::auth::where_from(e.ip.as_deref(), e.browser.as_deref());
-            ActivityView { what, when: utc_date_time(e.at), from }
-        }
-    }
+    let detail = e.detail.as_deref().unwrap_or("");
+    let what = match e.kind {
+        AuditKind::CodeSent if detail == "sms" => "Sign-in code sent by text message".to_owned(),
+        AuditKind::CodeSent => "Sign-in code sent by email".to_owned(),
+        AuditKind::DeliveryFailed => "A sign-in code could not be delivered".to_owned(),
+        AuditKind::RateLimited => "A request was refused: too many in a short time".to_owned(),
+        AuditKind::VerificationFailed => "Wrong code entered".to_owned(),
+        AuditKind::ChallengeBurned => "A code stopped working after too many wrong tries".to_owned(),
+        AuditKind::DestinationLocked => "Sign-in locked for a while after too many wrong codes".to_owned(),
+        AuditKind::SignedIn if detail == "link" => "Signed in with the email's link".to_owned(),
+        AuditKind::SignedIn => "Signed in with a code".to_owned(),
+        AuditKind::SignedOut if detail.is_empty() => "Signed out".to_owned(),
+        AuditKind::SignedOut if detail == ENDED_ELSEWHERE => "A session was ended from another browser".to_owned(),
+        AuditKind::SignedOut if detail == REPLACED => "Signed in again in the same browser".to_owned(),
+        AuditKind::SignedOut => format!("Signed out everywhere else ({detail})"),
+        // The host came through a proxy from a request URL: the
+        // audit trail has it, the page keeps to our own words.
+        AuditKind::AccessRefused => "This account was refused entry to an app".to_owned(),
+    };
+    let from = crate::auth::where_from(e.ip.as_deref(), e.browser.as_deref());
+    ActivityView { what, when: utc_date_time(e.at), from }
 }
 
 #[server(prefix = "/api", endpoint = "current_user")]

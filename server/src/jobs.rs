@@ -52,29 +52,17 @@ pub fn spawn_session_listener(database_url: String, auth: Arc<app::web::Auth>) {
                         tracing::info!(
                             "listening for sessions ended on other instances (forward-auth session cache on)"
                         );
-                        loop {
-                            // `try_recv` returns Ok(None) when the connection
-                            // was lost (and reconnects on the next call):
-                            // whatever was said meanwhile is lost with it.
-                            match listener.try_recv().await {
-                                Ok(Some(_)) => cache().clear(),
-                                Ok(None) => {
-                                    cache().set_enabled(false);
-                                    tracing::warn!(
-                                        "lost the database connection that hears of ended sessions: forward-auth \
-                                         checks ask the database until it is back"
-                                    );
-                                    match listener.listen(app::store::SESSIONS_ENDED_CHANNEL).await {
-                                        Ok(()) => {
-                                            cache().clear();
-                                            cache().set_enabled(true);
-                                        }
-                                        Err(_) => break,
-                                    }
-                                }
-                                Err(_) => break,
-                            }
+                        // `try_recv` returns Ok(None) when the connection was
+                        // lost: whatever was said meanwhile is lost with it,
+                        // so the cache goes off and the listener starts over.
+                        while let Ok(Some(_)) = listener.try_recv().await {
+                            cache().clear();
                         }
+                        cache().set_enabled(false);
+                        tracing::warn!(
+                            "lost the database connection that hears of ended sessions: forward-auth checks ask \
+                             the database until it is back"
+                        );
                     }
                     Err(e) => tracing::warn!(error = %e, "could not listen for ended sessions"),
                 },

@@ -30,9 +30,7 @@ impl HostPattern {
     pub fn matches(&self, host: &str) -> bool {
         match self {
             HostPattern::Exact(h) => host == h,
-            HostPattern::Under(domain) => {
-                host.strip_suffix(domain.as_str()).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.'))
-            }
+            HostPattern::Under(domain) => crate::domain::is_under(host, domain),
         }
     }
 }
@@ -179,11 +177,16 @@ impl AccessRules {
 
 /// Refusals already in the audit trail: a browser that keeps asking for a
 /// page it may not open (a dashboard polling, a reload) would otherwise
-/// write a row per request. One row per session and host per window.
+/// write a row per request. One row per session and host per window, and at
+/// most `HOSTS_PER_SESSION` hosts per session in a window (the host comes
+/// from the request, so a session could otherwise name endless ones).
 pub struct RecentRefusals {
     seen: Mutex<HashMap<(String, String), i64>>,
     window_ms: i64,
 }
+
+/// Distinct hosts one session's refusals are written for in a window.
+const HOSTS_PER_SESSION: usize = 10;
 
 /// More entries than any honest use makes in a window; past it the map
 /// starts over (the worst case is one extra audit row per entry).
@@ -200,6 +203,11 @@ impl RecentRefusals {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let key = (session_id.to_owned(), host.to_owned());
         if seen.get(&key).is_some_and(|&at| now - at < self.window_ms) {
+            return false;
+        }
+        let cutoff = now - self.window_ms;
+        let hosts = seen.iter().filter(|((s, _), at)| s == session_id && **at > cutoff).count();
+        if hosts >= HOSTS_PER_SESSION {
             return false;
         }
         if seen.len() >= REFUSALS_KEPT {
@@ -307,6 +315,9 @@ mod tests {
         assert!(recent.first_in_window("s1", "ops", 1));
         assert!(recent.first_in_window("s2", "wiki", 1));
         assert!(recent.first_in_window("s1", "wiki", 600_000));
+        // A session naming endless hosts gets a bounded number of rows.
+        let written = (0..100).filter(|i| recent.first_in_window("s9", &format!("h{i}"), 700_000)).count();
+        assert_eq!(written, HOSTS_PER_SESSION);
         for i in 0..(REFUSALS_KEPT * 2) {
             recent.first_in_window(&format!("s{i}"), "wiki", 700_000);
         }

@@ -46,8 +46,9 @@ impl AuditKind {
 
     /// Sign-ins and what happened to sessions: the account page lists these
     /// apart from the rest, so that a flood of refused requests can't push
-    /// an intruder's sign-in out of sight.
-    pub const SESSION_EVENTS: [AuditKind; 3] = [AuditKind::SignedIn, AuditKind::SignedOut, AuditKind::AccessRefused];
+    /// an intruder's sign-in out of sight. (Forward-auth refusals are not
+    /// among them: a signed-in person can cause as many as they like.)
+    pub const SESSION_EVENTS: [AuditKind; 2] = [AuditKind::SignedIn, AuditKind::SignedOut];
 
     pub fn is_session_event(self) -> bool {
         Self::SESSION_EVENTS.contains(&self)

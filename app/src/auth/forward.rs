@@ -73,9 +73,10 @@ impl<S: Store> AuthService<S> {
         if let Some(hit) = self.session_cache.get(&hash, now, self.idle_cutoff(now)) {
             return Ok(Some(hit));
         }
+        let since = self.session_cache.generation();
         let found = self.live_session(token).await?;
         if let Some((session, user)) = &found {
-            self.session_cache.put(hash, session.clone(), user.clone(), now);
+            self.session_cache.put(since, hash, session.clone(), user.clone(), now);
         }
         Ok(found)
     }

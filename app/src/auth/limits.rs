@@ -1,7 +1,7 @@
 //! Abuse limits: where they are decided. The ones that stop brute force and
 //! SMS flooding are counted in the database (`crate::store::limits`, through
 //! `LimitStore`) so every instance sees the same counts; which row counts
-//! what is decided here (`send_key`, `failure_key`); the
+//! what is decided here (`send_rows`, `failure_key`); the
 //! per-IP limits here are in-process (governor) and only slow a single
 //! client down.
 
@@ -84,10 +84,13 @@ pub struct SendRow {
 /// - from any other, the address's own row `<allowance>` with the caps,
 ///   and the requesting network's row `from:<network>:<allowance>` with the
 ///   cooldown and its share of the caps: one client network (an IPv4 /24,
-///   an IPv6 /48) can spend at most three quarters of what an address gets
-///   in an hour or a day (always leaving at least one code for everyone
-///   else), and never starts a cooldown for anyone else, so a stranger can
-///   delay an owner's first sign-in but never keep it out.
+///   an IPv6 /48) can spend all of what an address gets in an hour or a day
+///   but a quarter (rounded down, at least one code), which stays for
+///   everyone else, and never starts a cooldown for anyone else. So a
+///   stranger in one network can delay an owner's first sign-in but not
+///   keep it out; one spread over several networks can spend the rest too,
+///   and then only the owner's known browsers get codes until the window
+///   ends.
 pub fn send_rows(allowance: &str, lane: &str, requester: Option<IpAddr>, l: &Limits) -> Vec<SendRow> {
     let cooldown_ms = super::clock::millis(l.resend_cooldown);
     if !lane.is_empty() {
@@ -111,7 +114,7 @@ pub fn send_rows(allowance: &str, lane: &str, requester: Option<IpAddr>, l: &Lim
 }
 
 /// One requesting network's share of an address's allowance: all but a
-/// quarter (at least one code is left for others), and at least one.
+/// quarter, rounded down and at least one (5 → 4, 10 → 8), and at least one.
 fn share(cap: i64) -> i64 {
     (cap - (cap / 4).max(1)).max(1)
 }
@@ -315,17 +318,17 @@ impl IpLimiter {
     /// tests) is not limited.
     pub fn check(&self, ip: Option<IpAddr>) -> Result<(), u64> {
         let Some(ip) = ip else { return Ok(()) };
-        // The network first: a client whose network is over its allowance
-        // spends nothing of its own.
+        // The client first: one address hammering away past its own
+        // allowance spends nothing of its network's, so it can't shut out
+        // its neighbours. Past the bound, a newcomer is counted by its
+        // network alone.
+        let client = client_key(ip);
+        if self.clients.has_room_for(&client) {
+            self.clients.check(&client)?;
+        }
         let network = network_key(ip);
         let network = if self.networks.has_room_for(&network) { network } else { OVERFLOW };
-        self.networks.check(&network)?;
-        let client = client_key(ip);
-        if !self.clients.has_room_for(&client) {
-            // Past the bound, a newcomer is counted by its network alone.
-            return Ok(());
-        }
-        self.clients.check(&client)
+        self.networks.check(&network)
     }
 
     /// Clients and networks with a bucket of their own right now.
@@ -344,7 +347,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strangers_share_half_and_known_browsers_their_own_row() {
+    fn strangers_share_most_and_known_browsers_their_own_row() {
         let l = Limits::default();
         let known = send_rows("jane@example.com", "dev1", Some("192.0.2.1".parse().unwrap()), &l);
         assert_eq!(
@@ -449,6 +452,16 @@ mod tests {
         assert!(l.check(Some(one)).is_err());
         assert!(l.check(Some("203.0.113.10".parse().unwrap())).is_ok(), "its neighbour has its own");
         assert!(l.check(Some("2001:db8:78::1".parse().unwrap())).is_ok(), "another /48 is unaffected");
+        // One address hammering past its own allowance spends nothing of its
+        // network's: its neighbours still get theirs.
+        let l = IpLimiter::new(10, 2, 4);
+        let loud: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..100 {
+            let _ = l.check(Some(loud));
+        }
+        for i in 2..=7 {
+            assert!(l.check(Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, i)))).is_ok(), "neighbour {i}");
+        }
         assert_eq!(key_text(network_key("2001:db8:1:2::5".parse().unwrap())), "2001:db8:1::/48");
         assert_eq!(key_text(client_key("2001:db8:1:2::5".parse().unwrap())), "2001:db8:1:2::/64");
         assert_eq!(key_text(network_key("192.0.2.77".parse().unwrap())), "192.0.2.0/24");

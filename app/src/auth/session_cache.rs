@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::store::{SessionRow, UserRow};
 
@@ -36,13 +36,30 @@ pub struct SessionCache {
     /// Off until (and whenever) sessions ended elsewhere can't be heard of.
     enabled: AtomicBool,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Bumped by every `clear`: a lookup that started before a session
+    /// ended must not put what it read back after the clear.
+    generation: AtomicU64,
 }
+
+/// When a lookup began, as far as the cache is concerned (`SessionCache::generation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation(u64);
 
 impl SessionCache {
     /// `ttl_ms` 0: nothing is remembered. `enabled`: whether it may be
     /// used from the start (see `set_enabled`).
     pub fn new(ttl_ms: i64, enabled: bool) -> Self {
-        Self { ttl_ms, enabled: AtomicBool::new(enabled), entries: Mutex::new(HashMap::new()) }
+        Self {
+            ttl_ms,
+            enabled: AtomicBool::new(enabled),
+            entries: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Taken before a database lookup whose result may be `put`.
+    pub fn generation(&self) -> Generation {
+        Generation(self.generation.load(Ordering::Acquire))
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -63,11 +80,18 @@ impl SessionCache {
         (fresh && live).then(|| (e.session.clone(), e.user.clone()))
     }
 
-    pub fn put(&self, token_hash: String, session: SessionRow, user: UserRow, now: i64) {
+    /// Remembers a lookup that began at `since`, unless a session ended in
+    /// the meantime (its row may be the one that ended).
+    pub fn put(&self, since: Generation, token_hash: String, session: SessionRow, user: UserRow, now: i64) {
         if self.ttl_ms == 0 || !self.enabled.load(Ordering::Acquire) {
             return;
         }
         let mut entries = self.entries();
+        // Checked under the lock `clear` takes too: a clear either ran
+        // before (and bumped the generation) or runs after (and removes it).
+        if self.generation.load(Ordering::Acquire) != since.0 {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             let cutoff = now - self.ttl_ms;
             entries.retain(|_, e| e.fetched_at > cutoff);
@@ -78,9 +102,12 @@ impl SessionCache {
         entries.insert(token_hash, Entry { session, user, fetched_at: now });
     }
 
-    /// Some session ended: nothing remembered is trusted any more.
+    /// Some session ended: nothing remembered is trusted any more, and no
+    /// lookup already under way may put its row back.
     pub fn clear(&self) {
-        self.entries().clear();
+        let mut entries = self.entries();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
     }
 
     /// Whether ended sessions can be heard of: off empties the cache and
@@ -125,14 +152,14 @@ mod tests {
     fn remembers_for_its_time_and_only_what_is_live() {
         let cache = SessionCache::new(1000, true);
         let (s, u) = rows(10_000, 500);
-        cache.put("t".into(), s, u, 1000);
+        cache.put(cache.generation(), "t".into(), s, u, 1000);
         assert!(cache.get("t", 1999, 0).is_some());
         assert!(cache.get("t", 2000, 0).is_none(), "older than its time");
         assert!(cache.get("t", 999, 0).is_none(), "a clock that went back trusts nothing");
         assert!(cache.get("other", 1500, 0).is_none());
         // Expiry and the idle timeout are checked on every hit.
         let (s, u) = rows(1500, 500);
-        cache.put("t".into(), s, u, 1000);
+        cache.put(cache.generation(), "t".into(), s, u, 1000);
         assert!(cache.get("t", 1400, 0).is_some());
         assert!(cache.get("t", 1500, 0).is_none(), "expired");
         assert!(cache.get("t", 1400, 500).is_none(), "idle");
@@ -142,18 +169,24 @@ mod tests {
     fn cleared_off_and_zero_remember_nothing() {
         let cache = SessionCache::new(1000, true);
         let (s, u) = rows(10_000, 500);
-        cache.put("t".into(), s.clone(), u.clone(), 1000);
+        cache.put(cache.generation(), "t".into(), s.clone(), u.clone(), 1000);
         cache.clear();
         assert!(cache.get("t", 1001, 0).is_none());
-        cache.put("t".into(), s.clone(), u.clone(), 1000);
+        cache.put(cache.generation(), "t".into(), s.clone(), u.clone(), 1000);
         cache.set_enabled(false);
         assert!(cache.get("t", 1001, 0).is_none());
-        cache.put("t".into(), s.clone(), u.clone(), 1000);
+        cache.put(cache.generation(), "t".into(), s.clone(), u.clone(), 1000);
         assert!(cache.is_empty(), "nothing is kept while off");
         cache.set_enabled(true);
         assert!(cache.get("t", 1001, 0).is_none(), "what was there before going off is gone");
+        // A lookup that began before a session ended puts nothing back.
+        let cache = SessionCache::new(1000, true);
+        let since = cache.generation();
+        cache.clear();
+        cache.put(since, "t".into(), s.clone(), u.clone(), 1000);
+        assert!(cache.get("t", 1001, 0).is_none(), "read before the clear, put after it");
         let none = SessionCache::new(0, true);
-        none.put("t".into(), s, u, 1000);
+        none.put(none.generation(), "t".into(), s, u, 1000);
         assert!(none.get("t", 1000, 0).is_none());
     }
 
@@ -162,7 +195,7 @@ mod tests {
         let cache = SessionCache::new(1000, true);
         for i in 0..(MAX_ENTRIES + 10) {
             let (s, u) = rows(10_000, 500);
-            cache.put(format!("t{i}"), s, u, 1000);
+            cache.put(cache.generation(), format!("t{i}"), s, u, 1000);
         }
         assert!(cache.len() <= MAX_ENTRIES);
     }

@@ -162,6 +162,7 @@ impl<S: Store> AuthService<S> {
         shown: &str,
         ctx: &RequestContext,
     ) -> Result<NewSession, AuthError> {
+        self.ip_limited(IpAction::Verify, ctx).await?;
         if self.store.link_view(&link.hash(), self.clock.now_ms()).await?.is_none() {
             return Err(AuthError::LinkUnusable);
         }
@@ -169,7 +170,6 @@ impl<S: Store> AuthService<S> {
             tracing::warn!(ip = ?ctx.client_ip, "the sign-in link in the cookie is not the one its page showed");
             return Err(AuthError::LinkChanged);
         }
-        self.ip_limited(IpAction::Verify, ctx).await?;
         self.open_session(ChallengeKey::Link(&link.hash()), SignInMethod::Link, ctx)
             .await?
             .ok_or(AuthError::LinkUnusable)

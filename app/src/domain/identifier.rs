@@ -71,6 +71,15 @@ impl EmailAddress {
         Ok(Self(format!("{}@{domain}", user.to_lowercase())))
     }
 
+    /// An address as the database holds it: anything with an `@` and
+    /// something on each side of it (see `Identifier::from_stored`).
+    fn stored(value: &str) -> Result<Self, IdentifierError> {
+        match value.rsplit_once('@') {
+            Some((user, domain)) if !user.is_empty() && !domain.is_empty() => Ok(Self(value.to_owned())),
+            _ => Err(IdentifierError::InvalidEmail),
+        }
+    }
+
     /// `j•••@example.com`: enough to recognise, not enough to harvest. Split
     /// at the last `@` (the one that separates the domain).
     pub fn masked(&self) -> String {
@@ -237,10 +246,13 @@ impl Identifier {
         }
     }
 
-    /// Rebuilds an identifier from its stored, already-normalised form.
+    /// Rebuilds an identifier from its stored, already-normalised form. An
+    /// email address is taken as stored (it was parsed when it was stored,
+    /// perhaps under older, looser rules: refusing it now would lock its
+    /// account out of every page instead of letting it sign in as before).
     pub fn from_stored(channel: Channel, value: &str) -> Result<Self, IdentifierError> {
         match channel {
-            Channel::Email => EmailAddress::parse(value).map(Identifier::Email),
+            Channel::Email => EmailAddress::stored(value).map(Identifier::Email),
             Channel::Sms => PhoneNumber::parse(value, None).map(Identifier::Phone),
         }
     }

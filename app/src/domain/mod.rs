@@ -31,6 +31,6 @@ pub use device::{DeviceCookie, DeviceEntry};
 #[cfg(feature = "ssr")]
 pub use identifier::{EmailAddress, Identifier, IdentifierError, PhoneNumber};
 #[cfg(feature = "ssr")]
-pub use return_to::{MAX_RETURN_LEN, RETURN_TO_CASES, ReturnRules, ReturnTo};
+pub use return_to::{MAX_RETURN_LEN, RETURN_TO_CASES, ReturnRules, ReturnTo, is_loopback_host, is_under};
 #[cfg(feature = "ssr")]
 pub use token::{ChallengeId, LinkToken, SessionToken, TokenError, random_id, to_hex};

@@ -112,15 +112,20 @@ impl ReturnRules {
         if host.ends_with('.') || (host.parse::<std::net::IpAddr>().is_ok() && host != self.public_host) {
             return false;
         }
-        host == self.public_host
-            || self.cookie_domain.as_deref().is_some_and(|d| {
-                host == d || host.strip_suffix(d).is_some_and(|sub| sub.ends_with('.') && sub.len() > 1)
-            })
+        host == self.public_host || self.cookie_domain.as_deref().is_some_and(|d| host == d || is_under(host, d))
     }
 }
 
-fn is_loopback_host(host: &str) -> bool {
+/// `localhost` or a loopback address (a host, without a port or brackets).
+pub fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether `host` is a host under `domain` (at any depth), not `domain`
+/// itself: `wiki.example.com` and `a.b.example.com` are under
+/// `example.com`, `evilexample.com` and `.example.com` are not.
+pub fn is_under(host: &str, domain: &str) -> bool {
+    host.strip_suffix(domain).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.'))
 }
 
 /// Every case of the return rules, for the rules of a deployment at

@@ -72,8 +72,9 @@ impl TrustedProxies {
     }
 }
 
-/// An IPv4 peer on a dual-stack socket arrives as `::ffff:a.b.c.d`.
-fn canonical(ip: IpAddr) -> IpAddr {
+/// An address as itself: an IPv4 peer on a dual-stack socket arrives as
+/// `::ffff:a.b.c.d`.
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,

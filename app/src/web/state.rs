@@ -64,13 +64,14 @@ pub fn request_context() -> RequestContext {
         let ConnectInfo(peer) = p.extensions.get::<ConnectInfo<SocketAddr>>()?;
         Some(proxies.client_ip(peer.ip(), &p.headers))
     });
-    let user_agent = parts
-        .as_ref()
-        .and_then(|p| p.headers.get(USER_AGENT))
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(256).collect());
+    let user_agent = parts.as_ref().and_then(|p| user_agent_in(&p.headers));
     let device = cookie_value(DEVICE_COOKIE).and_then(|v| DeviceCookie::parse(&v).ok());
     RequestContext { client_ip, user_agent, device, session: session_token(), pending: super::pending_challenge_id() }
+}
+
+/// The request's User-Agent, cut to a length worth keeping.
+pub fn user_agent_in(headers: &http::HeaderMap) -> Option<String> {
+    headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect())
 }
 
 /// A plain form post (no JavaScript) must get its 302 back to the page, so

@@ -22,6 +22,7 @@ use app::domain::{EmailAddress, PhoneNumber};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::helpers::is_dns_label;
 use super::{ConfigError, Source, err};
 
 const VAR: &str = "PASSCODE_ACCESS_FILE";
@@ -111,14 +112,7 @@ fn host_pattern(raw: &str) -> Result<HostPattern, String> {
         Some(rest) => (true, rest),
         None => (false, lower.as_str()),
     };
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    };
-    if name.is_empty() || !name.split('.').all(label_ok) {
+    if name.is_empty() || !name.split('.').all(is_dns_label) {
         return Err(format!(
             "host {raw:?} is not a host name: write it like wiki.example.com, or *.example.com for every host \
              under example.com (no scheme, port or path)"

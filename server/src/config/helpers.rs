@@ -88,6 +88,15 @@ pub(super) fn config_url(var: &'static str, raw: &str, rule: &UrlRule) -> Result
     Ok(url)
 }
 
+/// One label of a DNS name: letters, digits and inner hyphens, at most 63.
+pub(super) fn is_dns_label(l: &str) -> bool {
+    !l.is_empty()
+        && l.len() <= 63
+        && !l.starts_with('-')
+        && !l.ends_with('-')
+        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// Whether a URL's host is this machine: `localhost`, 127.0.0.0/8 or ::1.
 pub fn is_loopback(url: &url::Url) -> bool {
     match url.host() {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use app::web::{ForwardedHeader, TrustedProxies};
 use leptos::config::LeptosOptions;
 
-use super::helpers::{UrlRule, config_url, parse, ranged};
+use super::helpers::{UrlRule, config_url, is_dns_label, parse, ranged};
 use super::{ConfigError, Source, err};
 
 #[derive(Debug, Clone)]
@@ -107,17 +107,12 @@ fn cookie_domain(src: &dyn Source, public_url: &url::Url) -> Result<Option<Strin
     const VAR: &str = "PASSCODE_COOKIE_DOMAIN";
     let Some(raw) = src.get(VAR) else { return Ok(None) };
     let domain = raw.trim().trim_start_matches('.').to_ascii_lowercase();
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    };
-    if domain.parse::<std::net::IpAddr>().is_ok() || !domain.contains('.') || !domain.split('.').all(label_ok) {
+    if domain.parse::<std::net::IpAddr>().is_ok() || !domain.contains('.') || !domain.split('.').all(is_dns_label) {
         return Err(err(
             VAR,
             format!(
-                "expected a domain name like example.com that your sign-in page and your apps share, got {raw:?}                  (an IP address or a single label such as com can't carry a cookie for several sites)"
+                "expected a domain name like example.com that your sign-in page and your apps share, got {raw:?} \
+                 (an IP address or a single label such as com can't carry a cookie for several sites)"
             ),
         ));
     }
@@ -126,7 +121,9 @@ fn cookie_domain(src: &dyn Source, public_url: &url::Url) -> Result<Option<Strin
         return Err(err(
             VAR,
             format!(
-                "PASSCODE_PUBLIC_URL's host {host} is not {domain} or under it: the session cookie for {domain}                  would never reach the sign-in page. Set PASSCODE_PUBLIC_URL to a host under {domain}                  (like https://login.{domain}) or PASSCODE_COOKIE_DOMAIN to a domain it is under"
+                "PASSCODE_PUBLIC_URL's host {host} is not {domain} or under it: the session cookie for {domain} \
+                 would never reach the sign-in page. Set PASSCODE_PUBLIC_URL to a host under {domain} \
+                 (like https://login.{domain}) or PASSCODE_COOKIE_DOMAIN to a domain it is under"
             ),
         ));
     }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
-use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, USER_AGENT};
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 use app::auth::{Access, RequestContext, Visitor, escape_html};
@@ -159,7 +159,7 @@ async fn answer(contract: Contract, state: &ForwardAuth, peer: SocketAddr, heade
     };
     let ctx = RequestContext {
         client_ip: Some(app.proxies.client_ip(peer.ip(), headers)),
-        user_agent: headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect()),
+        user_agent: app::web::user_agent_in(headers),
         ..RequestContext::default()
     };
     let token = app.session_cookie.token_in(headers);

@@ -8,18 +8,20 @@ use http::StatusCode;
 
 use app::auth::escape_html;
 use app::delivery::OutboxEntry;
-use app::web::AppState;
+use app::web::{AppState, ForwardedHeader};
 
 const SHOWN: i64 = 50;
 
 /// The outbox shows every code, so only to this machine, asked directly: the
-/// TCP peer must be a loopback address, the `Host` a loopback name, and no
-/// forwarding header present. Anything else gets the answer an unknown page
-/// gets. Development rules already require a loopback listener; this also
-/// covers a proxy on this machine that nobody told us about, including one
-/// that adds no forwarding header (nginx's bare `proxy_pass` sends its own
-/// connection from 127.0.0.1, but the browser's `Host`, or its own upstream
-/// name, never a loopback one unless the person typed it).
+/// TCP peer must be a loopback address, the `Host` a loopback name, HTTP/1.1
+/// or newer, and no forwarding header present. Anything else gets the answer
+/// an unknown page gets. These catch the usual proxies on this machine that
+/// nobody told us about (nginx's bare `proxy_pass` speaks HTTP/1.0; most
+/// pass the browser's `Host` on), not every one: a tunnel that copies bytes
+/// (`ssh -R`, a TCP-mode balancer) looks exactly like this machine, and a
+/// client behind it can write `Host: localhost`. What keeps the outbox off
+/// the internet is that development rules need a loopback listener and a
+/// loopback public URL, and a proxy in front means production rules.
 pub async fn direct_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     if !is_direct(&req) {
         tracing::warn!("refused the dev outbox to a request that did not come straight from this machine");
@@ -29,11 +31,10 @@ pub async fn direct_only(req: axum::extract::Request, next: axum::middleware::Ne
 }
 
 fn is_direct(req: &axum::extract::Request) -> bool {
-    const FORWARDING: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
     let peer_is_local = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .is_some_and(|c| super::forwarding::is_loopback_peer(c.0.ip()));
+        .is_some_and(|c| app::web::client_ip::canonical(c.0.ip()).is_loopback());
     let host = req.headers().get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
     // HTTP/1.0 is what nginx speaks to its upstreams unless told otherwise
     // (with its own Host, 127.0.0.1:PORT); no browser does.
@@ -41,10 +42,11 @@ fn is_direct(req: &axum::extract::Request) -> bool {
     peer_is_local
         && browser_http
         && is_loopback_host(host)
-        && !FORWARDING.iter().any(|h| req.headers().contains_key(*h))
+        && !ForwardedHeader::ALL.iter().any(|h| req.headers().contains_key(h.name()))
 }
 
-/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+/// A `Host` header that names this machine: `localhost`, `127.x.y.z` or
+/// `[::1]`, with or without a port.
 fn is_loopback_host(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
@@ -52,7 +54,7 @@ fn is_loopback_host(host: &str) -> bool {
             .rsplit_once(':')
             .map_or(host, |(name, port)| if port.chars().all(|c| c.is_ascii_digit()) { name } else { host }),
     };
-    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    app::domain::is_loopback_host(name)
 }
 
 #[cfg(test)]

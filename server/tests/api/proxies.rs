@@ -364,6 +364,44 @@ async fn refuses_by_the_rules(client: &reqwest::Client, app: &TestApp, domain: &
     let page = res.text().await.unwrap();
     assert!(page.contains(&who), "{domain}: {page}");
     assert!(page.contains("Sign in with another address"), "{domain}: {page}");
+    // A full URL in the request line names the wiki, a Host header names an
+    // app this person may open: the proxy serves the wiki, so the question
+    // must be about the wiki.
+    let request = format!(
+        "GET https://wiki.{domain}:{port}/secret HTTP/1.1\r\nHost: grafana.{domain}:{port}\r\n\
+         Cookie: {session}\r\nAccept: text/html\r\nConnection: close\r\n\r\n"
+    );
+    let status = raw_tls(port, &format!("wiki.{domain}"), request).await;
+    assert!(status.starts_with("HTTP/1.1 403"), "{domain}: the wiki answered {status:?} for a Host naming another app");
+    // The forward-auth endpoints are not the world's to ask.
+    for path in ["/auth/forward", "/auth/request"] {
+        let res = client.get(format!("https://login.{domain}:{port}{path}")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{domain}{path}");
+    }
+}
+
+/// Sends `request` as it is over TLS to the proxy (openssl s_client), for
+/// what an HTTP library won't send; returns the status line.
+async fn raw_tls(port: u16, server_name: &str, request: String) -> String {
+    let server_name = server_name.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut child = Command::new("openssl")
+            .args(["s_client", "-quiet", "-ign_eof", "-connect", &format!("127.0.0.1:{port}")])
+            .args(["-servername", &server_name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl runs");
+        child.stdin.take().unwrap().write_all(request.as_bytes()).unwrap();
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        let _ = child.wait();
+        out.lines().next().unwrap_or_default().to_owned()
+    })
+    .await
+    .unwrap()
 }
 
 /// Only eve is kept out of the wiki; the grafana host takes anyone.
