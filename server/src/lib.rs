@@ -120,7 +120,9 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         jobs::spawn_session_listener(config.database.url.clone(), auth.clone());
     }
     log_client_addresses(config);
-    if config.auth.sms_enabled && config.auth.sms_countries.is_none() {
+    // A real provider only: texts to the development outbox cost nothing.
+    let paid_texts = matches!(config.sms.provider, SmsProvider::Twilio { .. } | SmsProvider::Webhook { .. });
+    if paid_texts && config.auth.sms_countries.is_none() {
         tracing::warn!(
             "text messages may go to every country: anyone can make you pay for texts to premium-rate ranges \
              abroad (SMS pumping). Set PASSCODE_SMS_COUNTRIES to the calling codes you serve, or \
