@@ -106,20 +106,7 @@ pub async fn account() -> Result<Option<AccountView>, AppError> {
     let state = app_state()?;
     let Some(token) = session_token() else { return Ok(None) };
     let overview = state.auth.account(&token).await.map_err(fail)?;
-    Ok(overview.map(|a| {
-        // Apps behind the same proxy as the sign-in page: its scheme, and its
-        // port when that is not the scheme's own.
-        let public = url::Url::parse(&state.auth.settings().public_url).ok();
-        let scheme = public.as_ref().map_or("https", |u| u.scheme()).to_owned();
-        let port = public.as_ref().and_then(url::Url::port).map(|p| format!(":{p}")).unwrap_or_default();
-        let apps = state
-            .auth
-            .hosts_for(a.user.identifier.as_ref(), a.user.identifier.channel())
-            .into_iter()
-            .map(|host| format!("{scheme}://{host}{port}/"))
-            .collect();
-        AccountView { apps, ..account_view(a) }
-    }))
+    Ok(overview.map(|a| account_view(&state, a)))
 }
 
 /// Ends another session of this account (`id`: its public handle).
@@ -150,8 +137,19 @@ pub async fn end_other_sessions() -> Result<(), AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn account_view(a: crate::auth::AccountOverview) -> AccountView {
+fn account_view(state: &crate::web::AppState, a: crate::auth::AccountOverview) -> AccountView {
     use crate::auth::utc_date_time;
+    // Apps behind the same proxy as the sign-in page: its scheme, and its
+    // port when that is not the scheme's own.
+    let public = url::Url::parse(&state.auth.settings().public_url).ok();
+    let scheme = public.as_ref().map_or("https", |u| u.scheme());
+    let port = public.as_ref().and_then(url::Url::port).map(|p| format!(":{p}")).unwrap_or_default();
+    let apps = state
+        .auth
+        .hosts_for(a.user.identifier.as_ref(), a.user.identifier.channel())
+        .into_iter()
+        .map(|host| format!("{scheme}://{host}{port}/"))
+        .collect();
     let sessions = a
         .sessions
         .into_iter()
@@ -173,7 +171,7 @@ fn account_view(a: crate::auth::AccountOverview) -> AccountView {
         sessions,
         sign_ins,
         activity,
-        apps: Vec::new(),
+        apps,
     }
 }
 
