@@ -185,17 +185,52 @@ mod browser {
 /// (`PublicKeyCredential.parse…OptionsFromJSON` and `toJSON`, in Chrome 129,
 /// Firefox 119 and Safari 18.4): the options go from the server's JSON to
 /// `navigator.credentials` and the answer back as JSON, so no WebAuthn
-/// types or base64 code ship in the wasm. Calls go through `Reflect`, for
-/// the same reason.
+/// types or base64 code ship in the wasm. Written for size, as the rest:
+/// the browser functions are imported one by one (a call is a few bytes of
+/// wasm; its name lives in the loader script), and each step is a callback
+/// on the browser's own promises through one closure type rather than a
+/// Rust `async` block (an executor, futures and a closure type per step
+/// cost the sign-in page several KB).
 #[cfg(feature = "hydrate")]
 mod passkey {
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
 
-    use js_sys::{Array, Function, JSON, Object, Promise, Reflect};
+    use js_sys::{JSON, Object, Promise, Reflect};
     use leptos::prelude::*;
-    use leptos::wasm_bindgen::{JsCast, JsValue, closure::Closure};
-    use wasm_bindgen_futures::JsFuture;
+    use leptos::wasm_bindgen::{self, JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
     use web_sys::Element;
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_namespace = PublicKeyCredential, js_name = parseRequestOptionsFromJSON, catch)]
+        fn parse_request(options: &JsValue) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(js_namespace = PublicKeyCredential, js_name = parseCreationOptionsFromJSON, catch)]
+        fn parse_creation(options: &JsValue) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(js_namespace = PublicKeyCredential, js_name = isConditionalMediationAvailable, catch)]
+        fn conditional_available() -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = PublicKeyCredential, js_name = isUserVerifyingPlatformAuthenticatorAvailable, catch)]
+        fn platform_available() -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["navigator", "credentials"], js_name = get, catch)]
+        fn credentials_get(options: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_namespace = ["navigator", "credentials"], js_name = create, catch)]
+        fn credentials_create(options: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_name = fetch, catch)]
+        fn fetch_with(url: &str, init: &JsValue) -> Result<Promise, JsValue>;
+        #[wasm_bindgen(js_name = AbortController)]
+        type AbortController;
+        #[wasm_bindgen(constructor, js_class = AbortController, catch)]
+        fn new() -> Result<AbortController, JsValue>;
+        #[wasm_bindgen(method, getter, js_class = AbortController)]
+        fn signal(this: &AbortController) -> JsValue;
+        #[wasm_bindgen(method, js_class = AbortController)]
+        fn abort(this: &AbortController);
+        type FetchResponse;
+        #[wasm_bindgen(method, getter)]
+        fn ok(this: &FetchResponse) -> bool;
+        #[wasm_bindgen(method, catch)]
+        fn json(this: &FetchResponse) -> Result<Promise, JsValue>;
+    }
 
     const NOT_USED: &str =
         "No passkey was used: it was cancelled, or this device has none for this site. You can use a code instead.";
@@ -203,53 +238,68 @@ mod passkey {
     const ALREADY: &str = "This device already has a passkey for this account.";
     const FAILED: &str = "Something went wrong with the passkey. Please try again, or use a code instead.";
 
+    /// How a ceremony ends without leaving the page: the words to show, if
+    /// any.
+    type Report = Rc<dyn Fn(Option<String>)>;
+
     thread_local! {
         /// The autofill request's AbortController, while it waits.
-        static WAITING: RefCell<Option<JsValue>> = const { RefCell::new(None) };
+        static WAITING: RefCell<Option<AbortController>> = const { RefCell::new(None) };
         /// This device has a platform authenticator that verifies its user
         /// (fingerprint, face, screen lock): the passkey offer can be taken.
-        static CAN_MAKE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        static CAN_MAKE: Cell<bool> = const { Cell::new(false) };
     }
 
-    /// Finds out, once the page is up, whether this device could make a
-    /// passkey, so that the offer after a code comes only where it can be
-    /// taken (a browser without such an authenticator would only be asked
-    /// for a security key).
-    pub fn probe() {
-        if !supported() {
-            return;
-        }
-        leptos::task::spawn_local(async {
-            let pkc = get(&window(), "PublicKeyCredential");
-            let available = call(&pkc, "isUserVerifyingPlatformAuthenticatorAvailable", &JsValue::UNDEFINED).await;
-            CAN_MAKE.with(|c| c.set(available.is_ok_and(|v| v.is_truthy())));
-        });
-    }
-
-    pub fn can_make() -> bool {
-        CAN_MAKE.with(std::cell::Cell::get)
-    }
-
+    #[inline(never)]
     fn get(on: &JsValue, key: &str) -> JsValue {
         Reflect::get(on, &JsValue::from_str(key)).unwrap_or_default()
     }
 
+    #[inline(never)]
     fn set(on: &JsValue, key: &str, value: &JsValue) {
         _ = Reflect::set(on, &JsValue::from_str(key), value);
     }
 
-    /// `on[method](arg)`, awaited when it returns a promise.
-    async fn call(on: &JsValue, method: &str, arg: &JsValue) -> Result<JsValue, JsValue> {
-        let f: Function = get(on, method).dyn_into()?;
-        let out = f.call1(on, arg)?;
-        match out.dyn_into::<Promise>() {
-            Ok(p) => JsFuture::from(p).await,
-            Err(v) => Ok(v),
+    /// `ok` with what the promise resolves to, or `err` with why not (or
+    /// why there was no promise).
+    fn then(
+        promise: Result<Promise, JsValue>,
+        ok: impl FnOnce(JsValue) + 'static,
+        err: impl FnOnce(JsValue) + 'static,
+    ) {
+        match promise {
+            Ok(p) => settle(&p, Box::new(ok), Box::new(err)),
+            Err(e) => err(e),
         }
     }
 
+    /// Every callback goes through this one closure type: wasm-bindgen
+    /// writes glue for each closure type it is given, and for one `dyn`
+    /// type only once.
+    #[inline(never)]
+    fn settle(promise: &Promise, ok: Box<dyn FnOnce(JsValue)>, err: Box<dyn FnOnce(JsValue)>) {
+        let once = |f: Box<dyn FnOnce(JsValue)>| {
+            let mut f = Some(f);
+            Closure::<dyn FnMut(JsValue)>::new(move |v| {
+                if let Some(f) = f.take() {
+                    f(v)
+                }
+            })
+        };
+        let (ok, err) = (once(ok), once(err));
+        _ = promise.then2(&ok, &err);
+        // Freed by the browser's garbage collector with the promise.
+        _ = (ok.into_js_value(), err.into_js_value());
+    }
+
+    #[inline(never)]
     fn element(id: &str) -> Option<Element> {
         document().get_element_by_id(id)
+    }
+
+    #[inline(never)]
+    fn go_to(url: &str) {
+        _ = window().location().assign(url);
     }
 
     /// WebAuthn with its JSON helpers.
@@ -259,40 +309,53 @@ mod passkey {
             && get(&pkc, "parseCreationOptionsFromJSON").is_function()
     }
 
+    /// Finds out, once the page is up, whether this device could make a
+    /// passkey, so that the offer after a code comes only where it can be
+    /// taken (a browser without such an authenticator would only be asked
+    /// for a security key).
+    pub fn probe() {
+        if supported() {
+            then(platform_available(), |v| CAN_MAKE.with(|c| c.set(v.is_truthy())), |_| {});
+        }
+    }
+
+    pub fn can_make() -> bool {
+        CAN_MAKE.with(Cell::get)
+    }
+
     pub fn start() {
         let Some(panel) = element("passkey") else { return };
         if !supported() {
             return;
         }
         _ = panel.remove_attribute("hidden");
-        let mode = panel.get_attribute("data-passkey").unwrap_or_default();
         if let Some(button) = element("passkey-button") {
-            let m = mode.clone();
-            let click = Closure::<dyn Fn()>::new(move || leptos::task::spawn_local(run(m.clone(), false)));
+            let click = Closure::<dyn Fn()>::new(move || run(false));
             _ = button.add_event_listener_with_callback("click", click.as_ref().unchecked_ref());
             click.forget();
         }
-        if mode == "sign-in" {
-            leptos::task::spawn_local(async move {
-                let pkc = get(&window(), "PublicKeyCredential");
-                let available = call(&pkc, "isConditionalMediationAvailable", &JsValue::UNDEFINED).await;
-                if available.is_ok_and(|v| v.is_truthy()) {
-                    run(mode, true).await;
-                }
-            });
+        if panel.get_attribute("data-passkey").as_deref() == Some("sign-in") {
+            then(
+                conditional_available(),
+                |v| {
+                    if v.is_truthy() {
+                        run(true)
+                    }
+                },
+                |_| {},
+            );
         }
     }
 
     /// One ceremony. `quietly`: the sign-in page's autofill request, which
     /// waits until a passkey is picked there; the button's own request
     /// cancels it first (a browser runs one at a time).
-    async fn run(mode: String, quietly: bool) {
+    fn run(quietly: bool) {
+        let Some(panel) = element("passkey") else { return };
         let button = element("passkey-button");
         if !quietly {
-            if let Some(waiting) = WAITING.with(|w| w.borrow_mut().take())
-                && let Ok(abort) = get(&waiting, "abort").dyn_into::<Function>()
-            {
-                _ = abort.call0(&waiting);
+            if let Some(waiting) = WAITING.with(|w| w.borrow_mut().take()) {
+                waiting.abort();
             }
             if let Some(b) = &button {
                 if b.has_attribute("aria-disabled") {
@@ -301,80 +364,80 @@ mod passkey {
                 _ = b.set_attribute("aria-disabled", "true");
             }
         }
-        let say = |text: &str| {
+        let say = |text: Option<&str>| {
             if let Some(status) = element("passkey-status") {
-                status.set_text_content(Some(text));
+                status.set_text_content(text);
             }
         };
-        say("");
-        match ceremony(&mode, quietly).await {
-            Ok(go) => {
-                _ = window().location().assign(&go);
-                return;
+        say(None);
+        let report: Report = Rc::new(move |text: Option<String>| {
+            if let Some(text) = text {
+                say(Some(&text));
             }
-            Err(Some(text)) => say(&text),
-            Err(None) => {}
-        }
-        if let (false, Some(b)) = (quietly, &button) {
-            _ = b.remove_attribute("aria-disabled");
-        }
+            if let (false, Some(b)) = (quietly, &button) {
+                _ = b.remove_attribute("aria-disabled");
+            }
+        });
+        let attr = |name: &str| panel.get_attribute(name).unwrap_or_default();
+        let create = attr("data-passkey") == "add";
+        let finish = attr("data-finish");
+        let next = report.clone();
+        post(&attr("data-options"), None, move |answer| ask(answer, create, quietly, finish, next), report);
     }
 
-    /// Where to go next, or what to tell the person (`None`: nothing).
-    async fn ceremony(mode: &str, quietly: bool) -> Result<String, Option<String>> {
-        let panel = element("passkey").ok_or(None)?;
-        let attr = |name: &str| panel.get_attribute(name).unwrap_or_default();
-        let answer = post(&attr("data-options"), None).await?;
+    /// Hands the server's options to the browser, and its answer back.
+    #[inline(never)]
+    fn ask(answer: JsValue, create: bool, quietly: bool, finish: String, report: Report) {
         if let Some(go) = get(&answer, "go").as_string() {
-            return Ok(go);
+            return go_to(&go);
         }
-        let create = mode == "add";
-        let pkc = get(&window(), "PublicKeyCredential");
-        let parse = if create { "parseCreationOptionsFromJSON" } else { "parseRequestOptionsFromJSON" };
-        let public_key = call(&pkc, parse, &get(&answer, "publicKey")).await.map_err(|_| Some(FAILED.to_owned()))?;
+        let public_key = get(&answer, "publicKey");
+        let Ok(public_key) = (if create { parse_creation(&public_key) } else { parse_request(&public_key) }) else {
+            return report(Some(FAILED.to_owned()));
+        };
         let options = Object::new();
         set(&options, "publicKey", &public_key);
         if quietly {
-            let controller = get(&window(), "AbortController")
-                .dyn_into::<Function>()
-                .and_then(|c| Reflect::construct(&c, &Array::new()))
-                .map_err(|_| None)?;
+            let Ok(controller) = AbortController::new() else { return report(None) };
             set(&options, "mediation", &JsValue::from_str("conditional"));
-            set(&options, "signal", &get(&controller, "signal"));
+            set(&options, "signal", &controller.signal());
             WAITING.with(|w| *w.borrow_mut() = Some(controller));
         }
-        let credentials = get(&get(&window(), "navigator"), "credentials");
-        let credential = call(&credentials, if create { "create" } else { "get" }, &options).await.map_err(|e| {
-            let name = get(&e, "name").as_string().unwrap_or_default();
-            if quietly || name == "AbortError" {
-                return None;
-            }
-            Some(
-                if !create {
-                    NOT_USED
-                } else if name == "InvalidStateError" {
-                    ALREADY
-                } else {
-                    NOT_CREATED
+        let asked = if create { credentials_create(&options) } else { credentials_get(&options) };
+        let failed = report.clone();
+        then(
+            asked,
+            move |credential| match JSON::stringify(&credential) {
+                Ok(body) => {
+                    let gone = report.clone();
+                    let arrived = move |answer: JsValue| match get(&answer, "go").as_string() {
+                        Some(go) => go_to(&go),
+                        None => gone(Some(FAILED.to_owned())),
+                    };
+                    post(&finish, Some(&body.into()), arrived, report);
                 }
-                .to_owned(),
-            )
-        })?;
-        let mut finish = attr("data-finish");
-        // Where to go after signing in travels as the form carries it.
-        if let Some(rd) =
-            document().query_selector("input[name=rd]").ok().flatten().and_then(|i| i.get_attribute("value"))
-        {
-            finish.push_str("?rd=");
-            finish.push_str(&String::from(js_sys::encode_uri_component(&rd)));
-        }
-        let body = JSON::stringify(&credential).map_err(|_| Some(FAILED.to_owned()))?;
-        let answer = post(&finish, Some(&body.into())).await?;
-        get(&answer, "go").as_string().ok_or_else(|| Some(FAILED.to_owned()))
+                Err(_) => report(Some(FAILED.to_owned())),
+            },
+            move |e| {
+                let name = get(&e, "name").as_string().unwrap_or_default();
+                let words = if quietly || name == "AbortError" {
+                    None
+                } else if !create {
+                    Some(NOT_USED)
+                } else if name == "InvalidStateError" {
+                    Some(ALREADY)
+                } else {
+                    Some(NOT_CREATED)
+                };
+                failed(words.map(str::to_owned));
+            },
+        );
     }
 
-    /// POSTs to one of our endpoints; its JSON, or its words on failure.
-    async fn post(url: &str, body: Option<&JsValue>) -> Result<JsValue, Option<String>> {
+    /// POSTs to one of our endpoints: `done` gets its JSON (a success, or
+    /// an answer naming where to go first), `report` the words of a failure.
+    #[inline(never)]
+    fn post(url: &str, body: Option<&JsValue>, done: impl FnOnce(JsValue) + 'static, report: Report) {
         let init = Object::new();
         set(&init, "method", &JsValue::from_str("POST"));
         if let Some(body) = body {
@@ -383,15 +446,24 @@ mod passkey {
             set(&init, "headers", &headers);
             set(&init, "body", body);
         }
-        let fetch: Function = get(&window(), "fetch").dyn_into().map_err(|_| None)?;
-        let res = fetch.call2(&window(), &JsValue::from_str(url), &init).map_err(|_| Some(FAILED.to_owned()))?;
-        let res = JsFuture::from(Promise::from(res)).await.map_err(|_| Some(FAILED.to_owned()))?;
-        let json = call(&res, "json", &JsValue::UNDEFINED).await.map_err(|_| Some(FAILED.to_owned()))?;
-        if get(&res, "ok").is_truthy() || get(&json, "go").is_string() {
-            Ok(json)
-        } else {
-            Err(Some(get(&json, "error").as_string().unwrap_or_else(|| FAILED.to_owned())))
-        }
+        let failed = report.clone();
+        then(
+            fetch_with(url, &init),
+            move |res| {
+                let res: FetchResponse = res.unchecked_into();
+                let ok = res.ok();
+                let failed = report.clone();
+                let read = move |json: JsValue| {
+                    if ok || get(&json, "go").is_string() {
+                        done(json)
+                    } else {
+                        report(Some(get(&json, "error").as_string().unwrap_or_else(|| FAILED.to_owned())))
+                    }
+                };
+                then(res.json(), read, move |_| failed(Some(FAILED.to_owned())));
+            },
+            move |_| failed(Some(FAILED.to_owned())),
+        );
     }
 }
 

@@ -64,7 +64,7 @@ pub fn passkeys_on() -> bool {
 pub fn PasskeyPanel(
     mode: &'static str,
     options: &'static str,
-    finish: &'static str,
+    #[prop(into)] finish: String,
     label: &'static str,
     #[prop(default = "primary")] class: &'static str,
     #[prop(optional)] lead: Option<&'static str>,

@@ -65,6 +65,10 @@ pub fn SignIn() -> impl IntoView {
     let current = |yes: bool| yes.then_some("page");
 
     let passkeys = passkeys_on();
+    let passkey_finish = match &rd {
+        Some(rd) => format!("{}?rd={}", paths::SIGN_IN, encode_component(rd)),
+        None => paths::SIGN_IN.to_owned(),
+    };
     // The field with the error takes the focus, so a screen reader reads its
     // label, "invalid" and the message (aria-describedby) on arrival.
     let input = if by_phone {
@@ -112,8 +116,11 @@ pub fn SignIn() -> impl IntoView {
                 {rd.clone().map(|rd| view! { <input type="hidden" name="rd" value=rd/> })}
                 <SendCodeButton/>
             </ActionForm>
+            // Where to go after signing in travels with the passkey's answer
+            // as it does with the form.
             {passkeys.then(|| view! {
-                <PasskeyPanel mode="sign-in" options=paths::SIGN_IN_OPTIONS finish=paths::SIGN_IN
+                <PasskeyPanel mode="sign-in" options=paths::SIGN_IN_OPTIONS
+                    finish=passkey_finish.clone()
                     label="Sign in with a passkey" class="secondary" lead="or"/>
             })}
         </Card>
