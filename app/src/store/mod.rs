@@ -45,7 +45,6 @@ mod audit;
 mod challenges;
 mod limits;
 mod maintenance;
-mod passkeys;
 mod sessions;
 
 use sqlx::AnyPool;

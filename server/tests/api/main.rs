@@ -11,7 +11,6 @@ mod helpers;
 mod limits;
 mod operations;
 mod pages;
-mod passkeys;
 mod proxies;
 mod sessions;
 mod sign_in;
