@@ -3,12 +3,12 @@ import * as path from 'path';
 const { launchOptions } = require('./chromium.js');
 const { STAGE } = require('./stage.js');
 
-// Seven real servers, built by `cargo leptos build` before the suite runs:
+// Eight real servers, built by `cargo leptos build` before the suite runs:
 // the main one, one whose codes expire after 3 s for the expiry test, one
 // with a one-second resend cool-down for two browsers of one person, one
 // that trusts a proxy on this machine (strangers from elsewhere), one
 // that sends email over SMTP to maildev (a real SMTP server whose REST API
-// shows what arrived), and two behind real reverse proxies (Caddy and nginx,
+// shows what arrived), one on localhost for passkeys, and two behind real reverse proxies (Caddy and nginx,
 // each in front of two small apps) for forward auth. Each gets a fresh data
 // directory per run.
 const root = path.resolve(__dirname, '..');
@@ -24,6 +24,9 @@ export const SESSIONS = 'http://127.0.0.1:3103';
 // from elsewhere (X-Forwarded-For); a one-second cool-down so the stranger
 // spends what it may within seconds.
 export const GUARDED = 'http://127.0.0.1:3106';
+// Passkeys need a domain name (WebAuthn refuses an IP address): this one is
+// reached as localhost.
+export const PASSKEYS = 'http://localhost:3107';
 // Not maildev's default ports, so a developer's own maildev can keep running.
 const MAILDEV_SMTP = 1125;
 export const MAILDEV_WEB = 'http://127.0.0.1:1180';
@@ -116,6 +119,11 @@ export default defineConfig({
       PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION: 'true',
       PASSCODE_RESEND_COOLDOWN_SECS: '1',
     }),
+    // A proof stays fresh for 4 s here, so a test can see it go stale.
+    {
+      ...server(PASSKEYS, 'passkeys', { PASSCODE_FRESH_PROOF_SECS: '4', PASSCODE_RESEND_COOLDOWN_SECS: '1' }),
+      url: 'http://127.0.0.1:3107/sign-in',
+    },
     server(BY_SMTP, 'smtp', {
       PASSCODE_SMTP_URL: `smtp://127.0.0.1:${MAILDEV_SMTP}`,
       PASSCODE_EMAIL_FROM: 'sign-in@passcode.example',

@@ -6,7 +6,9 @@
 //! middleware refuses them first. All use POST (the default encoding).
 
 use crate::domain::AppError;
-pub use crate::domain::{AccountView, ActivityView, LinkView, Notice, PendingView, SessionView, UserView};
+pub use crate::domain::{
+    AccountView, ActivityView, ConfirmView, LinkView, Notice, PasskeyView, PendingView, SessionView, UserView,
+};
 
 #[allow(unused_imports)]
 use leptos::prelude::*;
@@ -25,20 +27,68 @@ fn remember_pending(state: &crate::web::AppState, pending: &crate::auth::Pending
     crate::web::set_pending_cookie(&pending.challenge, seconds_until(state, pending.expires_at) + 3600);
 }
 
-/// Both ways in end here: the session cookie, no pending code left in this
-/// browser, and the page this browser asked to go back to (a checked `rd`)
-/// or the account page.
+/// Both ways in by code end here: the session cookie, no pending code left
+/// in this browser, and the page this browser asked to go back to (a
+/// checked `rd`) or the account page. `webauthn`: the browser said it can
+/// make a passkey (the sign-in button's island adds it to the form); then,
+/// unless this browser has one for the account or said "Not now" lately,
+/// the passkey offer comes first, and the return address waits for it.
 #[cfg(feature = "ssr")]
-fn signed_in(state: &crate::web::AppState, session: &crate::auth::NewSession) {
+async fn signed_in(state: &crate::web::AppState, session: &crate::auth::NewSession, webauthn: bool) {
     use crate::web::*;
     set_session_cookie(&state.session_cookie, &session.token, seconds_until(state, session.expires_at));
     set_device_cookie(&session.device);
     clear_pending_cookie();
+    let offer = webauthn
+        && !passkey_later()
+        && state.auth.offers_passkey(&session.user_id, passkey_here_mark().as_deref()).await.unwrap_or(false);
+    if offer {
+        leptos_axum::redirect(PASSKEY_OFFER_PATH);
+        return;
+    }
+    go_back(state);
+}
+
+/// The passkey ceremonies' endpoints: plain axum handlers
+/// (`server/src/web/passkeys.rs`) that the passkey island posts JSON to.
+pub mod passkey_paths {
+    pub const SIGN_IN_OPTIONS: &str = "/passkeys/sign-in/options";
+    pub const SIGN_IN: &str = "/passkeys/sign-in";
+    pub const ADD_OPTIONS: &str = "/passkeys/add/options";
+    pub const ADD: &str = "/passkeys/add";
+    pub const CONFIRM_OPTIONS: &str = "/passkeys/confirm/options";
+    pub const CONFIRM: &str = "/passkeys/confirm";
+}
+
+/// Where the passkey offer lives (a page).
+pub const PASSKEY_OFFER_PATH: &str = "/passkeys/offer";
+/// Where a signed-in person confirms it's them (a page).
+pub const CONFIRM_PAGE_PATH: &str = "/account/confirm";
+
+/// To the page this browser asked to go back to after signing in, or the
+/// account page.
+#[cfg(feature = "ssr")]
+fn go_back(state: &crate::web::AppState) {
+    use crate::web::*;
     let back = return_to(&state.return_rules);
     clear_return_cookie();
     match back {
         Some(to) => leptos_axum::redirect(to.as_str()),
         None => leptos_axum::redirect("/account"),
+    }
+}
+
+/// A sensitive action that needs a fresh proof goes to the page that takes
+/// one instead of failing: nothing happened, and the page says why.
+#[cfg(feature = "ssr")]
+fn or_confirm_first<T>(outcome: Result<T, crate::auth::AuthError>) -> Result<Option<T>, AppError> {
+    match outcome {
+        Ok(v) => Ok(Some(v)),
+        Err(crate::auth::AuthError::ProofNeeded) => {
+            leptos_axum::redirect(CONFIRM_PAGE_PATH);
+            Ok(None)
+        }
+        Err(e) => Err(crate::web::fail(e)),
     }
 }
 
@@ -76,13 +126,15 @@ pub async fn resend_code() -> Result<u64, AppError> {
     Ok(wait_secs(&state, pending.next_send_at))
 }
 
+/// `webauthn`: set by the button's island when the browser can make a
+/// passkey (see `signed_in`).
 #[server(prefix = "/api", endpoint = "verify_code")]
-pub async fn verify_code(code: String) -> Result<(), AppError> {
+pub async fn verify_code(code: String, #[server(default)] webauthn: bool) -> Result<(), AppError> {
     use crate::web::*;
     let state = app_state()?;
     let challenge = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
     let session = state.auth.verify_code(&challenge, &code, &request_context()).await.map_err(fail)?;
-    signed_in(&state, &session);
+    signed_in(&state, &session, webauthn).await;
     Ok(())
 }
 
@@ -106,18 +158,20 @@ pub async fn account() -> Result<Option<AccountView>, AppError> {
     let state = app_state()?;
     let Some(token) = session_token() else { return Ok(None) };
     let overview = state.auth.account(&token).await.map_err(fail)?;
-    Ok(overview.map(|a| account_view(&state, a)))
+    Ok(overview.map(|a| AccountView { notice: take_notice(), ..account_view(&state, a) }))
 }
 
-/// Ends another session of this account (`id`: its public handle).
+/// Ends another session of this account (`id`: its public handle), after a
+/// fresh proof.
 #[server(prefix = "/api", endpoint = "end_session")]
 pub async fn end_session(id: String) -> Result<(), AppError> {
     use crate::web::*;
     let state = app_state()?;
     let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
-    match state.auth.revoke_session(&token, &id, &request_context()).await.map_err(fail)? {
-        crate::auth::Revoked::Other => leptos_axum::redirect("/account"),
-        crate::auth::Revoked::ThisBrowser => {
+    match or_confirm_first(state.auth.revoke_session(&token, &id, &request_context()).await)? {
+        None => {}
+        Some(crate::auth::Revoked::Other) => leptos_axum::redirect("/account"),
+        Some(crate::auth::Revoked::ThisBrowser) => {
             sign_out_browser(&state.session_cookie);
             leptos_axum::redirect("/sign-in");
         }
@@ -125,13 +179,109 @@ pub async fn end_session(id: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Ends every session of this account but this browser's.
+/// Ends every session of this account but this browser's, after a fresh
+/// proof.
 #[server(prefix = "/api", endpoint = "end_other_sessions")]
 pub async fn end_other_sessions() -> Result<(), AppError> {
     use crate::web::*;
     let state = app_state()?;
     let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
-    state.auth.revoke_other_sessions(&token, &request_context()).await.map_err(fail)?;
+    if or_confirm_first(state.auth.revoke_other_sessions(&token, &request_context()).await)?.is_some() {
+        leptos_axum::redirect("/account");
+    }
+    Ok(())
+}
+
+/// Gives one of the account's passkeys another name.
+#[server(prefix = "/api", endpoint = "rename_passkey")]
+pub async fn rename_passkey(id: String, name: String) -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
+    state.auth.rename_passkey(&token, &id, &name, &request_context()).await.map_err(fail)?;
+    leptos_axum::redirect("/account");
+    Ok(())
+}
+
+/// Removes one of the account's passkeys, after a fresh proof.
+#[server(prefix = "/api", endpoint = "remove_passkey")]
+pub async fn remove_passkey(id: String) -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
+    if or_confirm_first(state.auth.remove_passkey(&token, &id, &request_context()).await)?.is_some() {
+        set_notice(Notice::PasskeyRemoved);
+        leptos_axum::redirect("/account");
+    }
+    Ok(())
+}
+
+/// "Not now" to the passkey offer: not asked again in this browser for 30
+/// days, and on to where the person was going.
+#[server(prefix = "/api", endpoint = "passkey_not_now")]
+pub async fn passkey_not_now() -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    set_passkey_later();
+    go_back(&state);
+    Ok(())
+}
+
+/// The passkey offer page: whom it is for (`None`: not signed in).
+#[server(prefix = "/api", endpoint = "passkey_offer")]
+pub async fn passkey_offer() -> Result<Option<UserView>, AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let Some(token) = session_token() else { return Ok(None) };
+    let user = state.auth.current_user(&token).await.map_err(fail)?;
+    Ok(user.map(|u| UserView { identifier: u.identifier.as_ref().to_owned(), channel: u.identifier.channel() }))
+}
+
+/// The "confirm it's you" page: where a code would go, whether a passkey
+/// can do instead, and whether a code is on its way (`None`: not signed in).
+#[server(prefix = "/api", endpoint = "confirmation")]
+pub async fn confirmation() -> Result<Option<ConfirmView>, AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let Some(token) = session_token() else { return Ok(None) };
+    let Some(overview) = state.auth.account(&token).await.map_err(fail)? else { return Ok(None) };
+    let policy = state.auth.settings().code;
+    let to = &overview.user.identifier;
+    Ok(Some(ConfirmView {
+        masked_destination: to.masked(),
+        channel: to.channel(),
+        has_passkeys: !overview.passkeys.is_empty(),
+        code_sent: confirm_challenge_id().is_some(),
+        code_length: policy.length,
+        numeric: policy.alphabet == crate::domain::CodeAlphabet::Digits,
+    }))
+}
+
+/// Sends a code to the account's own address to confirm it's the owner.
+#[server(prefix = "/api", endpoint = "send_confirmation_code")]
+pub async fn send_confirmation_code() -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
+    // The code this browser asked for to confirm before is the one a new
+    // one retires (never its pending sign-in code).
+    let ctx = crate::auth::RequestContext { pending: confirm_challenge_id(), ..request_context() };
+    let pending = state.auth.send_confirmation_code(&token, &ctx).await.map_err(fail)?;
+    set_confirm_cookie(&pending.challenge, seconds_until(&state, pending.expires_at));
+    leptos_axum::redirect(CONFIRM_PAGE_PATH);
+    Ok(())
+}
+
+/// The confirmation code: the session counts as freshly proved.
+#[server(prefix = "/api", endpoint = "confirm_with_code")]
+pub async fn confirm_with_code(code: String) -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
+    let challenge = confirm_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
+    state.auth.confirm_with_code(&token, &challenge, &code, &request_context()).await.map_err(fail)?;
+    clear_confirm_cookie();
+    set_notice(Notice::Confirmed);
     leptos_axum::redirect("/account");
     Ok(())
 }
@@ -166,12 +316,26 @@ fn account_view(state: &crate::web::AppState, a: crate::auth::AccountOverview) -
         entries.into_iter().map(activity_view).collect()
     };
     let (sign_ins, activity) = (words(a.sign_ins), words(a.activity));
+    let passkeys = a
+        .passkeys
+        .into_iter()
+        .map(|p| PasskeyView {
+            id: p.id,
+            name: p.name,
+            created: utc_date_time(p.created_at),
+            last_used: p.last_used_at.map(utc_date_time),
+        })
+        .collect();
     AccountView {
         user: UserView { identifier: a.user.identifier.as_ref().to_owned(), channel: a.user.identifier.channel() },
         sessions,
         sign_ins,
         activity,
         apps,
+        passkeys,
+        passkeys_enabled: state.auth.passkeys_enabled(),
+        confirmed_until: a.fresh_until.map(|t| format!("until {} UTC", crate::auth::clock_time_utc(t))),
+        notice: None,
     }
 }
 
@@ -189,6 +353,7 @@ fn activity_view(e: crate::auth::ActivityEntry) -> ActivityView {
         AuditKind::ChallengeBurned => "A code stopped working after too many wrong tries".to_owned(),
         AuditKind::DestinationLocked => "Sign-in locked for a while after too many wrong codes".to_owned(),
         AuditKind::SignedIn if detail == "link" => "Signed in with the email's link".to_owned(),
+        AuditKind::SignedIn if detail == "passkey" => "Signed in with a passkey".to_owned(),
         AuditKind::SignedIn => "Signed in with a code".to_owned(),
         AuditKind::SignedOut if detail.is_empty() => "Signed out".to_owned(),
         AuditKind::SignedOut if detail == ENDED_ELSEWHERE => "A session was ended from another browser".to_owned(),
@@ -197,6 +362,13 @@ fn activity_view(e: crate::auth::ActivityEntry) -> ActivityView {
         // The host came through a proxy from a request URL: the
         // audit trail has it, the page keeps to our own words.
         AuditKind::AccessRefused => "This account was refused entry to an app".to_owned(),
+        // Passkey names are the owner's own words (or the maker's).
+        AuditKind::PasskeyAdded => format!("Passkey added: {detail}"),
+        AuditKind::PasskeyRemoved => format!("Passkey removed: {detail}"),
+        AuditKind::PasskeyRenamed => format!("Passkey renamed to {detail}"),
+        AuditKind::PasskeyRefused => format!("A passkey was refused ({detail})"),
+        AuditKind::IdentityConfirmed if detail == "passkey" => "Confirmed it's you with a passkey".to_owned(),
+        AuditKind::IdentityConfirmed => "Confirmed it's you with a code".to_owned(),
     };
     let from = crate::auth::where_from(e.ip.as_deref(), e.browser.as_deref());
     ActivityView { what, when: utc_date_time(e.at), from }
@@ -272,12 +444,12 @@ pub async fn link_destination() -> Result<Option<LinkView>, AppError> {
 /// link is used up. `shown`: which link the page showed (see
 /// `auth::LinkInfo::shown`); the cookie's link must be that one.
 #[server(prefix = "/api", endpoint = "confirm_link")]
-pub async fn confirm_link(#[server(default)] shown: String) -> Result<(), AppError> {
+pub async fn confirm_link(#[server(default)] shown: String, #[server(default)] webauthn: bool) -> Result<(), AppError> {
     use crate::web::*;
     let state = app_state()?;
     let link = link_token().ok_or_else(|| fail(AppError::LinkUnusable))?;
     let session = state.auth.sign_in_with_link(&link, &shown, &request_context()).await.map_err(fail)?;
     clear_link_cookie();
-    signed_in(&state, &session);
+    signed_in(&state, &session, webauthn).await;
     Ok(())
 }

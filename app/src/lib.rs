@@ -69,10 +69,16 @@ impl CspNonce {
 /// script and the wasm; every other page is plain HTML and CSS.
 pub const PAGES_WITH_ISLANDS: &[&str] = &["/", "/sign-in", "/verify", "/sign-in/confirm"];
 
+/// Pages whose only island is the passkey one: they load the script only
+/// where passkeys are on.
+pub const PAGES_WITH_PASSKEY_ISLAND: &[&str] = &["/account", "/account/confirm", "/passkeys/offer"];
+
 fn page_has_islands() -> bool {
     #[cfg(feature = "ssr")]
     {
-        use_context::<http::request::Parts>().is_none_or(|p| PAGES_WITH_ISLANDS.contains(&p.uri.path()))
+        let Some(parts) = use_context::<http::request::Parts>() else { return true };
+        let path = parts.uri.path();
+        PAGES_WITH_ISLANDS.contains(&path) || (PAGES_WITH_PASSKEY_ISLAND.contains(&path) && pages::passkeys_on())
     }
     #[cfg(not(feature = "ssr"))]
     true
@@ -129,6 +135,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=pages::Account ssr=SsrMode::Async/>
                     // Where the email's sign-in link lands (server/src/web/link.rs).
                     <Route path=path!("/sign-in/confirm") view=pages::ConfirmLink ssr=SsrMode::Async/>
+                    // After a sign-in by code, in a browser that can make one.
+                    <Route path=path!("/passkeys/offer") view=pages::PasskeyOffer ssr=SsrMode::Async/>
+                    // A fresh proof before removing passkeys or ending sessions.
+                    <Route path=path!("/account/confirm") view=pages::ConfirmItsYou ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -15,6 +15,14 @@ pub enum AuditKind {
     SignedOut,
     /// Signed in, but the access rules keep the account out of an app.
     AccessRefused,
+    PasskeyAdded,
+    PasskeyRemoved,
+    PasskeyRenamed,
+    /// A passkey's answer was refused (did not verify, or its counter went
+    /// back: perhaps a copied authenticator).
+    PasskeyRefused,
+    /// A session proved itself again (detail: "passkey" or "code").
+    IdentityConfirmed,
 }
 
 impl AuditKind {
@@ -29,10 +37,15 @@ impl AuditKind {
             AuditKind::SignedIn => "signed_in",
             AuditKind::SignedOut => "signed_out",
             AuditKind::AccessRefused => "access_refused",
+            AuditKind::PasskeyAdded => "passkey_added",
+            AuditKind::PasskeyRemoved => "passkey_removed",
+            AuditKind::PasskeyRenamed => "passkey_renamed",
+            AuditKind::PasskeyRefused => "passkey_refused",
+            AuditKind::IdentityConfirmed => "identity_confirmed",
         }
     }
 
-    pub const ALL: [AuditKind; 9] = [
+    pub const ALL: [AuditKind; 14] = [
         AuditKind::CodeSent,
         AuditKind::DeliveryFailed,
         AuditKind::RateLimited,
@@ -42,19 +55,27 @@ impl AuditKind {
         AuditKind::SignedIn,
         AuditKind::SignedOut,
         AuditKind::AccessRefused,
+        AuditKind::PasskeyAdded,
+        AuditKind::PasskeyRemoved,
+        AuditKind::PasskeyRenamed,
+        AuditKind::PasskeyRefused,
+        AuditKind::IdentityConfirmed,
     ];
 
-    /// Sign-ins and what happened to sessions: the account page lists these
-    /// apart from the rest, so that a flood of refused requests can't push
-    /// an intruder's sign-in out of sight. (Forward-auth refusals are not
-    /// among them: a signed-in person can cause as many as they like.)
-    pub const SESSION_EVENTS: [AuditKind; 2] = [AuditKind::SignedIn, AuditKind::SignedOut];
+    /// Sign-ins, what happened to sessions and to the account's passkeys:
+    /// the account page lists these apart from the rest, so that a flood of
+    /// refused requests can't push an intruder's sign-in (or the passkey an
+    /// intruder added) out of sight. (Forward-auth refusals are not among
+    /// them: a signed-in person can cause as many as they like.)
+    pub const SESSION_EVENTS: [AuditKind; 4] =
+        [AuditKind::SignedIn, AuditKind::SignedOut, AuditKind::PasskeyAdded, AuditKind::PasskeyRemoved];
 
     pub fn is_session_event(self) -> bool {
         Self::SESSION_EVENTS.contains(&self)
     }
 
-    /// The kind stored as `s`.
+    /// The kind stored as `s`. (`ALL` is checked against the variants by a
+    /// test below: a kind missing from it could be written but never read.)
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -109,5 +130,37 @@ impl<'a> AuditNote<'a> {
     pub fn user(mut self, user_id: impl Into<String>) -> Self {
         self.user_id = Some(user_id.into());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_in_all_once_and_reads_back() {
+        // Adding a variant breaks this match until it is listed here, and
+        // the count below until it is in ALL.
+        let listed = |k: AuditKind| match k {
+            AuditKind::CodeSent
+            | AuditKind::DeliveryFailed
+            | AuditKind::RateLimited
+            | AuditKind::VerificationFailed
+            | AuditKind::ChallengeBurned
+            | AuditKind::DestinationLocked
+            | AuditKind::SignedIn
+            | AuditKind::SignedOut
+            | AuditKind::AccessRefused
+            | AuditKind::PasskeyAdded
+            | AuditKind::PasskeyRemoved
+            | AuditKind::PasskeyRenamed
+            | AuditKind::PasskeyRefused
+            | AuditKind::IdentityConfirmed => 1,
+        };
+        assert_eq!(AuditKind::ALL.iter().map(|k| listed(*k)).sum::<i32>(), 14);
+        for k in AuditKind::ALL {
+            assert_eq!(AuditKind::parse(k.as_str()), Some(k));
+            assert_eq!(AuditKind::ALL.iter().filter(|o| o.as_str() == k.as_str()).count(), 1);
+        }
     }
 }

@@ -41,6 +41,25 @@ pub enum AuthError {
     LinkUnusable,
     #[error("the sign-in link in this browser is not the one its page showed")]
     LinkChanged,
+    /// The action needs a session that proved itself in the last minutes.
+    #[error("a fresh proof is needed")]
+    ProofNeeded,
+    #[error("passkeys are off")]
+    PasskeysOff,
+    #[error("passkey ceremony expired, used or unknown")]
+    PasskeyCeremonyGone,
+    #[error("passkey not registered")]
+    PasskeyUnknown,
+    #[error("passkey answer refused")]
+    PasskeyRefused,
+    #[error("passkey already registered")]
+    PasskeyAlreadyAdded,
+    #[error("the account has no passkeys")]
+    NoPasskeys,
+    #[error("no such passkey")]
+    NoSuchPasskey,
+    #[error(transparent)]
+    InvalidPasskeyName(#[from] crate::domain::PasskeyNameError),
     /// Hashing had to wait longer than its bound.
     #[error("too many codes being hashed")]
     Busy,
@@ -93,6 +112,15 @@ impl From<AuthError> for AppError {
             ),
             AuthError::LinkUnusable => AppError::LinkUnusable,
             AuthError::LinkChanged => AppError::LinkChanged,
+            AuthError::ProofNeeded => AppError::ProofNeeded,
+            AuthError::PasskeysOff => AppError::PasskeysUnavailable,
+            AuthError::PasskeyCeremonyGone => AppError::PasskeyExpired,
+            AuthError::PasskeyUnknown => AppError::PasskeyUnknown,
+            AuthError::PasskeyRefused => AppError::PasskeyRefused,
+            AuthError::PasskeyAlreadyAdded => AppError::PasskeyAlreadyAdded,
+            AuthError::NoPasskeys => AppError::NoPasskeys,
+            AuthError::NoSuchPasskey => AppError::NoSuchPasskey,
+            AuthError::InvalidPasskeyName(e) => AppError::InvalidPasskeyName(e.to_string()),
             AuthError::Unexpected(cause) => {
                 tracing::error!(error = ?cause, "unexpected failure in the auth core");
                 AppError::Unavailable

@@ -6,19 +6,22 @@
 //!
 //! Where things are decided: codes hashed in `code_hash`, limits in
 //! `limits` (counted through `LimitStore`), sending in `send`, checking in
-//! `verify`, sessions in `sessions`, message words in `message`, who may
+//! `verify`, sessions in `sessions`, passkeys in `passkeys`,
+//! a session proving itself again by code in `confirm`, message words in `message`, who may
 //! open which app behind forward auth in `access` and `forward`.
 
 mod access;
 mod audit;
 mod clock;
 mod code_hash;
+mod confirm;
 mod delivery;
 mod error;
 mod forward;
 mod keys;
 mod limits;
 pub mod message;
+mod passkeys;
 mod refusals;
 mod send;
 mod service;
@@ -38,14 +41,15 @@ pub use forward::{Access, REFUSAL_AUDIT_WINDOW_MS, Visitor};
 pub use keys::{constant_time_eq, keyed_hash};
 pub use limits::{IpLimiter, Limits, SendRow, client_key, failure_key, ip_key, key_text, network_key, send_rows};
 pub use message::{clock_time_utc, escape_html, utc_date_time};
+pub use passkeys::{CEREMONY_MS, CeremonyStart, PasskeySummary};
 pub use service::{
     AuthService, AuthSettings, LINK_PATH, LinkInfo, NewSession, Pending, RequestContext, RequestedFrom, SignedInUser,
 };
 pub use session_cache::SessionCache;
 pub use sessions::{AccountOverview, ActivityEntry, ENDED_ELSEWHERE, REPLACED, Revoked, SessionSummary};
 pub use store::{
-    AuditStore, ChallengeKey, ChallengeState, ChallengeStore, ChallengeView, LimitStore, NewChallenge, NewSessionRow,
-    Reservation, ReservedAttempt, SendClaim, SessionRow, SessionStore, SignInEvent, SignedIn, Store, StoreError,
-    StoreResult, UserRow,
+    AuditStore, CeremonyKind, CeremonyRow, ChallengeKey, ChallengeState, ChallengeStore, ChallengeView, LimitStore,
+    NewCeremony, NewChallenge, NewSessionRow, PasskeyRow, PasskeyStore, Reservation, ReservedAttempt, SendClaim,
+    SessionRow, SessionStore, SignInEvent, SignedIn, Store, StoreError, StoreResult, UserRow,
 };
 pub use user_agent::{describe_user_agent, where_from};

@@ -40,7 +40,7 @@ impl<S: Store> AuthService<S> {
         self.send_new_code(to, ctx).await
     }
 
-    async fn send_new_code(&self, to: Identifier, ctx: &RequestContext) -> Result<Pending, AuthError> {
+    pub(super) async fn send_new_code(&self, to: Identifier, ctx: &RequestContext) -> Result<Pending, AuthError> {
         if to.channel() == Channel::Sms && !self.settings.sms_enabled {
             return Err(AuthError::SmsNotOffered);
         }

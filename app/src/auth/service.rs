@@ -53,6 +53,13 @@ pub struct AuthSettings {
     /// How long a forward-auth check may reuse a session looked up a moment
     /// ago (`PASSCODE_FORWARD_AUTH_CACHE_MS`; zero: never).
     pub forward_auth_cache: Duration,
+    /// Offer passkeys (`PASSCODE_PASSKEYS`); they also need the public URL
+    /// to name a domain.
+    pub passkeys: bool,
+    /// How long a sign-in or a confirmation lets a session remove passkeys
+    /// and end other sessions without proving itself again
+    /// (`PASSCODE_FRESH_PROOF_SECS`).
+    pub fresh_proof: Duration,
 }
 
 impl Default for AuthSettings {
@@ -73,6 +80,8 @@ impl Default for AuthSettings {
             sms_countries: None,
             access: Arc::new(AccessRules::anyone_signed_in()),
             forward_auth_cache: Duration::from_secs(1),
+            passkeys: true,
+            fresh_proof: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -110,6 +119,8 @@ pub struct NewSession {
     pub expires_at: i64,
     /// The browser's device cookie, now naming the address it signed in as.
     pub device: DeviceCookie,
+    /// The account signed in to.
+    pub user_id: String,
 }
 
 /// What the sign-in link's confirmation page shows.
@@ -141,6 +152,9 @@ pub struct SignedInUser {
     pub since: i64,
     /// The public handle of the session that proved it.
     pub session_id: String,
+    /// When the session last proved who it is (a sign-in, a passkey, a new
+    /// code).
+    pub proved_at: i64,
 }
 
 pub struct AuthService<S> {
@@ -164,6 +178,9 @@ pub struct AuthService<S> {
     pub(super) session_cache: SessionCache,
     /// Refusals by the per-IP limits, not yet written.
     refused: RefusalTally,
+    /// The WebAuthn relying party; `None` where passkeys are off (the
+    /// public URL is an IP address, or `PASSCODE_PASSKEYS=false`).
+    pub(super) webauthn: Option<webauthn_rs::prelude::Webauthn>,
 }
 
 impl<S: Store> AuthService<S> {
@@ -183,7 +200,14 @@ impl<S: Store> AuthService<S> {
         let link_page_key = keyed_hash(server_secret, "passcode link page key").into_bytes();
         let refusals = RecentRefusals::new(REFUSAL_AUDIT_WINDOW_MS);
         let session_cache = SessionCache::new(super::clock::millis(settings.forward_auth_cache), true);
+        let webauthn = settings
+            .passkeys
+            .then(|| {
+                super::passkeys::relying_party(&settings.public_url, &settings.public_host, &settings.product_name)
+            })
+            .flatten();
         Self {
+            webauthn,
             store,
             hasher,
             delivery,
@@ -344,6 +368,7 @@ impl IpAction {
 pub(super) enum SignInMethod {
     Code,
     Link,
+    Passkey,
 }
 
 impl SignInMethod {
@@ -351,6 +376,7 @@ impl SignInMethod {
         match self {
             SignInMethod::Code => "code",
             SignInMethod::Link => "link",
+            SignInMethod::Passkey => "passkey",
         }
     }
 }

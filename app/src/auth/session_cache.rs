@@ -143,6 +143,7 @@ mod tests {
                 expires_at,
                 ip: None,
                 browser: None,
+                proved_at: 0,
             },
             UserRow { id: "u".into(), identifier: "a@example.com".into(), channel: Channel::Email, created_at: 0 },
         )

@@ -12,6 +12,7 @@ use super::audit::{AuditEvent, AuditKind};
 use super::clock::millis;
 use super::error::AuthError;
 use super::keys::keyed_hash;
+use super::passkeys::PasskeySummary;
 use super::service::{AuthService, RequestContext, SignedInUser};
 use super::store::{SessionRow, Store, UserRow};
 
@@ -70,6 +71,11 @@ pub struct AccountOverview {
     pub sign_ins: Vec<ActivityEntry>,
     /// Every other security event, newest first.
     pub activity: Vec<ActivityEntry>,
+    /// The account's passkeys, oldest first (none where passkeys are off).
+    pub passkeys: Vec<PasskeySummary>,
+    /// Until when this session may remove passkeys and end others without
+    /// proving itself again (`None`: it must first).
+    pub fresh_until: Option<i64>,
 }
 
 impl<S: Store> AuthService<S> {
@@ -109,7 +115,13 @@ impl<S: Store> AuthService<S> {
         let Some((session, user)) = self.live_session(token).await? else { return Ok(None) };
         let identifier =
             Identifier::from_stored(user.channel, &user.identifier).context("stored identifier no longer parses")?;
-        Ok(Some(SignedInUser { id: user.id, identifier, since: user.created_at, session_id: session.id }))
+        Ok(Some(SignedInUser {
+            id: user.id,
+            identifier,
+            since: user.created_at,
+            session_id: session.id,
+            proved_at: session.proved_at,
+        }))
     }
 
     /// The signed-in account with its live sessions and latest security
@@ -148,7 +160,9 @@ impl<S: Store> AuthService<S> {
         // (which anyone can cause) never push a sign-in out of sight.
         let sign_ins = entries(self.store.recent_events(&user.id, &destination_hash, true, ACTIVITY_SHOWN).await?);
         let activity = entries(self.store.recent_events(&user.id, &destination_hash, false, ACTIVITY_SHOWN).await?);
-        Ok(Some(AccountOverview { user, sessions, sign_ins, activity }))
+        let passkeys = if self.passkeys_enabled() { self.passkey_summaries(&user.id).await? } else { Vec::new() };
+        let fresh_until = Some(user.proved_at + millis(self.settings.fresh_proof)).filter(|until| *until >= now);
+        Ok(Some(AccountOverview { user, sessions, sign_ins, activity, passkeys, fresh_until }))
     }
 
     /// Ends a session of the signed-in account (`id`: its public handle).
@@ -165,6 +179,8 @@ impl<S: Store> AuthService<S> {
             self.sign_out(token, ctx).await?;
             return Ok(Revoked::ThisBrowser);
         }
+        // A stolen session must not be able to shut its owner out.
+        self.require_fresh(&user)?;
         if self.store.revoke_session(&user.id, id).await? {
             self.sessions_ended().await;
             tracing::info!("ended another session of the account");
@@ -176,6 +192,7 @@ impl<S: Store> AuthService<S> {
     /// Ends every session of the signed-in account but this browser's.
     pub async fn revoke_other_sessions(&self, token: &SessionToken, ctx: &RequestContext) -> Result<u64, AuthError> {
         let user = self.current_user(token).await?.ok_or(AuthError::NotSignedIn)?;
+        self.require_fresh(&user)?;
         let ended = self.store.revoke_other_sessions(&user.id, &user.session_id).await?;
         if ended > 0 {
             self.sessions_ended().await;

@@ -148,6 +148,8 @@ pub struct SessionRow {
     pub expires_at: i64,
     pub ip: Option<String>,
     pub browser: Option<String>,
+    /// When the session last proved who it is (see `sessions.proved_at`).
+    pub proved_at: i64,
 }
 
 pub trait ChallengeStore: Send + Sync + 'static {
@@ -254,6 +256,30 @@ pub trait SessionStore: Send + Sync + 'static {
     fn revoke_session(&self, user_id: &str, id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Ends every session of the account but `keep`; how many ended.
     fn revoke_other_sessions(&self, user_id: &str, keep: &str) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Opens a session for an existing account that proved itself without a
+    /// challenge (a passkey), ending the session this browser held before
+    /// (`replaces`), with the audit rows `audit` makes, in one transaction.
+    /// `None`: the account no longer exists.
+    fn sign_in_user(
+        &self,
+        user_id: &str,
+        session: &NewSessionRow<'_>,
+        replaces: Option<&SessionToken>,
+        audit: impl Fn(SignInEvent<'_>) -> AuditEvent + Send,
+    ) -> impl Future<Output = StoreResult<Option<SignedIn>>> + Send;
+    /// Records that a session proved itself again at `now`.
+    fn mark_proved(&self, session_id: &str, now: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Consumes an open challenge to `destination` whose code was checked
+    /// (after `reserve_attempt`), as a fresh proof of `session_id`, and
+    /// gives its lane its failure allowance back, in one transaction.
+    /// `false`: the challenge was no longer open (a race, or a newer code).
+    fn consume_as_proof(
+        &self,
+        challenge: &ChallengeId,
+        destination: &str,
+        session_id: &str,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Deletes the session; returns its user when there was one.
     fn delete_session(&self, token: &SessionToken) -> impl Future<Output = StoreResult<Option<String>>> + Send;
     /// Tells other instances that sessions ended, so that what they
@@ -276,7 +302,101 @@ pub trait AuditStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Vec<AuditEvent>>> + Send;
 }
 
-/// Everything the auth service stores.
-pub trait Store: ChallengeStore + LimitStore + SessionStore + AuditStore {}
+/// What a WebAuthn ceremony is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyKind {
+    /// Signing in with a passkey (no account known until the finish).
+    SignIn,
+    /// Adding a passkey to the signed-in account.
+    Add,
+    /// A signed-in session proving itself again with one of its passkeys.
+    Confirm,
+}
 
-impl<T: ChallengeStore + LimitStore + SessionStore + AuditStore> Store for T {}
+impl CeremonyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CeremonyKind::SignIn => "sign_in",
+            CeremonyKind::Add => "add",
+            CeremonyKind::Confirm => "confirm",
+        }
+    }
+}
+
+/// A ceremony to store between its start and its finish.
+pub struct NewCeremony<'a> {
+    /// SHA-256 of the cookie's token.
+    pub token_hash: &'a str,
+    pub kind: CeremonyKind,
+    /// The account and session that started it (adding, confirming).
+    pub user_id: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    /// webauthn-rs's state, as JSON.
+    pub state: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// A ceremony taken for its finish.
+pub struct CeremonyRow {
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub state: String,
+}
+
+/// One stored passkey.
+#[derive(Clone)]
+pub struct PasskeyRow {
+    /// The public handle pages name it by.
+    pub id: String,
+    pub user_id: String,
+    pub user_handle: String,
+    /// base64url, as the browser sends it.
+    pub credential_id: String,
+    /// webauthn-rs's `Passkey`, as JSON.
+    pub passkey: String,
+    pub counter: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+pub trait PasskeyStore: Send + Sync + 'static {
+    fn insert_ceremony(&self, c: &NewCeremony<'_>) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes the ceremony and returns it, if it is of `kind` and has not
+    /// expired: of any number of finishes with one cookie, one gets it.
+    fn take_ceremony(
+        &self,
+        token_hash: &str,
+        kind: CeremonyKind,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Option<CeremonyRow>>> + Send;
+    /// The account's passkeys, oldest first.
+    fn passkeys_of(&self, user_id: &str) -> impl Future<Output = StoreResult<Vec<PasskeyRow>>> + Send;
+    fn passkey_by_credential(
+        &self,
+        credential_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<PasskeyRow>>> + Send;
+    /// `false`: that credential is registered already (to anyone).
+    fn add_passkey(&self, row: &PasskeyRow) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Stores the passkey after a use, only if its counter moved on from
+    /// `previous_counter` (or neither counts: authenticators that keep no
+    /// counter send 0). `false`: another use got there first with the same
+    /// or a later counter, so this assertion is stale.
+    fn record_passkey_use(
+        &self,
+        id: &str,
+        passkey: &str,
+        previous_counter: i64,
+        counter: i64,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn rename_passkey(&self, user_id: &str, id: &str, name: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The removed passkey's name, when the account had it.
+    fn remove_passkey(&self, user_id: &str, id: &str) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+}
+
+/// Everything the auth service stores.
+pub trait Store: ChallengeStore + LimitStore + SessionStore + AuditStore + PasskeyStore {}
+
+impl<T: ChallengeStore + LimitStore + SessionStore + AuditStore + PasskeyStore> Store for T {}

@@ -15,6 +15,14 @@ use super::sessions::REPLACED;
 use super::store::{ChallengeKey, ChallengeState, NewSessionRow, Reservation, SignInEvent, Store};
 use super::user_agent::describe_user_agent;
 
+/// What a new session is opened on.
+enum Opens<'a> {
+    /// A challenge, consumed with it.
+    Challenge(ChallengeKey<'a>),
+    /// An existing account that proved itself another way.
+    User(&'a str),
+}
+
 impl<S: Store> AuthService<S> {
     pub async fn verify_code(
         &self,
@@ -22,6 +30,26 @@ impl<S: Store> AuthService<S> {
         raw_code: &str,
         ctx: &RequestContext,
     ) -> Result<NewSession, AuthError> {
+        self.check_code(challenge, raw_code, ctx).await?;
+        match self.open_session(ChallengeKey::Id(challenge), SignInMethod::Code, ctx).await? {
+            Some(session) => Ok(session),
+            // A right code that lost a race: with a resend (a newer code
+            // retired it) or with another sign-in. Say which.
+            None => Err(self.why_closed(challenge, self.clock.now_ms()).await?),
+        }
+    }
+
+    /// Checks a typed code against a challenge: an attempt is reserved
+    /// (counted against the challenge and its destination) before the hash
+    /// is compared, and a wrong code is recorded and may lock the
+    /// destination. Returns the challenge's destination; the caller
+    /// consumes the challenge.
+    pub(super) async fn check_code(
+        &self,
+        challenge: &ChallengeId,
+        raw_code: &str,
+        ctx: &RequestContext,
+    ) -> Result<String, AuthError> {
         let code = Code::parse(raw_code, &self.settings.code)?;
         self.ip_limited(IpAction::Verify, ctx).await?;
         // A turn at hashing before an attempt is reserved: a "busy" answer
@@ -60,16 +88,11 @@ impl<S: Store> AuthService<S> {
                 AuthError::WrongCode { attempts_left: left }
             });
         }
-        match self.open_session(ChallengeKey::Id(challenge), SignInMethod::Code, ctx).await? {
-            Some(session) => Ok(session),
-            // A right code that lost a race: with a resend (a newer code
-            // retired it) or with another sign-in. Say which.
-            None => Err(self.why_closed(challenge, self.clock.now_ms()).await?),
-        }
+        Ok(reserved.destination)
     }
 
     /// Why a challenge can take no more attempts, as the person is told it.
-    async fn why_closed(&self, challenge: &ChallengeId, now: i64) -> Result<AuthError, AuthError> {
+    pub(super) async fn why_closed(&self, challenge: &ChallengeId, now: i64) -> Result<AuthError, AuthError> {
         Ok(match self.store.challenge_state(challenge, now).await? {
             ChallengeState::Missing => AuthError::NoChallenge,
             ChallengeState::Used => AuthError::Used,
@@ -80,10 +103,32 @@ impl<S: Store> AuthService<S> {
     }
 
     /// Consumes the challenge and opens a session: the last step of both
-    /// ways in. `None`: somebody else consumed it first.
+    /// ways in by code. `None`: somebody else consumed it first.
     async fn open_session(
         &self,
         key: ChallengeKey<'_>,
+        with: SignInMethod,
+        ctx: &RequestContext,
+    ) -> Result<Option<NewSession>, AuthError> {
+        self.open_session_with(Opens::Challenge(key), with, ctx).await
+    }
+
+    /// Opens a session for an account that proved itself without a
+    /// challenge (a passkey). `None`: the account is gone.
+    pub(super) async fn open_session_for_user(
+        &self,
+        user_id: &str,
+        with: SignInMethod,
+        ctx: &RequestContext,
+    ) -> Result<Option<NewSession>, AuthError> {
+        self.open_session_with(Opens::User(user_id), with, ctx).await
+    }
+
+    /// The one way a session begins, whatever proved it: the same cookie,
+    /// the same audit rows, the browser's old session ended.
+    async fn open_session_with(
+        &self,
+        opens: Opens<'_>,
         with: SignInMethod,
         ctx: &RequestContext,
     ) -> Result<Option<NewSession>, AuthError> {
@@ -113,17 +158,20 @@ impl<S: Store> AuthService<S> {
         // A browser that signs in again gets a new session; the one it held
         // ends with it, so a session fixed on it beforehand dies here.
         let replaces = ctx.session.as_ref();
-        let Some(signed_in) = self.store.consume_and_sign_in(key, &new_user_id, &session, replaces, audit).await?
-        else {
-            return Ok(None);
+        let signed_in = match opens {
+            Opens::Challenge(key) => {
+                self.store.consume_and_sign_in(key, &new_user_id, &session, replaces, audit).await?
+            }
+            Opens::User(user_id) => self.store.sign_in_user(user_id, &session, replaces, audit).await?,
         };
+        let Some(signed_in) = signed_in else { return Ok(None) };
         if replaces.is_some() {
             // The browser's old session may have ended with this sign-in.
             self.sessions_ended().await;
         }
         tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, with = with.as_str(), "signed in");
         let device = self.remember_device(ctx, &signed_in.destination);
-        Ok(Some(NewSession { token, expires_at, device }))
+        Ok(Some(NewSession { token, expires_at, device, user_id: signed_in.user_id }))
     }
 
     /// Which account a sign-in link signs in to, while the link still works,

@@ -54,6 +54,29 @@ pub enum AppError {
         "The sign-in link in this browser changed since this page was shown. Check the address above: sign in only if it is yours."
     )]
     LinkChanged,
+    /// Removing or adding a passkey, or ending other sessions, needs a
+    /// session that proved itself in the last few minutes.
+    #[error("First confirm it's you: with your passkey, or with a new code.")]
+    ProofNeeded,
+    #[error("Passkeys aren't available here. Sign in with a code instead.")]
+    PasskeysUnavailable,
+    #[error("That passkey request expired. Please try again.")]
+    PasskeyExpired,
+    /// The authenticator offered a credential we don't know (removed, or
+    /// made for another site with the same name).
+    #[error("This passkey isn't registered with us (it may have been removed). Sign in with a code instead.")]
+    PasskeyUnknown,
+    /// Did not verify, or its counter went back (a copied authenticator?).
+    #[error("We couldn't verify this passkey. Sign in with a code instead.")]
+    PasskeyRefused,
+    #[error("This passkey is already registered.")]
+    PasskeyAlreadyAdded,
+    #[error("This account has no passkey yet. Confirm with a code instead.")]
+    NoPasskeys,
+    #[error("That passkey is no longer on this account.")]
+    NoSuchPasskey,
+    #[error("{0}")]
+    InvalidPasskeyName(String),
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Unavailable,
     /// A fault of ours outside the auth core (Leptos could not serialise an
@@ -76,6 +99,13 @@ impl AppError {
             AppError::NoChallenge => 404,
             AppError::LinkUnusable => 410,
             AppError::LinkChanged => 409,
+            AppError::ProofNeeded => 403,
+            AppError::PasskeysUnavailable => 404,
+            AppError::PasskeyExpired => 410,
+            AppError::PasskeyUnknown | AppError::PasskeyRefused => 401,
+            AppError::PasskeyAlreadyAdded => 409,
+            AppError::NoPasskeys | AppError::NoSuchPasskey => 404,
+            AppError::InvalidPasskeyName(_) => 422,
             AppError::NotSignedIn => 401,
             AppError::SendLimited { .. } | AppError::VerifyLimited { .. } => 429,
             AppError::SmsUnavailable => 503,

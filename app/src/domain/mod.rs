@@ -11,7 +11,9 @@ mod wire;
 
 pub use channel::{Channel, UnknownChannel};
 pub use error::{AppError, Field, human_wait};
-pub use wire::{AccountView, ActivityView, LinkView, Notice, PendingView, SessionView, UserView};
+pub use wire::{
+    AccountView, ActivityView, ConfirmView, LinkView, Notice, PasskeyView, PendingView, SessionView, UserView,
+};
 
 #[cfg(feature = "ssr")]
 mod code;
@@ -19,6 +21,8 @@ mod code;
 mod device;
 #[cfg(feature = "ssr")]
 mod identifier;
+#[cfg(feature = "ssr")]
+mod passkey;
 #[cfg(feature = "ssr")]
 mod return_to;
 #[cfg(feature = "ssr")]
@@ -31,6 +35,8 @@ pub use device::{DeviceCookie, DeviceEntry};
 #[cfg(feature = "ssr")]
 pub use identifier::{EmailAddress, Identifier, IdentifierError, PhoneNumber};
 #[cfg(feature = "ssr")]
+pub use passkey::{PasskeyName, PasskeyNameError, aaguid_in_attestation, authenticator_name};
+#[cfg(feature = "ssr")]
 pub use return_to::{MAX_RETURN_LEN, RETURN_TO_CASES, ReturnRules, ReturnTo, is_loopback_host, is_under};
 #[cfg(feature = "ssr")]
-pub use token::{ChallengeId, LinkToken, SessionToken, TokenError, random_id, to_hex};
+pub use token::{CeremonyToken, ChallengeId, LinkToken, SessionToken, TokenError, random_id, to_hex};

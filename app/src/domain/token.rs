@@ -102,8 +102,16 @@ macro_rules! secret_token {
     };
 }
 
+/// Names a WebAuthn ceremony (adding a passkey, signing in or confirming
+/// with one) between its start and its finish: the ceremony's state stays
+/// in a database row found by this token's hash, and the browser holds the
+/// token in an HttpOnly cookie.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CeremonyToken(Secret256);
+
 secret_token!(SessionToken);
 secret_token!(LinkToken);
+secret_token!(CeremonyToken);
 
 /// Names a challenge. It sits in a cookie of the browser that asked for the
 /// code; 128 random bits, so it cannot be guessed to attack someone else's.

@@ -33,6 +33,12 @@ pub enum Notice {
     Resent,
     /// A code was sent to an email address instead of the phone.
     Switched,
+    /// (Account page) a passkey was added.
+    PasskeyAdded,
+    /// (Account page) a passkey was removed.
+    PasskeyRemoved,
+    /// (Account page) the session proved itself again.
+    Confirmed,
 }
 
 impl Notice {
@@ -40,11 +46,16 @@ impl Notice {
         match self {
             Notice::Resent => "resent",
             Notice::Switched => "switched",
+            Notice::PasskeyAdded => "passkey_added",
+            Notice::PasskeyRemoved => "passkey_removed",
+            Notice::Confirmed => "confirmed",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Notice::Resent, Notice::Switched].into_iter().find(|n| n.as_str() == s)
+        [Notice::Resent, Notice::Switched, Notice::PasskeyAdded, Notice::PasskeyRemoved, Notice::Confirmed]
+            .into_iter()
+            .find(|n| n.as_str() == s)
     }
 }
 
@@ -82,6 +93,43 @@ pub struct AccountView {
     /// Apps behind forward auth this account may open (`https://host/`).
     #[serde(default)]
     pub apps: Vec<String>,
+    /// The account's passkeys, oldest first.
+    #[serde(default)]
+    pub passkeys: Vec<PasskeyView>,
+    /// Whether this deployment offers passkeys.
+    #[serde(default)]
+    pub passkeys_enabled: bool,
+    /// "until 14:27 UTC" while this session may remove passkeys and end
+    /// other sessions without confirming it's the owner again.
+    #[serde(default)]
+    pub confirmed_until: Option<String>,
+    /// What the last post from this page did, shown once.
+    #[serde(default)]
+    pub notice: Option<Notice>,
+}
+
+/// One of the account's passkeys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyView {
+    /// The public handle to rename or remove it by.
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
+}
+
+/// What the "confirm it's you" page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmView {
+    /// Where a confirmation code goes ("j***@example.com").
+    pub masked_destination: String,
+    pub channel: Channel,
+    /// The account has passkeys (and this deployment offers them).
+    pub has_passkeys: bool,
+    /// A confirmation code was sent and may be typed.
+    pub code_sent: bool,
+    pub code_length: usize,
+    pub numeric: bool,
 }
 
 /// One live session of the account.

@@ -1,12 +1,15 @@
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
-use super::Card;
-use crate::api::{AccountView, EndOtherSessions, EndSession, SignOut, account};
+use super::{Card, PasskeyPanel};
+use crate::api::{
+    AccountView, EndOtherSessions, EndSession, Notice, RemovePasskey, RenamePasskey, SignOut, account,
+    passkey_paths as paths,
+};
 use crate::domain::Channel;
 
-/// No island: every button is a plain form post, and doing one twice does
-/// no harm, so the page ships no script.
+/// Every button is a plain form post, and doing one twice does no harm;
+/// the one island is "Add a passkey", shown only where the browser can.
 #[component]
 pub fn Account() -> impl IntoView {
     view! {
@@ -73,6 +76,59 @@ fn Overview(a: AccountView) -> impl IntoView {
     };
     let sign_ins = events(a.sign_ins);
     let activity = events(a.activity);
+    let notice = a.notice.and_then(|n| match n {
+        Notice::PasskeyAdded => Some("Passkey added. Next time you can sign in with it."),
+        Notice::PasskeyRemoved => Some("Passkey removed."),
+        Notice::Confirmed => {
+            Some("Thanks: for the next few minutes you can remove passkeys and sign out other devices.")
+        }
+        Notice::Resent | Notice::Switched => None,
+    });
+    let passkeys = a.passkeys_enabled.then(|| {
+        let rename = ServerAction::<RenamePasskey>::new();
+        let remove = ServerAction::<RemovePasskey>::new();
+        let rename_error = rename.value().get_untracked().and_then(Result::err);
+        let list = a
+            .passkeys
+            .into_iter()
+            .map(|p| {
+                let field = format!("passkey-name-{}", p.id);
+                let id = p.id.clone();
+                view! {
+                    <li class="session" data-testid="passkey">
+                        <p class="session-what">{p.name.clone()}</p>
+                        <p class="hint">
+                            "Added " {p.created} " · "
+                            {p.last_used.map_or_else(|| "never used".to_owned(), |t| format!("last used {t}"))}
+                        </p>
+                        <ActionForm action=rename attr:class="inline-form">
+                            <input type="hidden" name="id" value=p.id.clone()/>
+                            <label for=field.clone() class="visually-hidden">{format!("New name for {}", p.name)}</label>
+                            <input id=field name="name" type="text" value=p.name.clone() maxlength="64" required
+                                class="small-input"/>
+                            <button type="submit" class="secondary small">"Rename"</button>
+                        </ActionForm>
+                        <ActionForm action=remove attr:class="inline-form">
+                            <input type="hidden" name="id" value=id/>
+                            <button type="submit" class="secondary small">"Remove"</button>
+                        </ActionForm>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <h2>"Passkeys"</h2>
+            <p class="hint">
+                "Sign in with your fingerprint, face or screen lock instead of a code. Codes still work."
+            </p>
+            <p class="field-error" role="alert">{rename_error.map(|e| e.to_string())}</p>
+            <ul class="sessions" aria-label="Passkeys">{list}</ul>
+            <PasskeyPanel mode="add" options=paths::ADD_OPTIONS finish=paths::ADD label="Add a passkey" class="secondary"/>
+        }
+    });
+    let confirmed = a.confirmed_until.map(|until| {
+        view! { <p class="hint" data-testid="confirmed">"Confirmed it's you " {until} "."</p> }
+    });
     // The apps behind forward auth that the access rules let this account
     // open, by name (rules with a wildcard name no host to link to).
     let apps = (!a.apps.is_empty()).then(|| {
@@ -91,13 +147,16 @@ fn Overview(a: AccountView) -> impl IntoView {
     });
     view! {
         <Card title="You're signed in">
+            <p class="notice" role="status" aria-live="polite">{notice}</p>
             <p class="lede">"Signed in with the " {how}</p>
             <p class="identity" data-testid="identity">{a.user.identifier}</p>
             <ActionForm action=sign_out attr:class="form">
                 <button type="submit" class="secondary">"Sign out"</button>
             </ActionForm>
             {apps}
+            {passkeys}
             <h2>"Where you're signed in"</h2>
+            {confirmed}
             <ul class="sessions" aria-label="Where you're signed in">{sessions}</ul>
             {(others > 0).then(|| view! {
                 <ActionForm action=end_others attr:class="form">

@@ -1,10 +1,14 @@
 mod account;
+mod confirm;
 mod link;
+mod passkey_offer;
 mod sign_in;
 mod verify;
 
 pub use account::Account;
+pub use confirm::ConfirmItsYou;
 pub use link::ConfirmLink;
+pub use passkey_offer::PasskeyOffer;
 pub use sign_in::SignIn;
 pub use verify::Verify;
 
@@ -38,6 +42,40 @@ pub fn FieldMessage(id: &'static str, field: Field, error: Option<AppError>) -> 
         <p id=id class="field-error" role="alert" aria-live="assertive">
             {text}
         </p>
+    }
+}
+
+/// Whether this deployment offers passkeys (pages are rendered on the
+/// server, which knows).
+pub fn passkeys_on() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<crate::web::AppState>().is_some_and(|s| s.auth.passkeys_enabled())
+    }
+    #[cfg(not(feature = "ssr"))]
+    false
+}
+
+/// A page's passkey controls, hidden until the passkey island finds a
+/// browser that can use them (see `islands::PasskeyControls`). `mode`:
+/// "sign-in", "add" or "confirm"; `options` and `finish`: the ceremony's
+/// endpoints.
+#[component]
+pub fn PasskeyPanel(
+    mode: &'static str,
+    options: &'static str,
+    #[prop(into)] finish: String,
+    label: &'static str,
+    #[prop(default = "primary")] class: &'static str,
+    #[prop(optional)] lead: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <div id="passkey" class="passkey" data-passkey=mode data-options=options data-finish=finish hidden>
+            {lead.map(|t| view! { <p class="or">{t}</p> })}
+            <button type="button" id="passkey-button" class=class>{label}</button>
+            <p id="passkey-status" class="field-error" role="alert" aria-live="assertive"></p>
+            <crate::islands::PasskeyControls/>
+        </div>
     }
 }
 

@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{Card, FieldMessage};
-use crate::api::RequestCode;
+use super::{Card, FieldMessage, PasskeyPanel, passkeys_on};
+use crate::api::{RequestCode, passkey_paths as paths};
 use crate::domain::{AppError, Field};
 use crate::islands::SendCodeButton;
 
@@ -64,19 +64,27 @@ pub fn SignIn() -> impl IntoView {
     let suggests_email = error.as_ref().is_some_and(AppError::suggests_email);
     let current = |yes: bool| yes.then_some("page");
 
+    let passkeys = passkeys_on();
+    let passkey_finish = match &rd {
+        Some(rd) => format!("{}?rd={}", paths::SIGN_IN, encode_component(rd)),
+        None => paths::SIGN_IN.to_owned(),
+    };
     // The field with the error takes the focus, so a screen reader reads its
     // label, "invalid" and the message (aria-describedby) on arrival.
     let input = if by_phone {
         view! {
             <p class="hint" id="identifier-hint">"Include your country code, like +44 7911 123456."</p>
-            <input id="identifier" name="identifier" type="tel" autocomplete="tel" inputmode="tel"
+            <input id="identifier" name="identifier" type="tel" autocomplete=if passkeys { "tel webauthn" } else { "tel" } inputmode="tel"
                 required maxlength="64" aria-describedby="identifier-hint identifier-error"
                 aria-invalid=invalid.then_some("true") autofocus=invalid/>
         }
         .into_any()
     } else {
         view! {
-            <input id="identifier" name="identifier" type="email" autocomplete="email"
+            // "webauthn": the browser lists this site's passkeys in the
+            // field's autofill (the passkey island asks for them).
+            <input id="identifier" name="identifier" type="email"
+                autocomplete=if passkeys { "username webauthn" } else { "email" }
                 spellcheck="false" autocapitalize="none" required maxlength="254"
                 aria-describedby="identifier-error" aria-invalid=invalid.then_some("true") autofocus=invalid/>
         }
@@ -108,6 +116,13 @@ pub fn SignIn() -> impl IntoView {
                 {rd.clone().map(|rd| view! { <input type="hidden" name="rd" value=rd/> })}
                 <SendCodeButton/>
             </ActionForm>
+            // Where to go after signing in travels with the passkey's answer
+            // as it does with the form.
+            {passkeys.then(|| view! {
+                <PasskeyPanel mode="sign-in" options=paths::SIGN_IN_OPTIONS
+                    finish=passkey_finish.clone()
+                    label="Sign in with a passkey" class="secondary" lead="or"/>
+            })}
         </Card>
     }
 }

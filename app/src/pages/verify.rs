@@ -65,9 +65,11 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
         if pending.numeric { "digit" } else { "character" },
         pending.masked_destination
     );
-    let notice = pending.notice.map(|n| match n {
-        Notice::Resent => "A new code is on its way. Earlier codes no longer work.",
-        Notice::Switched => "A code is on its way to your email.",
+    let notice = pending.notice.and_then(|n| match n {
+        Notice::Resent => Some("A new code is on its way. Earlier codes no longer work."),
+        Notice::Switched => Some("A code is on its way to your email."),
+        // The account page's.
+        Notice::PasskeyAdded | Notice::PasskeyRemoved | Notice::Confirmed => None,
     });
 
     view! {

@@ -6,10 +6,12 @@ impl SqlStore {
     /// Deletes what nobody needs any more. Each DELETE is idempotent, so
     /// several instances may run this at the same time.
     pub async fn purge(&self, now: i64, audit_keep_ms: i64, session_idle_ms: i64) -> Result<u64, sqlx::Error> {
-        let statements: [(&str, i64); 7] = [
+        let statements: [(&str, i64); 8] = [
             // A day after expiry a challenge is no longer worth explaining.
             ("DELETE FROM challenges WHERE expires_at < $1", now - DAY_MS),
             ("DELETE FROM sessions WHERE expires_at < $1", now),
+            // Passkey ceremonies started and never finished (or expired).
+            ("DELETE FROM ceremonies WHERE expires_at <= $1", now),
             // Idle past the timeout: no lookup accepts it any more.
             ("DELETE FROM sessions WHERE last_seen_at <= $1", now - session_idle_ms),
             ("DELETE FROM audit_events WHERE at < $1", now - audit_keep_ms),

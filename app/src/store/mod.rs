@@ -45,6 +45,7 @@ mod audit;
 mod challenges;
 mod limits;
 mod maintenance;
+mod passkeys;
 mod sessions;
 
 use sqlx::AnyPool;

@@ -7,7 +7,7 @@ use crate::auth::{
     AuditEvent, ChallengeKey, NewSessionRow, SessionRow, SessionStore, SignInEvent, SignedIn, StoreResult, UserRow,
     failure_key,
 };
-use crate::domain::{Channel, SessionToken};
+use crate::domain::{ChallengeId, Channel, SessionToken};
 
 use super::SqlStore;
 use super::audit::insert_audit;
@@ -15,7 +15,7 @@ use super::audit::insert_audit;
 /// The columns of a `SessionRow`, from `sessions s`.
 macro_rules! session_columns {
     () => {
-        "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.browser"
+        "s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.browser, s.proved_at"
     };
 }
 
@@ -28,13 +28,67 @@ struct SessionColumns {
     expires_at: i64,
     ip: Option<String>,
     browser: Option<String>,
+    proved_at: i64,
 }
 
 impl From<SessionColumns> for SessionRow {
     fn from(c: SessionColumns) -> Self {
-        let SessionColumns { id, user_id, created_at, last_seen_at, expires_at, ip, browser } = c;
-        SessionRow { id, user_id, created_at, last_seen_at, expires_at, ip, browser }
+        let SessionColumns { id, user_id, created_at, last_seen_at, expires_at, ip, browser, proved_at } = c;
+        SessionRow { id, user_id, created_at, last_seen_at, expires_at, ip, browser, proved_at }
     }
+}
+
+/// Gives a challenge's own lane its failure allowance back after it was
+/// consumed (never the shared lane's from a device's success: that would
+/// hand a stranger guessing there fresh attempts).
+async fn reset_failures(tx: &mut sqlx::AnyConnection, destination: &str, lane: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE destinations SET fail_count = 0, fail_start = 0 WHERE destination = $1")
+        .bind(failure_key(destination, lane))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Ends the browser's old session (`replaces`) and opens the new one for
+/// `user_id`, with their audit rows: the part of a sign-in that every way
+/// in shares, inside the caller's transaction.
+async fn open_session(
+    tx: &mut sqlx::AnyConnection,
+    user_id: &str,
+    destination: &str,
+    session: &NewSessionRow<'_>,
+    replaces: Option<&SessionToken>,
+    audit: impl Fn(SignInEvent<'_>) -> AuditEvent + Send,
+) -> Result<(), sqlx::Error> {
+    if let Some(old) = replaces {
+        let ended = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
+            .bind(old.hash())
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in ended {
+            let user_id: String = row.try_get("user_id")?;
+            insert_audit(&mut *tx, &audit(SignInEvent::Replaced { user_id: &user_id })).await?;
+        }
+    }
+    // `id` is nullable only because SQLite can't add a NOT NULL column
+    // to a table with rows: every insert names it. A sign-in is a proof.
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, id, user_id, created_at, last_seen_at, expires_at, ip, browser, proved_at) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $4)",
+    )
+    .bind(session.token.hash())
+    .bind(session.id)
+    .bind(user_id)
+    .bind(session.now)
+    .bind(session.expires_at)
+    .bind(session.ip)
+    .bind(session.browser)
+    .execute(&mut *tx)
+    .await?;
+    // The sign-in's audit row commits with it: no session without its
+    // record, and one transaction instead of two.
+    insert_audit(&mut *tx, &audit(SignInEvent::SignedIn { destination, user_id })).await?;
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
@@ -89,13 +143,7 @@ impl SessionStore for SqlStore {
         let destination: String = consumed.try_get("destination")?;
         let channel: String = consumed.try_get("channel")?;
         let lane: String = consumed.try_get("lane")?;
-        // A success gives its own lane its failure allowance back (never the
-        // shared lane's from a device's success: that would hand a stranger
-        // guessing there fresh attempts).
-        sqlx::query("UPDATE destinations SET fail_count = 0, fail_start = 0 WHERE destination = $1")
-            .bind(failure_key(&destination, &lane))
-            .execute(&mut *tx)
-            .await?;
+        reset_failures(&mut tx, &destination, &lane).await?;
         // The existing account's id, or the new one's (RETURNING gives the
         // row as it stands after either).
         let user_id: String = sqlx::query(
@@ -109,34 +157,7 @@ impl SessionStore for SqlStore {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        if let Some(old) = replaces {
-            let ended = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id")
-                .bind(old.hash())
-                .fetch_all(&mut *tx)
-                .await?;
-            for row in ended {
-                let user_id: String = row.try_get("user_id")?;
-                insert_audit(&mut *tx, &audit(SignInEvent::Replaced { user_id: &user_id })).await?;
-            }
-        }
-        // `id` is nullable only because SQLite can't add a NOT NULL column
-        // to a table with rows: every insert names it.
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, id, user_id, created_at, last_seen_at, expires_at, ip, browser) \
-             VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
-        )
-        .bind(session.token.hash())
-        .bind(session.id)
-        .bind(&user_id)
-        .bind(now)
-        .bind(session.expires_at)
-        .bind(session.ip)
-        .bind(session.browser)
-        .execute(&mut *tx)
-        .await?;
-        // The sign-in's audit row commits with it: no session without its
-        // record, and one transaction instead of two.
-        insert_audit(&mut *tx, &audit(SignInEvent::SignedIn { destination: &destination, user_id: &user_id })).await?;
+        open_session(&mut tx, &user_id, &destination, session, replaces, audit).await?;
         tx.commit().await?;
         Ok(Some(SignedIn { user_id, destination }))
     }
@@ -213,6 +234,81 @@ impl SessionStore for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn sign_in_user(
+        &self,
+        user_id: &str,
+        session: &NewSessionRow<'_>,
+        replaces: Option<&SessionToken>,
+        audit: impl Fn(SignInEvent<'_>) -> AuditEvent + Send,
+    ) -> StoreResult<Option<SignedIn>> {
+        let mut tx = self.pool.begin().await?;
+        let user = sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2 RETURNING identifier")
+            .bind(session.now)
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .next();
+        let Some(user) = user else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let destination: String = user.try_get("identifier")?;
+        open_session(&mut tx, user_id, &destination, session, replaces, audit).await?;
+        tx.commit().await?;
+        Ok(Some(SignedIn { user_id: user_id.to_owned(), destination }))
+    }
+
+    async fn mark_proved(&self, session_id: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE sessions SET proved_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn consume_as_proof(
+        &self,
+        challenge: &ChallengeId,
+        destination: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // As for a sign-in by code: the attempt was reserved (expiry and
+        // the attempt count checked) and the code checked before this.
+        let consumed = sqlx::query(
+            "UPDATE challenges SET consumed_at = $1 \
+             WHERE id = $2 AND destination = $3 AND consumed_at IS NULL AND superseded_at IS NULL RETURNING lane",
+        )
+        .bind(now)
+        .bind(challenge.as_ref())
+        .bind(destination)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .next();
+        let Some(consumed) = consumed else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let lane: String = consumed.try_get("lane")?;
+        reset_failures(&mut tx, destination, &lane).await?;
+        let proved = sqlx::query("UPDATE sessions SET proved_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        if proved.rows_affected() == 0 {
+            // The session ended meanwhile: the code stays unused.
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn announce_sessions_ended(&self) -> StoreResult<()> {

@@ -31,6 +31,18 @@ pub const NOTICE_COOKIE: &str = "__Host-passcode_notice";
 /// The nonce that signs the no-JavaScript error redirects
 /// (`server/src/web/form_errors.rs`).
 pub const FORM_ERROR_COOKIE: &str = "__Host-passcode_form_error";
+/// A WebAuthn ceremony between its start and its finish (see
+/// `auth::passkeys`): the token whose hash finds its state.
+pub const CEREMONY_COOKIE: &str = "__Host-passcode_ceremony";
+/// This browser holds a passkey for the account the value names (a keyed
+/// hash of its id): no offer to make one after a sign-in by code.
+pub const PASSKEY_HERE_COOKIE: &str = "__Host-passcode_passkey";
+/// "Not now" to the passkey offer, for 30 days.
+pub const PASSKEY_LATER_COOKIE: &str = "__Host-passcode_passkey_later";
+pub const PASSKEY_LATER_SECS: i64 = 30 * 24 * 3600;
+/// The code this browser asked for to confirm a signed-in session (kept
+/// apart from the pending sign-in code: it opens no session).
+pub const CONFIRM_COOKIE: &str = "__Host-passcode_confirm";
 /// Long enough for the redirect back to the page, short enough that a
 /// later visit never shows it.
 const NOTICE_SECS: i64 = 60;
@@ -91,6 +103,33 @@ pub fn session_token() -> Option<SessionToken> {
 
 pub fn pending_challenge_id() -> Option<ChallengeId> {
     cookie_value(PENDING_COOKIE).and_then(|v| ChallengeId::parse(&v).ok())
+}
+
+pub fn confirm_challenge_id() -> Option<ChallengeId> {
+    cookie_value(CONFIRM_COOKIE).and_then(|v| ChallengeId::parse(&v).ok())
+}
+
+pub fn set_confirm_cookie(id: &ChallengeId, max_age_secs: i64) {
+    set_cookie(CONFIRM_COOKIE, id.as_ref().to_owned(), max_age_secs);
+}
+
+pub fn clear_confirm_cookie() {
+    if cookie_value(CONFIRM_COOKIE).is_some() {
+        set_cookie(CONFIRM_COOKIE, String::new(), 0);
+    }
+}
+
+pub fn passkey_here_mark() -> Option<String> {
+    cookie_value(PASSKEY_HERE_COOKIE)
+}
+
+/// Whether this browser said "Not now" to the passkey offer lately.
+pub fn passkey_later() -> bool {
+    cookie_value(PASSKEY_LATER_COOKIE).is_some()
+}
+
+pub fn set_passkey_later() {
+    set_cookie(PASSKEY_LATER_COOKIE, "1".to_owned(), PASSKEY_LATER_SECS);
 }
 
 pub fn link_token() -> Option<LinkToken> {
@@ -154,8 +193,13 @@ pub fn clear_return_cookie() {
 /// Where this browser asked to go after signing in, checked again against
 /// today's rules (a cookie is only as good as the rules when it is read).
 pub fn return_to(rules: &ReturnRules) -> Option<ReturnTo> {
+    return_to_in(&parts()?.headers, rules)
+}
+
+/// `return_to` from request headers (for plain axum handlers).
+pub fn return_to_in(headers: &http::HeaderMap, rules: &ReturnRules) -> Option<ReturnTo> {
     use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cookie_value(RETURN_COOKIE)?).ok()?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cookie_in(headers, RETURN_COOKIE)?).ok()?;
     rules.parse(std::str::from_utf8(&raw).ok()?)
 }
 
@@ -187,7 +231,9 @@ pub fn sign_out_browser(jar: &SessionCookie) {
         );
     }
     clear_session_cookie(jar);
-    for name in [PENDING_COOKIE, LINK_COOKIE, RETURN_COOKIE, NOTICE_COOKIE, FORM_ERROR_COOKIE] {
+    for name in
+        [PENDING_COOKIE, LINK_COOKIE, RETURN_COOKIE, NOTICE_COOKIE, FORM_ERROR_COOKIE, CEREMONY_COOKIE, CONFIRM_COOKIE]
+    {
         if cookie_value(name).is_some() {
             set_cookie(name, String::new(), 0);
         }

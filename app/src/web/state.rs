@@ -15,11 +15,11 @@ use leptos_axum::ResponseOptions;
 
 use crate::auth::{AuthService, RequestContext};
 use crate::delivery::Outbox;
-use crate::domain::{AppError, DeviceCookie, ReturnRules};
+use crate::domain::{AppError, ChallengeId, DeviceCookie, ReturnRules};
 use crate::store::SqlStore;
 
 use super::client_ip::TrustedProxies;
-use super::cookies::{DEVICE_COOKIE, SessionCookie, cookie_value, session_token};
+use super::cookies::{DEVICE_COOKIE, PENDING_COOKIE, SessionCookie, cookie_in};
 
 /// The auth service as the server runs it: on the SQL store.
 pub type Auth = AuthService<SqlStore>;
@@ -58,15 +58,28 @@ pub(super) fn parts() -> Option<Parts> {
 }
 
 pub fn request_context() -> RequestContext {
-    let parts = parts();
-    let proxies = use_context::<AppState>().map(|s| s.proxies.clone()).unwrap_or_default();
-    let client_ip = parts.as_ref().and_then(|p| {
-        let ConnectInfo(peer) = p.extensions.get::<ConnectInfo<SocketAddr>>()?;
-        Some(proxies.client_ip(peer.ip(), &p.headers))
-    });
-    let user_agent = parts.as_ref().and_then(|p| user_agent_in(&p.headers));
-    let device = cookie_value(DEVICE_COOKIE).and_then(|v| DeviceCookie::parse(&v).ok());
-    RequestContext { client_ip, user_agent, device, session: session_token(), pending: super::pending_challenge_id() }
+    let Some(parts) = parts() else { return RequestContext::default() };
+    let state = use_context::<AppState>();
+    let proxies = state.as_ref().map(|s| s.proxies.clone()).unwrap_or_default();
+    let jar = state.map(|s| s.session_cookie).unwrap_or_default();
+    request_context_in(&parts, &proxies, &jar)
+}
+
+/// The request's facts from its parts: the same for server functions and
+/// plain axum handlers (passkey ceremonies).
+pub fn request_context_in(parts: &Parts, proxies: &TrustedProxies, jar: &SessionCookie) -> RequestContext {
+    let client_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| proxies.client_ip(peer.ip(), &parts.headers));
+    let headers = &parts.headers;
+    RequestContext {
+        client_ip,
+        user_agent: user_agent_in(headers),
+        device: cookie_in(headers, DEVICE_COOKIE).and_then(|v| DeviceCookie::parse(&v).ok()),
+        session: jar.token_in(headers),
+        pending: cookie_in(headers, PENDING_COOKIE).and_then(|v| ChallengeId::parse(&v).ok()),
+    }
 }
 
 /// The request's User-Agent, cut to a length worth keeping.

@@ -8,7 +8,7 @@ use app::auth::{AuthSettings, HashParams, Limits};
 use app::domain::{CodeAlphabet, CodePolicy};
 
 use super::email::code_in_subject;
-use super::helpers::ranged;
+use super::helpers::{parse_bool, ranged};
 use super::server::ServerSettings;
 use super::sms::{self, SmsProvider, SmsSettings};
 use super::{ConfigError, Source, err};
@@ -67,6 +67,10 @@ pub(super) fn read(src: &dyn Source, server: &ServerSettings, sms: &SmsSettings)
             0,
             10_000,
         )?),
+        // On unless switched off; the auth core still leaves them off where
+        // the public URL is an IP address (WebAuthn needs a domain).
+        passkeys: src.get("PASSCODE_PASSKEYS").is_none() || parse_bool(src, "PASSCODE_PASSKEYS")?,
+        fresh_proof: Duration::from_secs(ranged(src, "PASSCODE_FRESH_PROOF_SECS", 300u64, "seconds", 1, 3600)?),
         default_region,
     })
 }

@@ -15,10 +15,12 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use app::CspNonce;
 
 /// Browser features no page of ours uses: denied to us and to anything that
-/// might get itself embedded or injected.
+/// might get itself embedded or injected. Passkeys are ours alone: WebAuthn
+/// is allowed for this origin (`self`) and no frame.
 const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), bluetooth=(), camera=(), display-capture=(), \
      encrypted-media=(), fullscreen=(), geolocation=(), gyroscope=(), hid=(), idle-detection=(), magnetometer=(), \
-     microphone=(), midi=(), payment=(), picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), \
+     microphone=(), midi=(), payment=(), picture-in-picture=(), publickey-credentials-create=(self), \
+     publickey-credentials-get=(self), screen-wake-lock=(), \
      serial=(), usb=(), xr-spatial-tracking=()";
 
 /// What the policy depends on besides the nonce.

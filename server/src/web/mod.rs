@@ -15,17 +15,19 @@ mod headers;
 mod health;
 mod link;
 mod outbox;
+mod passkeys;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use app::api::passkey_paths as paths;
 use app::web::AppState;
 use app::{App, shell};
 
@@ -59,6 +61,12 @@ pub fn router(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(move || health::readyz(pool.clone(), backend)))
         .route(app::auth::LINK_PATH, get(link::open_link))
+        .route(paths::SIGN_IN_OPTIONS, post(passkeys::sign_in_options))
+        .route(paths::SIGN_IN, post(passkeys::sign_in))
+        .route(paths::ADD_OPTIONS, post(passkeys::add_options))
+        .route(paths::ADD, post(passkeys::add))
+        .route(paths::CONFIRM_OPTIONS, post(passkeys::confirm_options))
+        .route(paths::CONFIRM, post(passkeys::confirm))
         .merge(
             Router::new()
                 .route(forward_auth::FORWARD_PATH, get(forward_auth::forward))

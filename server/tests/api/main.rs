@@ -11,6 +11,7 @@ mod helpers;
 mod limits;
 mod operations;
 mod pages;
+mod passkeys;
 mod proxies;
 mod sessions;
 mod sign_in;

@@ -39,6 +39,8 @@ async fn only_pages_with_an_island_load_the_script_and_the_wasm() {
     assert_eq!(app.verify(&code).await.status(), StatusCode::OK);
     let account = html(&app, "/account").await;
     assert!(account.contains("pages@example.com"), "{account}");
+    // Passkeys are off here (the public URL is an address): nothing on the
+    // account page needs a script.
     assert!(!account.contains("<leptos-island") && !loads_wasm(&account), "no script on the account page: {account}");
 
     let missing = app.get("/no-such-page").await;

@@ -402,6 +402,7 @@ async fn unknown_pages_are_404_and_security_headers_are_set() {
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
     assert_eq!(res.headers()["x-frame-options"], "DENY");
     let html = res.text().await.unwrap();
+    // Passkeys are off here (an IP address): plain autofill hints.
     assert!(html.contains(r#"type="email""#) && html.contains(r#"autocomplete="email""#));
     let html = app.get("/sign-in?with=phone").await.text().await.unwrap();
     assert!(html.contains(r#"type="tel""#) && html.contains(r#"autocomplete="tel""#));
