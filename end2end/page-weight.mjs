@@ -26,12 +26,13 @@ const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.inde
 
 const KB = 1000;
 // The Next.js 16 page with the same form weighs 98 KB brotli; the sign-in
-// page must be at most half of it, every other page at most the same.
+// page must be at most a quarter of it (issue 26), and every other page no
+// more: they load the same stylesheet and the same islands.
 const PAGES = [
-  { name: 'sign-in', path: '/', budget: 50 * KB },
-  { name: 'code', path: '/verify', budget: 98 * KB, needs: 'pending' },
-  { name: 'link confirmation', path: '/sign-in/confirm', budget: 98 * KB, needs: 'link' },
-  { name: 'account', path: '/account', budget: 98 * KB, needs: 'session' },
+  { name: 'sign-in', path: '/', budget: 25 * KB },
+  { name: 'code', path: '/verify', budget: 25 * KB, needs: 'pending' },
+  { name: 'link confirmation', path: '/sign-in/confirm', budget: 25 * KB, needs: 'link' },
+  { name: 'account', path: '/account', budget: 25 * KB, needs: 'session' },
 ];
 // Coming back to a page: everything but the page itself comes from the
 // browser's cache.
@@ -114,7 +115,7 @@ async function open(context, spec) {
   // may be left to load.
   try {
     await page.waitForFunction(
-      () => !document.querySelector('leptos-island') || document.documentElement.dataset.islands === 'hydrated',
+      () => !document.querySelector('script[type=module]') || document.documentElement.dataset.islands === 'hydrated',
       undefined,
       { timeout: 15_000 },
     );
@@ -138,14 +139,18 @@ async function open(context, spec) {
 }
 
 // A file named after its content must come compressed and be kept for a
-// year; a page must come compressed and never be kept by a shared cache.
+// year; a page must come compressed and never be kept by a shared cache;
+// an answer the page asks for as it starts (the passkey options for the
+// address field's autofill) is never kept at all. Its bytes count.
 function checkHeaders(spec, wire) {
   const problems = [];
   for (const w of wire) {
     const url = new URL(w.url);
     const h = Object.fromEntries(Object.entries(w.headers).map(([k, v]) => [k.toLowerCase(), v]));
     const isPage = url.pathname === spec.path;
-    if (isPage) {
+    if (url.pathname.startsWith('/passkeys/')) {
+      if (!/no-store/.test(h['cache-control'] ?? '')) problems.push(`${url.pathname}: Cache-Control ${h['cache-control']}`);
+    } else if (isPage) {
       if (h['content-encoding'] !== 'br') problems.push(`${url.pathname}: not compressed (${h['content-encoding'] ?? 'none'})`);
       if (!/no-cache|no-store/.test(h['cache-control'] ?? '')) problems.push(`${url.pathname}: Cache-Control ${h['cache-control']}`);
     } else {

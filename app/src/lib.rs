@@ -40,9 +40,9 @@ pub const OUTPUT_NAME: &str = "passcode";
 /// and hands these to every render.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssetUrls {
-    /// Name of the script and the wasm without their extensions
-    /// (`passcode.<hash>`), in the form Leptos's `HydrationScripts` takes.
-    pub script_stem: String,
+    /// The islands' loader script (wasm-bindgen's) and its wasm.
+    pub script: String,
+    pub wasm: String,
     pub stylesheet: String,
     pub icon: String,
 }
@@ -85,10 +85,9 @@ fn page_has_islands() -> bool {
 }
 
 /// The HTML document around every page.
-pub fn shell(mut options: LeptosOptions, assets: AssetUrls) -> impl IntoView {
-    // Only islands are hydrated, so nothing else needs its data written
-    // into the page for the browser (HydrationScripts does the same, on the
-    // pages that have it).
+pub fn shell(options: LeptosOptions, assets: AssetUrls) -> impl IntoView {
+    // Nothing is hydrated: no page needs its data written into it for the
+    // browser.
     if let Some(context) = leptos::reactive::owner::Owner::current_shared_context() {
         context.set_is_hydrating(false);
     }
@@ -96,9 +95,7 @@ pub fn shell(mut options: LeptosOptions, assets: AssetUrls) -> impl IntoView {
     if let Some(nonce) = use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<CspNonce>().cloned()) {
         provide_context(leptos::nonce::Nonce::from_value(nonce.0));
     }
-    // HydrationScripts names the script and the wasm after `output_name`.
-    options.output_name = assets.script_stem.into();
-    let scripts = page_has_islands().then(|| view! { <HydrationScripts options=options.clone() islands=true/> });
+    let scripts = page_has_islands().then(|| islands_loader(&assets));
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -117,6 +114,35 @@ pub fn shell(mut options: LeptosOptions, assets: AssetUrls) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Loads the islands' wasm without holding up the page: an async module
+/// runs when its script has arrived, whether or not the page is parsed
+/// (the wasm waits for the document itself), so neither DOMContentLoaded
+/// nor the first paint waits for it. The wasm is fetched at once, beside
+/// the script, instead of after it.
+fn islands_loader(assets: &AssetUrls) -> impl IntoView + use<> {
+    let nonce = leptos::nonce::use_nonce();
+    let load =
+        format!("import init from {};init({{module_or_path:{}}})", js_string(&assets.script), js_string(&assets.wasm));
+    view! {
+        <link rel="preload" href=assets.wasm.clone() r#as="fetch" r#type="application/wasm" crossorigin=""/>
+        <script type="module" async nonce=nonce>{load}</script>
+    }
+}
+
+/// A JavaScript string literal of a URL we made (hex-hashed file names):
+/// quoted, with anything that could end the string or the script escaped.
+fn js_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '/' | '.' | '_' | '-' => out.push(c),
+            _ => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[component]
@@ -142,5 +168,18 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::js_string;
+
+    #[test]
+    fn a_url_becomes_a_string_literal_that_cannot_end_the_script() {
+        assert_eq!(js_string("/pkg/passcode.0123abcd.js"), r#""/pkg/passcode.0123abcd.js""#);
+        let odd = js_string("/pkg/</script>\"'\\x é");
+        assert!(!odd[1..odd.len() - 1].contains(['<', '>', '"', '\'', ' ']), "{odd}");
+        assert_eq!(js_string("é"), r#""\u{e9}""#);
     }
 }

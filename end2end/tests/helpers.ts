@@ -39,7 +39,11 @@ export async function requestCode(page: Page, base: string, email: string) {
   await expect(page).toHaveURL(/\/verify$/);
 }
 
-export async function enterCode(page: Page, code: string) {
+export async function enterCode(page: Page, code: string, { waitForIslands = false } = {}) {
+  // As a person would, where it matters: the page is ready (its islands
+  // bound, and whether this device could make a passkey known) well
+  // before a code is typed. (Not with JavaScript off: nothing binds.)
+  if (waitForIslands) await expect(page.locator('html')).toHaveAttribute('data-islands', 'hydrated');
   await page.getByLabel('Code', { exact: true }).fill(code);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }

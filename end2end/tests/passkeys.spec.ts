@@ -49,7 +49,7 @@ test('a passkey: offered after a code, used from autofill and the button, remove
 
   // A code first; the browser can make passkeys, so the offer follows.
   await requestCode(page, PASSKEYS, email);
-  await enterCode(page, await codeFor(request, OUTBOX, email));
+  await enterCode(page, await codeFor(request, OUTBOX, email), { waitForIslands: true });
   await expect(page).toHaveURL(/\/passkeys\/offer$/);
   await expect(page.getByRole('heading', { name: 'Sign in faster next time with a passkey' })).toBeVisible();
   await axe(page);
@@ -98,7 +98,7 @@ test('without a passkey on the device, the button says so and the code still wor
   const email = uniqueEmail('nopasskey');
   await page.getByLabel('Email address').fill(email);
   await page.getByRole('button', { name: 'Send code' }).click();
-  await enterCode(page, await codeFor(request, OUTBOX, email));
+  await enterCode(page, await codeFor(request, OUTBOX, email), { waitForIslands: true });
   await expect(page).toHaveURL(/\/passkeys\/offer$/);
   await page.getByRole('button', { name: 'Not now' }).click();
   await expect(page).toHaveURL(/\/account$/);
@@ -111,7 +111,7 @@ test('removing a passkey asks for a fresh proof first', async ({ browser, reques
   await authenticator(context, page);
   const email = uniqueEmail('remove');
   await requestCode(page, PASSKEYS, email);
-  await enterCode(page, await codeFor(request, OUTBOX, email));
+  await enterCode(page, await codeFor(request, OUTBOX, email), { waitForIslands: true });
   await page.getByRole('button', { name: 'Create a passkey' }).click();
   await expect(page.getByTestId('passkey')).toHaveCount(1);
   // This server keeps a proof fresh for 4 s: past that, removing asks
@@ -132,7 +132,7 @@ test('removing a passkey asks for a fresh proof first', async ({ browser, reques
   await signOut(page);
   await page.waitForTimeout(1100);
   await requestCode(page, PASSKEYS, email);
-  await enterCode(page, await codeFor(request, OUTBOX, email, undefined));
+  await enterCode(page, await codeFor(request, OUTBOX, email, undefined), { waitForIslands: true });
   await expect(page).toHaveURL(/\/(account|passkeys\/offer)$/);
   await context.close();
 });

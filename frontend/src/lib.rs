@@ -1,22 +1,66 @@
-//! The browser entry: hydrates the islands of a server-rendered page
-//! (`app::islands`). Nothing else of the app runs in the browser.
+//! The islands' browser code: the only code that runs in the browser.
+//!
+//! Every page is rendered on the server and works as plain HTML forms. This
+//! module gives the few elements that need a script their behaviour, found
+//! by the ids and `data-*` attributes the server renders for them
+//! (`app/src/islands.rs` holds that markup and lists the contract):
+//! - `pending`: a pressed button says it is working and sends its form once;
+//! - `countdown`: "Send a new code" counts down to when the server will send;
+//! - `passkey`: the passkey ceremonies, shown only where they can work.
+//!
+//! Written for size, because the sign-in page loads it on a first visit
+//! (budget 25,000 B brotli for the whole page; `scripts/page-weight`):
+//! - No framework. Leptos's client runtime (hydration, the reactive graph,
+//!   an async executor) was most of the 36 KB brotli the islands cost.
+//! - No words. Every label and message comes from the page, in the page's
+//!   language; the wasm carries none.
+//! - No std in the browser (`no_std` with std's own allocator): a panic
+//!   stops the module at once, so the formatting machinery std's panic
+//!   handler needs (about 4 KB brotli) is not in the wasm. No `format!`
+//!   either, and one closure type for every callback (wasm-bindgen writes
+//!   glue per closure type).
 
-// The island exports live in `app`; without a use of the crate the linker
-// would drop them.
-use app as _;
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
-#[wasm_bindgen::prelude::wasm_bindgen]
-pub fn hydrate() {
-    // Panic messages in the console while developing; a release build
-    // leaves out the formatting code this pulls in.
-    #[cfg(debug_assertions)]
-    console_error_panic_hook::set_once();
-    leptos::mount::hydrate_islands();
-    // Leptos's loader hydrates every island right after this returns, before
-    // the next frame: then the page says so (`<html data-islands=hydrated>`),
-    // for tests and for anything that must wait for the buttons.
-    leptos::prelude::request_animation_frame(|| {
-        if let Some(html) = leptos::prelude::document().document_element() {
+extern crate alloc;
+
+mod countdown;
+mod dom;
+mod passkey;
+mod pending;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// Runs once the wasm is instantiated: binds what the page has, then says
+/// so (`<html data-islands=hydrated>`, once the passkey probe has its
+/// answer where there is one), for tests and for anything that must wait
+/// for the buttons. The loader is an async module, which may run before the
+/// page is parsed: then this waits for the document.
+#[wasm_bindgen(start)]
+pub fn start() {
+    if dom::document().ready_state() == "loading" {
+        dom::listen(&dom::document(), "DOMContentLoaded", |_| bind());
+    } else {
+        bind();
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+/// A panic (a bug) stops the module; the page goes on as plain HTML forms.
+#[cfg(target_arch = "wasm32")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+fn bind() {
+    countdown::start();
+    passkey::start();
+    pending::bind(|| {
+        if let Some(html) = dom::document().document_element() {
             _ = html.set_attribute("data-islands", "hydrated");
         }
     });

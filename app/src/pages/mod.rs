@@ -12,6 +12,8 @@ pub use passkey_offer::PasskeyOffer;
 pub use sign_in::SignIn;
 pub use verify::Verify;
 
+pub use crate::islands::PasskeyPanel;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -54,29 +56,6 @@ pub fn passkeys_on() -> bool {
     }
     #[cfg(not(feature = "ssr"))]
     false
-}
-
-/// A page's passkey controls, hidden until the passkey island finds a
-/// browser that can use them (see `islands::PasskeyControls`). `mode`:
-/// "sign-in", "add" or "confirm"; `options` and `finish`: the ceremony's
-/// endpoints.
-#[component]
-pub fn PasskeyPanel(
-    mode: &'static str,
-    options: &'static str,
-    #[prop(into)] finish: String,
-    label: &'static str,
-    #[prop(default = "primary")] class: &'static str,
-    #[prop(optional)] lead: Option<&'static str>,
-) -> impl IntoView {
-    view! {
-        <div id="passkey" class="passkey" data-passkey=mode data-options=options data-finish=finish hidden>
-            {lead.map(|t| view! { <p class="or">{t}</p> })}
-            <button type="button" id="passkey-button" class=class>{label}</button>
-            <p id="passkey-status" class="field-error" role="alert" aria-live="assertive"></p>
-            <crate::islands::PasskeyControls/>
-        </div>
-    }
 }
 
 #[component]

@@ -32,11 +32,6 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// checked with the server before each use.
 const REVALIDATE: &str = "no-cache";
 
-/// Leptos's `HydrationScripts` names the wasm `<stem>_bg.wasm` in a build
-/// not made by cargo-leptos (which sets `LEPTOS_OUTPUT_NAME` for the
-/// compiler); the URL served has to be the one the page asks for.
-const WASM_SUFFIX: &str = if option_env!("LEPTOS_OUTPUT_NAME").is_none() { "_bg" } else { "" };
-
 /// Marks our responses so on-the-fly compression leaves them alone: they
 /// are either compressed already or deliberately raw.
 #[derive(Clone, Copy, Debug)]
@@ -184,8 +179,12 @@ impl Snapshot {
             }
         }
         let mut missing = Vec::new();
-        let mut urls =
-            AssetUrls { script_stem: app::OUTPUT_NAME.to_owned(), stylesheet: String::new(), icon: String::new() };
+        let mut urls = AssetUrls {
+            script: format!("/{pkg_dir}/{}.js", app::OUTPUT_NAME),
+            wasm: format!("/{pkg_dir}/{}.wasm", app::OUTPUT_NAME),
+            stylesheet: String::new(),
+            icon: String::new(),
+        };
 
         // The loader and the wasm are built together and change together:
         // one hash of both names the pair.
@@ -194,9 +193,10 @@ impl Snapshot {
         match (js, wasm) {
             (Some(js), Some(wasm)) => {
                 let stem = format!("{}.{}", app::OUTPUT_NAME, short(&hex_digest(&[&js.file.raw, &wasm.file.raw])));
-                by_path.insert(format!("/{pkg_dir}/{stem}.js"), js.immutable());
-                by_path.insert(format!("/{pkg_dir}/{stem}{WASM_SUFFIX}.wasm"), wasm.immutable());
-                urls.script_stem = stem;
+                urls.script = format!("/{pkg_dir}/{stem}.js");
+                urls.wasm = format!("/{pkg_dir}/{stem}.wasm");
+                by_path.insert(urls.script.clone(), js.immutable());
+                by_path.insert(urls.wasm.clone(), wasm.immutable());
             }
             (js, wasm) => {
                 missing.extend(js.is_none().then(|| format!("{pkg_dir}/{}.js", app::OUTPUT_NAME)));

@@ -21,6 +21,12 @@ fn link(html: &str, rel: &str) -> String {
     href[..href.find('"').unwrap()].to_owned()
 }
 
+/// The script the islands' loader imports.
+fn loaded_script(html: &str) -> String {
+    let from = html.find(r#"import init from ""#).unwrap_or_else(|| panic!("no islands loader in {html}")) + 18;
+    html[from..from + html[from..].find('"').unwrap()].to_owned()
+}
+
 struct Urls {
     script: String,
     wasm: String,
@@ -31,7 +37,7 @@ struct Urls {
 async fn urls(app: &TestApp) -> Urls {
     let html = app.get("/").await.text().await.unwrap();
     Urls {
-        script: link(&html, "modulepreload"),
+        script: loaded_script(&html),
         wasm: link(&html, "preload"),
         stylesheet: link(&html, "stylesheet"),
         icon: link(&html, "icon"),
@@ -66,7 +72,6 @@ fn gzip_decode(bytes: &[u8]) -> Vec<u8> {
 fn is_hashed(url: &str, prefix: &str, extension: &str) -> bool {
     url.strip_prefix(prefix)
         .and_then(|rest| rest.strip_suffix(extension))
-        .and_then(|rest| rest.strip_suffix("_bg").or(Some(rest)))
         .is_some_and(|hash| hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
