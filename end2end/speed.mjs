@@ -111,30 +111,31 @@ async function press(page, cdp, step, cold) {
     const offset = performance.timeOrigin - press;
     const nav = performance.getEntriesByType('navigation')[0];
     const at = (t) => Math.round((offset + t) * 10) / 10;
-    const resources = performance.getEntriesByType('resource').map((r) => ({
+    const entries = performance.getEntriesByType('resource');
+    const dcl = nav.domContentLoadedEventStart;
+    const row = (r) => ({
       name: new URL(r.name).pathname,
       type: r.initiatorType,
       blocking: r.renderBlockingStatus === 'blocking',
       start: at(r.startTime),
       end: at(r.responseEnd),
       bytes: r.transferSize,
-    }));
-    const dcl = nav.domContentLoadedEventStart;
+    });
     return {
       fcp: at(window.__speed.fcp),
       visible: at(window.__speed.visible),
       dcl: at(dcl),
       response: at(nav.responseEnd),
       redirect: Math.round(nav.redirectEnd - nav.redirectStart),
-      fetched: resources.reduce((s, r) => s + r.bytes, 0),
+      fetched: entries.reduce((s, r) => s + r.transferSize, 0),
       // What stood between the HTML and the first paint or DOMContentLoaded.
-      before: resources.filter((r) => r.blocking || r.start - offset <= dcl),
+      before: entries.filter((r) => r.renderBlockingStatus === 'blocking' || r.startTime <= dcl).map(row),
     };
   });
   return { ...m, wall };
 }
 
-async function signIn(context, cdp, page, cold, address) {
+async function signIn(cdp, page, cold, address) {
   const runs = {};
   await page.goto(`${base}/`);
   await page.getByLabel('Email address').fill(address);
@@ -161,14 +162,14 @@ async function newContext() {
 // Cold: a new browser profile per run, emptied again before each press.
 for (let i = 0; i < RUNS; i++) {
   const { context, page, cdp } = await newContext();
-  all.cold.push(await signIn(context, cdp, page, true, `speed.cold.${i}.${stamp}@example.com`));
+  all.cold.push(await signIn(cdp, page, true, `speed.cold.${i}.${stamp}@example.com`));
   await context.close();
 }
 // Warm: one profile that has been through the flow once (not counted).
 {
   const { context, page, cdp } = await newContext();
   for (let i = -1; i < RUNS; i++) {
-    const runs = await signIn(context, cdp, page, false, `speed.warm.${i + 1}.${stamp}@example.com`);
+    const runs = await signIn(cdp, page, false, `speed.warm.${i + 1}.${stamp}@example.com`);
     if (i >= 0) all.warm.push(runs);
     await context.clearCookies();
   }

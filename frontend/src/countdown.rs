@@ -23,11 +23,15 @@ pub fn start() {
     }
     let label = button.text_content().unwrap_or_default();
     let counting = button.get_attribute("data-counting").unwrap_or_default();
+    // The words before and after `{}`; without a `{}`, the plain label.
+    let around = counting
+        .split_once('{')
+        .and_then(|(before, rest)| Some((String::from(before), String::from(rest.strip_prefix('}')?))));
     let show = move |wait: u32| {
         button.set_disabled(wait > 0);
-        let text = match counting.split_once('{').and_then(|(before, rest)| Some((before, rest.strip_prefix('}')?))) {
+        let text = match &around {
             Some((before, after)) if wait > 0 => {
-                let mut text = String::from(before);
+                let mut text = before.clone();
                 text.push_str(&dom::digits(wait));
                 text.push_str(after);
                 text

@@ -19,6 +19,12 @@ pub fn document() -> Document {
     get(&js_sys::global(), "document").unchecked_into()
 }
 
+/// The page has an element that `selector` matches.
+#[inline(never)]
+pub fn exists(selector: &str) -> bool {
+    document().query_selector(selector).ok().flatten().is_some()
+}
+
 #[inline(never)]
 pub fn element(id: &str) -> Option<Element> {
     document().get_element_by_id(id)

@@ -59,9 +59,17 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 fn bind() {
     countdown::start();
     passkey::start();
-    pending::bind(|| {
+    pending::bind();
+    let ready = || {
         if let Some(html) = dom::document().document_element() {
             _ = html.set_attribute("data-islands", "hydrated");
         }
-    });
+    };
+    // A button that signs in by code tells the server whether this device
+    // could make a passkey: the page is ready once that is known.
+    if dom::exists("button[data-webauthn]") {
+        passkey::probe(ready);
+    } else {
+        ready();
+    }
 }

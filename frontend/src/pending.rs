@@ -11,11 +11,9 @@ use web_sys::{Element, Event, HtmlButtonElement};
 
 use crate::dom;
 
-/// Binds the page's buttons; `ready` runs when they are bound and, on a
-/// page that signs in by code, the passkey probe has its answer.
-pub fn bind(ready: impl FnOnce() + 'static) {
-    if dom::document().query_selector("button[data-busy]").ok().flatten().is_none() {
-        return ready();
+pub fn bind() {
+    if !dom::exists("button[data-busy]") {
+        return;
     }
     // One listener for the page: a press anywhere reaches it, and stopping
     // the form's submission there works as well as on the button.
@@ -33,11 +31,6 @@ pub fn bind(ready: impl FnOnce() + 'static) {
             }
         }
     });
-    if dom::document().query_selector("button[data-webauthn]").ok().flatten().is_some() {
-        crate::passkey::probe(ready);
-    } else {
-        ready();
-    }
 }
 
 fn press(ev: JsValue) {

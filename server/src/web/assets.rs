@@ -188,8 +188,8 @@ impl Snapshot {
 
         // The loader and the wasm are built together and change together:
         // one hash of both names the pair.
-        let js = by_path.get(&format!("/{pkg_dir}/{}.js", app::OUTPUT_NAME)).cloned();
-        let wasm = by_path.get(&format!("/{pkg_dir}/{}.wasm", app::OUTPUT_NAME)).cloned();
+        let js = by_path.get(&urls.script).cloned();
+        let wasm = by_path.get(&urls.wasm).cloned();
         match (js, wasm) {
             (Some(js), Some(wasm)) => {
                 let stem = format!("{}.{}", app::OUTPUT_NAME, short(&hex_digest(&[&js.file.raw, &wasm.file.raw])));
@@ -199,8 +199,8 @@ impl Snapshot {
                 by_path.insert(urls.wasm.clone(), wasm.immutable());
             }
             (js, wasm) => {
-                missing.extend(js.is_none().then(|| format!("{pkg_dir}/{}.js", app::OUTPUT_NAME)));
-                missing.extend(wasm.is_none().then(|| format!("{pkg_dir}/{}.wasm", app::OUTPUT_NAME)));
+                missing.extend(js.is_none().then(|| urls.script.trim_start_matches('/').to_owned()));
+                missing.extend(wasm.is_none().then(|| urls.wasm.trim_start_matches('/').to_owned()));
             }
         }
         // Under `cargo leptos watch` the page keeps the stylesheet's plain
