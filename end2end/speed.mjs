@@ -3,13 +3,18 @@
 // Debian's headless Chromium against a running server (scripts/speed
 // starts the release server). For each step and each cache state it
 // records, per run:
-//   fcp      the press to the next page's first contentful paint (Paint Timing)
+//   fcp      the press to the next page's first contentful paint (Paint
+//            Timing); for a page shown in place (no navigation, so no paint
+//            entry: frontend/src/swap.rs), the end of the first frame
+//            showing it (a task queued from that frame's callback)
 //   visible  the press to the first frame in which the next page's field
 //            (the code input; the account page's heading) is laid out and
-//            shown (a requestAnimationFrame check from document start)
+//            shown (a requestAnimationFrame check from document start, or
+//            from the press for a page shown in place)
 //   dcl      the press to the next page's DOMContentLoaded
 //   response the press to the end of the next page's HTML (Navigation
-//            Timing; the POST, its redirect and the GET)
+//            Timing, or the form's request in Resource Timing; the POST, its
+//            redirect and the GET)
 //   wall     the press to Playwright seeing the field visible (how the
 //            issue first measured it; includes Playwright's own polling)
 // and what stood before the first paint: the render-blocking resources and
@@ -46,40 +51,53 @@ const TARGET = { visible: 150, fcp: 100 };
 
 const STEPS = [
   { name: 'sign-in → code', from: '/', to: /\/verify$/, button: 'Send code', landmark: '#code' },
+  // The same step as a page load (the form posted by the browser, as
+  // without JavaScript), in the same sitting: the reference for the above.
+  { name: 'sign-in → code, as a page load', from: '/', to: /\/verify$/, button: 'Send code', landmark: '#code', pageLoad: true },
   { name: 'code → account', from: '/verify', to: /\/account$/, button: 'Sign in', landmark: 'h1' },
 ];
 
 // Runs in every document before its own scripts: remembers when a submit
-// button was pressed (across the navigation, in sessionStorage) and, on
-// the next page, when the landmark the driver named was first shown.
+// button was pressed (across a navigation, in sessionStorage; and in this
+// document, for a page shown in place) and when the landmark the driver
+// named was first shown after it.
 function instrument() {
+  const probe = { visible: null, painted: null, fcp: null, load: false, pressed: null, before: null };
+  window.__speed = probe;
+  const landmark = () => sessionStorage.getItem('speed.landmark');
+  // A rendering opportunity comes only once nothing blocks rendering, so
+  // the first frame that finds the element laid out is the one that
+  // paints it. After a press in this document only a new element counts
+  // (the one the press put there), not one the page already had.
+  const check = (now) => {
+    const selector = landmark();
+    const el = selector && document.querySelector(selector);
+    if (el && el !== probe.before && el.getBoundingClientRect().height > 0 && getComputedStyle(el).visibility !== 'hidden') {
+      probe.visible = now;
+      // A task queued from a frame's callback runs after that frame's
+      // rendering: when the element has been painted (for a page shown in
+      // place, which has no paint entry of its own).
+      setTimeout(() => (probe.painted = performance.now()), 0);
+    } else {
+      requestAnimationFrame(check);
+    }
+  };
   addEventListener(
     'click',
     (e) => {
       if (e.target instanceof Element && e.target.closest('button')) {
         sessionStorage.setItem('speed.press', String(performance.timeOrigin + e.timeStamp));
+        const looking = probe.visible === null;
+        Object.assign(probe, { pressed: e.timeStamp, visible: null, painted: null, before: landmark() && document.querySelector(landmark()) });
+        if (!looking) requestAnimationFrame(check);
       }
     },
     true,
   );
-  const probe = { visible: null, fcp: null, load: false };
-  window.__speed = probe;
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) if (e.name === 'first-contentful-paint') probe.fcp = e.startTime;
   }).observe({ type: 'paint', buffered: true });
   addEventListener('load', () => (probe.load = true));
-  const landmark = sessionStorage.getItem('speed.landmark');
-  // A rendering opportunity comes only once nothing blocks rendering, so
-  // the first frame that finds the element laid out is the one that
-  // paints it.
-  const check = (now) => {
-    const el = landmark && document.querySelector(landmark);
-    if (el && el.getBoundingClientRect().height > 0 && getComputedStyle(el).visibility !== 'hidden') {
-      probe.visible = now;
-    } else {
-      requestAnimationFrame(check);
-    }
-  };
   requestAnimationFrame(check);
 }
 
@@ -99,21 +117,20 @@ async function outbox(to) {
 async function press(page, cdp, step, cold) {
   await page.evaluate((l) => sessionStorage.setItem('speed.landmark', l), step.landmark);
   await page.waitForFunction(() => document.documentElement.dataset.islands === 'hydrated' || !document.querySelector('script[type=module]'));
+  if (step.pageLoad) await page.evaluate(() => document.querySelectorAll('form[data-swap]').forEach((f) => f.removeAttribute('data-swap')));
   if (cold) await cdp.send('Network.clearBrowserCache');
   const started = Date.now();
   await page.getByRole('button', { name: step.button, exact: true }).click();
   await page.waitForURL(step.to);
   await page.locator(step.landmark).first().waitFor({ state: 'visible' });
   const wall = Date.now() - started;
-  await page.waitForFunction(() => window.__speed && window.__speed.visible !== null && window.__speed.fcp !== null && window.__speed.load);
+  await page.waitForFunction(
+    () => window.__speed && window.__speed.visible !== null && (window.__speed.pressed !== null ? window.__speed.painted !== null : window.__speed.fcp !== null && window.__speed.load),
+  );
   const m = await page.evaluate(() => {
-    const press = Number(sessionStorage.getItem('speed.press'));
-    const offset = performance.timeOrigin - press;
-    const nav = performance.getEntriesByType('navigation')[0];
-    const at = (t) => Math.round((offset + t) * 10) / 10;
+    const probe = window.__speed;
     const entries = performance.getEntriesByType('resource');
-    const dcl = nav.domContentLoadedEventStart;
-    const row = (r) => ({
+    const row = (at) => (r) => ({
       name: new URL(r.name).pathname,
       type: r.initiatorType,
       blocking: r.renderBlockingStatus === 'blocking',
@@ -121,28 +138,62 @@ async function press(page, cdp, step, cold) {
       end: at(r.responseEnd),
       bytes: r.transferSize,
     });
+    if (probe.pressed !== null) {
+      // Shown in place (frontend/src/swap.rs): no navigation, so no paint
+      // or navigation entries of its own. Its first paint is the end of the
+      // first frame showing the new page, and its HTML the form's request
+      // (the POST, its redirect and the GET).
+      const at = (t) => Math.round((t - probe.pressed) * 10) / 10;
+      const after = entries.filter((r) => r.startTime >= probe.pressed);
+      const post = after.find((r) => r.initiatorType === 'xmlhttprequest');
+      return {
+        inPlace: true,
+        fcp: at(probe.painted),
+        visible: at(probe.visible),
+        dcl: null,
+        response: post ? at(post.responseEnd) : null,
+        redirect: null,
+        fetched: after.reduce((s, r) => s + r.transferSize, 0),
+        before: after.filter((r) => r.startTime <= probe.visible).map(row(at)),
+      };
+    }
+    const press = Number(sessionStorage.getItem('speed.press'));
+    const offset = performance.timeOrigin - press;
+    const nav = performance.getEntriesByType('navigation')[0];
+    const at = (t) => Math.round((offset + t) * 10) / 10;
+    const dcl = nav.domContentLoadedEventStart;
     return {
-      fcp: at(window.__speed.fcp),
-      visible: at(window.__speed.visible),
+      inPlace: false,
+      fcp: at(probe.fcp),
+      visible: at(probe.visible),
       dcl: at(dcl),
       response: at(nav.responseEnd),
       redirect: Math.round(nav.redirectEnd - nav.redirectStart),
       fetched: entries.reduce((s, r) => s + r.transferSize, 0),
       // What stood between the HTML and the first paint or DOMContentLoaded.
-      before: entries.filter((r) => r.renderBlockingStatus === 'blocking' || r.startTime <= dcl).map(row),
+      before: entries.filter((r) => r.renderBlockingStatus === 'blocking' || r.startTime <= dcl).map(row(at)),
     };
   });
   return { ...m, wall };
 }
 
-async function signIn(cdp, page, cold, address) {
+// `pageLoadFirst`: the page-load reference before the in-place step (odd
+// runs) or after it (even runs), so neither always pays for going first.
+async function signIn(cdp, page, cold, address, pageLoadFirst) {
   const runs = {};
+  const pageLoad = async () => {
+    await page.goto(`${base}/`);
+    await page.getByLabel('Email address').fill(`page-load.${address}`);
+    runs[STEPS[1].name] = await press(page, cdp, STEPS[1], cold);
+  };
+  if (pageLoadFirst) await pageLoad();
   await page.goto(`${base}/`);
   await page.getByLabel('Email address').fill(address);
   runs[STEPS[0].name] = await press(page, cdp, STEPS[0], cold);
   const message = await outbox(address);
   await page.getByLabel('Code', { exact: true }).fill(message.code);
-  runs[STEPS[1].name] = await press(page, cdp, STEPS[1], cold);
+  runs[STEPS[2].name] = await press(page, cdp, STEPS[2], cold);
+  if (!pageLoadFirst) await pageLoad();
   return runs;
 }
 
@@ -162,14 +213,14 @@ async function newContext() {
 // Cold: a new browser profile per run, emptied again before each press.
 for (let i = 0; i < RUNS; i++) {
   const { context, page, cdp } = await newContext();
-  all.cold.push(await signIn(cdp, page, true, `speed.cold.${i}.${stamp}@example.com`));
+  all.cold.push(await signIn(cdp, page, true, `speed.cold.${i}.${stamp}@example.com`, i % 2 === 1));
   await context.close();
 }
 // Warm: one profile that has been through the flow once (not counted).
 {
   const { context, page, cdp } = await newContext();
   for (let i = -1; i < RUNS; i++) {
-    const runs = await signIn(cdp, page, false, `speed.warm.${i + 1}.${stamp}@example.com`);
+    const runs = await signIn(cdp, page, false, `speed.warm.${i + 1}.${stamp}@example.com`, i % 2 === 1);
     if (i >= 0) all.warm.push(runs);
     await context.clearCookies();
   }
@@ -178,28 +229,32 @@ for (let i = 0; i < RUNS; i++) {
 await browser.close();
 
 const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.filter((x) => x !== null).sort((a, b) => a - b);
+  if (!s.length) return null;
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-const ms = (n) => `${Math.round(n)} ms`;
+const ms = (n) => (n === null ? '—' : `${Math.round(n)} ms`);
 const summary = [];
 console.log(`\nMedians of ${RUNS} runs, from the press (target: field visible within ${TARGET.visible} ms, first paint within ${TARGET.fcp} ms)\n`);
-console.log('| step | cache | HTML received | first paint | field visible | DOMContentLoaded | Playwright sees it | fetched after the press |');
-console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+console.log('| step | cache | how | HTML received | first paint | field visible | DOMContentLoaded | Playwright sees it | fetched after the press |');
+console.log('|---|---|---|---:|---:|---:|---:|---:|---:|');
 for (const step of STEPS) {
   for (const cache of ['cold', 'warm']) {
     const runs = all[cache].map((r) => r[step.name]);
-    const row = { step: step.name, cache };
+    const inPlace = runs.filter((r) => r.inPlace).length;
+    const how = inPlace === runs.length ? 'in place' : inPlace === 0 ? 'navigation' : `${inPlace} of ${runs.length} in place`;
+    const row = { step: step.name, cache, how };
     for (const k of ['response', 'fcp', 'visible', 'dcl', 'wall', 'fetched']) row[k] = median(runs.map((r) => r[k]));
     summary.push(row);
-    console.log(`| ${step.name} | ${cache} | ${ms(row.response)} | ${ms(row.fcp)} | ${ms(row.visible)} | ${ms(row.dcl)} | ${ms(row.wall)} | ${Math.round(row.fetched).toLocaleString('en-GB')} B |`);
+    console.log(`| ${step.name} | ${cache} | ${how} | ${ms(row.response)} | ${ms(row.fcp)} | ${ms(row.visible)} | ${ms(row.dcl)} | ${ms(row.wall)} | ${Math.round(row.fetched).toLocaleString('en-GB')} B |`);
   }
 }
 // What stood before the next page, in the last cold run of each step.
 for (const step of STEPS) {
   const last = all.cold[all.cold.length - 1][step.name];
-  console.log(`\n${step.name}, last cold run: before DOMContentLoaded (${ms(last.dcl)}) or render-blocking:`);
+  const until = last.inPlace ? `shown in place at ${ms(last.visible)}` : `DOMContentLoaded at ${ms(last.dcl)}`;
+  console.log(`\n${step.name}, last cold run: fetched before it was shown (${until}) or render-blocking:`);
   if (!last.before.length) console.log('  nothing');
   for (const r of last.before) {
     console.log(`  ${r.name.padEnd(44)}${r.type.padEnd(10)}${r.blocking ? 'blocking ' : '         '}${ms(r.start).padStart(8)} → ${ms(r.end).padStart(8)}  ${r.bytes.toLocaleString('en-GB')} B`);

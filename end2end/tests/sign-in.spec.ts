@@ -123,6 +123,112 @@ test('a pending button works again when the page comes back from the cache', asy
   expect(await submits()).toBe(2);
 });
 
+test('with JavaScript the code page comes in place, and the address, history and focus behave as after a page load', async ({ page, request }) => {
+  await page.goto('/sign-in');
+  await expect(page.locator('html')).toHaveAttribute('data-islands', 'hydrated');
+  // Survives only while the document does: gone after any page load.
+  await page.evaluate(() => ((window as any).__samePage = true));
+  const samePage = () => page.evaluate(() => (window as any).__samePage === true);
+
+  // A mistake first: the answer comes in place, the field has the focus and
+  // is described by the message, as after the plain post.
+  await page.getByLabel('Email address').fill('foo@');
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await expect(page.locator('#identifier-error')).toHaveText('Enter an email address like name@example.com.');
+  await expect(page.getByLabel('Email address')).toBeFocused();
+  await expect(page.getByLabel('Email address')).toHaveAccessibleDescription('Enter an email address like name@example.com.');
+  expect(await samePage()).toBe(true);
+
+  const email = uniqueEmail('inplace');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await expect(page).toHaveURL(/\/verify$/);
+  await expect(page).toHaveTitle('Enter your code · Passcode');
+  const codeInput = page.getByLabel('Code', { exact: true });
+  await expect(codeInput).toBeFocused();
+  await expect(page.getByText(/We sent a 6-digit code to i•••@example\.com/)).toBeVisible();
+  // The new page's behaviours are bound: the resend button counts down.
+  await expect(page.getByRole('button', { name: /Send a new code/ })).toBeDisabled();
+  expect(await samePage()).toBe(true);
+  const code = await codeFor(request, MAIN, email);
+
+  // Back shows the page at that address, Forward the code page again, and
+  // a reload the same page the server gives any browser at /verify.
+  await page.goBack();
+  await expect(page).toHaveURL(/\/sign-in(\?|$)/);
+  await expect(page.getByLabel('Email address')).toBeVisible();
+  await page.goForward();
+  await expect(page).toHaveURL(/\/verify$/);
+  await expect(codeInput).toBeVisible();
+  await page.reload();
+  await expect(page.getByText(/We sent a 6-digit code to i•••@example\.com/)).toBeVisible();
+  await enterCode(page, code, { waitForIslands: true });
+  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByTestId('identity')).toHaveText(email);
+  // One code was sent for the one press.
+  const sent = (await (await request.get(`${MAIN}/dev/outbox.json`)).json()) as { to: string }[];
+  expect(sent.filter((m) => m.to === email)).toHaveLength(1);
+});
+
+test('when the in-place request gets no answer, the form posts the plain way', async ({ page, request }) => {
+  await page.goto('/sign-in');
+  await expect(page.locator('html')).toHaveAttribute('data-islands', 'hydrated');
+  await page.evaluate(() => ((window as any).__samePage = true));
+  // The first request never reaches the server (the connection drops); the
+  // plain post after it does.
+  let posts = 0;
+  await page.route('**/api/request_code', (route) => (posts++ === 0 ? route.abort('connectionreset') : route.continue()));
+  const email = uniqueEmail('fallback');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await expect(page).toHaveURL(/\/verify$/);
+  await expect(page.getByLabel('Code', { exact: true })).toBeVisible();
+  expect(posts).toBe(2);
+  // A page load this time.
+  expect(await page.evaluate(() => (window as any).__samePage)).toBeUndefined();
+  await enterCode(page, await codeFor(request, MAIN, email));
+  await expect(page).toHaveURL(/\/account$/);
+});
+
+test('when the answer is lost after the code was sent, the plain post sends no second code', async ({ page, request }) => {
+  await page.goto('/sign-in');
+  await expect(page.locator('html')).toHaveAttribute('data-islands', 'hydrated');
+  // The first POST reaches the server and the code goes out, but its answer
+  // is lost on the way (a dropped connection), so the form posts the plain
+  // way.
+  let posts = 0;
+  await page.route('**/api/request_code', async (route) => {
+    if (posts++ > 0) return route.continue();
+    await route.fetch({ maxRedirects: 0 });
+    await route.abort('connectionreset');
+  });
+  const email = uniqueEmail('lost');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  // The server's limits answer the repeat: the wait, and no second code.
+  await expect(page.locator('#identifier-error')).toHaveText(/^You can request a new code in \d+ seconds\.$/);
+  expect(posts).toBe(2);
+  await codeFor(request, MAIN, email);
+  const sent = (await (await request.get(`${MAIN}/dev/outbox.json`)).json()) as { to: string }[];
+  expect(sent.filter((m) => m.to === email)).toHaveLength(1);
+});
+
+test('a page shown in place is asked for again when it comes back from the cache', async ({ page }) => {
+  await page.goto('/sign-in');
+  await expect(page.locator('html')).toHaveAttribute('data-islands', 'hydrated');
+  await page.getByLabel('Email address').fill(uniqueEmail('cached'));
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await expect(page).toHaveURL(/\/verify$/);
+  await page.evaluate(() => ((window as any).__samePage = true));
+  // The document came as the sign-in page, which a cache may keep; the
+  // code page it now shows may not be kept, so the server is asked again.
+  const reloaded = page.waitForEvent('load');
+  await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })));
+  await reloaded;
+  expect(await page.evaluate(() => (window as any).__samePage)).toBeUndefined();
+  await expect(page.getByLabel('Code', { exact: true })).toBeVisible();
+});
+
 test('a wrong code says so and the right one still works', async ({ page, request }) => {
   const email = uniqueEmail('wrong');
   await requestCode(page, MAIN, email);

@@ -6,7 +6,9 @@
 //! (`app/src/islands.rs` holds that markup and lists the contract):
 //! - `pending`: a pressed button says it is working and sends its form once;
 //! - `countdown`: "Send a new code" counts down to when the server will send;
-//! - `passkey`: the passkey ceremonies, shown only where they can work.
+//! - `passkey`: the passkey ceremonies, shown only where they can work;
+//! - `swap`: the sign-in form is sent without a page load, and the code
+//!   page shown in place.
 //!
 //! Written for size, because the sign-in page loads it on a first visit
 //! (budget 25,000 B brotli for the whole page; `scripts/page-weight`):
@@ -28,6 +30,7 @@ mod countdown;
 mod dom;
 mod passkey;
 mod pending;
+mod swap;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -60,13 +63,21 @@ fn bind() {
     countdown::start();
     passkey::start();
     pending::bind();
+    swap::bind();
+    settle();
+}
+
+/// Marks the page ready (`<html data-islands=hydrated>`) once what its
+/// buttons need is known: a button that signs in by code tells the server
+/// whether this device could make a passkey, so a page with one waits for
+/// that probe. Again after a page shown in place (`swap.rs`), which may be
+/// the first with such a button.
+fn settle() {
     let ready = || {
         if let Some(html) = dom::document().document_element() {
             _ = html.set_attribute("data-islands", "hydrated");
         }
     };
-    // A button that signs in by code tells the server whether this device
-    // could make a passkey: the page is ready once that is known.
     if dom::exists("button[data-webauthn]") {
         passkey::probe(ready);
     } else {

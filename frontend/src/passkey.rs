@@ -134,6 +134,19 @@ pub fn start() {
     }
 }
 
+/// Ends the sign-in page's autofill request, if it is waiting: before the
+/// button's own request (a browser runs one at a time), and before the page
+/// is replaced in place (`swap.rs`), so that nothing waits on a field that
+/// is gone.
+pub fn stop() {
+    let Some(panel) = dom::element("passkey") else { return };
+    let waiting = get(&panel, WAITING);
+    if !waiting.is_undefined() {
+        set(&panel, WAITING, &JsValue::UNDEFINED);
+        waiting.unchecked_into::<AbortController>().abort();
+    }
+}
+
 /// One ceremony. `quietly`: the sign-in page's autofill request, which waits
 /// until a passkey is picked there; the button's own request cancels it
 /// first (a browser runs one at a time).
@@ -141,11 +154,7 @@ fn run(quietly: bool) {
     let Some(panel) = dom::element("passkey") else { return };
     let button = dom::element("passkey-button");
     if !quietly {
-        let waiting = get(&panel, WAITING);
-        if !waiting.is_undefined() {
-            set(&panel, WAITING, &JsValue::UNDEFINED);
-            waiting.unchecked_into::<AbortController>().abort();
-        }
+        stop();
         if let Some(b) = &button {
             if b.has_attribute("aria-disabled") {
                 return;
@@ -167,7 +176,8 @@ fn run(quietly: bool) {
     let create = attr("data-passkey") == "add";
     let finish = attr("data-finish");
     let next = report.clone();
-    post(&attr("data-options"), None, move |answer| ask(answer, create, quietly, finish, next), report);
+    let asking = panel.clone();
+    post(&attr("data-options"), None, move |answer| ask(answer, &asking, create, quietly, finish, next), report);
 }
 
 /// Shows one of the panel's messages (`data-…`), or a message the server
@@ -188,7 +198,7 @@ fn say(panel: &Element, message: Option<&str>) {
 
 /// Hands the server's options to the browser, and its answer back.
 #[inline(never)]
-fn ask(answer: JsValue, create: bool, quietly: bool, finish: String, report: Report) {
+fn ask(answer: JsValue, panel: &Element, create: bool, quietly: bool, finish: String, report: Report) {
     if let Some(go) = get(&answer, "go").as_string() {
         return go_to(&go);
     }
@@ -199,12 +209,16 @@ fn ask(answer: JsValue, create: bool, quietly: bool, finish: String, report: Rep
     let options = Object::new();
     set(&options, "publicKey", &public_key);
     if quietly {
+        // The page moved on while the options were on their way (the code
+        // page shown in place): there is no field left to offer them in,
+        // and nothing could cancel the request later.
+        if !panel.is_connected() {
+            return report(None);
+        }
         let Ok(controller) = AbortController::new() else { return report(None) };
         set(&options, "mediation", &JsValue::from_str("conditional"));
         set(&options, "signal", &controller.signal());
-        if let Some(panel) = dom::element("passkey") {
-            set(&panel, WAITING, &controller);
-        }
+        set(panel, WAITING, &controller);
     }
     let asked = if create { credentials_create(&options) } else { credentials_get(&options) };
     let failed = report.clone();

@@ -101,7 +101,9 @@ pub fn SignIn() -> impl IntoView {
             </nav>
             // novalidate: our own messages, next to the field, are clearer
             // than the browser's bubbles and work the same without JavaScript.
-            <ActionForm action attr:novalidate=true attr:class="form">
+            // data-swap: with JavaScript, sent without a page load and the
+            // code page shown in place (app/src/islands.rs).
+            <ActionForm action attr:novalidate=true attr:class="form" attr:data-swap="">
                 <div class="field">
                     <label for="identifier">{if by_phone { "Phone number" } else { "Email address" }}</label>
                     {input}
