@@ -14,6 +14,7 @@ import { chromium } from '@playwright/test';
 import { brotliCompressSync, constants } from 'node:zlib';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { outbox } from './outbox.mjs';
 
 const { launchOptions } = createRequire(import.meta.url)('./chromium.js');
 
@@ -42,17 +43,6 @@ const browser = await chromium.launch(launchOptions);
 
 const email = `weight.${Date.now()}@example.com`;
 
-async function outbox(to) {
-  for (let i = 0; i < 50; i++) {
-    const res = await fetch(`${base}/dev/outbox.json`);
-    if (!res.ok) throw new Error(`${base}/dev/outbox.json answered ${res.status}: run the server with the dev outbox`);
-    const found = (await res.json()).find((m) => m.to === to);
-    if (found) return found;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no message to ${to} in the outbox`);
-}
-
 // One browser goes through sign-in to collect the cookies each page needs;
 // the measuring contexts start cold with just those cookies.
 async function cookiesFor(needs) {
@@ -63,7 +53,7 @@ async function cookiesFor(needs) {
   await page.getByLabel('Email address').fill(address);
   await page.getByRole('button', { name: 'Send code' }).click();
   await page.waitForURL(/\/verify$/);
-  const message = await outbox(address);
+  const message = await outbox(base, address);
   if (needs === 'session') {
     await page.getByLabel('Code', { exact: true }).fill(message.code);
     await page.getByRole('button', { name: 'Sign in' }).click();

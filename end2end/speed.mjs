@@ -32,6 +32,7 @@
 import { chromium } from '@playwright/test';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { outbox } from './outbox.mjs';
 
 const { launchOptions } = createRequire(import.meta.url)('./chromium.js');
 
@@ -99,17 +100,6 @@ function instrument() {
   }).observe({ type: 'paint', buffered: true });
   addEventListener('load', () => (probe.load = true));
   requestAnimationFrame(check);
-}
-
-async function outbox(to) {
-  for (let i = 0; i < 100; i++) {
-    const res = await fetch(`${base}/dev/outbox.json`);
-    if (!res.ok) throw new Error(`${base}/dev/outbox.json answered ${res.status}: run the server with the dev outbox`);
-    const found = (await res.json()).find((m) => m.to === to);
-    if (found) return found;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no message to ${to} in the outbox`);
 }
 
 // Presses the step's button on `page` (already on the step's first page)
@@ -190,7 +180,7 @@ async function signIn(cdp, page, cold, address, pageLoadFirst) {
   await page.goto(`${base}/`);
   await page.getByLabel('Email address').fill(address);
   runs[STEPS[0].name] = await press(page, cdp, STEPS[0], cold);
-  const message = await outbox(address);
+  const message = await outbox(base, address);
   await page.getByLabel('Code', { exact: true }).fill(message.code);
   runs[STEPS[2].name] = await press(page, cdp, STEPS[2], cold);
   if (!pageLoadFirst) await pageLoad();
