@@ -131,14 +131,16 @@ async function open(context, spec) {
 // A file named after its content must come compressed and be kept for a
 // year; a page must come compressed and never be kept by a shared cache;
 // an answer the page asks for as it starts (the passkey options for the
-// address field's autofill) is never kept at all. Its bytes count.
+// address field's autofill, the code page's approval events) is never
+// kept at all. Its bytes count.
+const ASKED_BY_THE_PAGE = ['/passkeys/', '/sign-in/approval'];
 function checkHeaders(spec, wire) {
   const problems = [];
   for (const w of wire) {
     const url = new URL(w.url);
     const h = Object.fromEntries(Object.entries(w.headers).map(([k, v]) => [k.toLowerCase(), v]));
     const isPage = url.pathname === spec.path;
-    if (url.pathname.startsWith('/passkeys/')) {
+    if (ASKED_BY_THE_PAGE.some((p) => url.pathname.startsWith(p))) {
       if (!/no-store/.test(h['cache-control'] ?? '')) problems.push(`${url.pathname}: Cache-Control ${h['cache-control']}`);
     } else if (isPage) {
       if (h['content-encoding'] !== 'br') problems.push(`${url.pathname}: not compressed (${h['content-encoding'] ?? 'none'})`);

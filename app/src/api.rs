@@ -7,7 +7,8 @@
 
 use crate::domain::AppError;
 pub use crate::domain::{
-    AccountView, ActivityView, ConfirmView, LinkView, Notice, PasskeyView, PendingView, SessionView, UserView,
+    AccountView, ActivityView, ConfirmView, LinkView, Notice, PasskeyView, PendingView, ReportView, SessionView,
+    UserView,
 };
 
 #[allow(unused_imports)]
@@ -354,6 +355,7 @@ fn activity_view(e: crate::auth::ActivityEntry) -> ActivityView {
         AuditKind::DestinationLocked => "Sign-in locked for a while after too many wrong codes".to_owned(),
         AuditKind::SignedIn if detail == "link" => "Signed in with the email's link".to_owned(),
         AuditKind::SignedIn if detail == "passkey" => "Signed in with a passkey".to_owned(),
+        AuditKind::SignedIn if detail == "approved" => "Signed in, approved from another device".to_owned(),
         AuditKind::SignedIn => "Signed in with a code".to_owned(),
         AuditKind::SignedOut if detail.is_empty() => "Signed out".to_owned(),
         AuditKind::SignedOut if detail == ENDED_ELSEWHERE => "A session was ended from another browser".to_owned(),
@@ -369,6 +371,13 @@ fn activity_view(e: crate::auth::ActivityEntry) -> ActivityView {
         AuditKind::PasskeyRefused => format!("A passkey was refused ({detail})"),
         AuditKind::IdentityConfirmed if detail == "passkey" => "Confirmed it's you with a passkey".to_owned(),
         AuditKind::IdentityConfirmed => "Confirmed it's you with a code".to_owned(),
+        // The row's facts are the approving device's; the detail names the
+        // device let in ("for 203.0.113.7 (Chrome on Linux)").
+        AuditKind::SignInApproved => format!("Approved a sign-in {detail}").trim_end().to_owned(),
+        AuditKind::SignInReported => "You reported a sign-in you didn't ask for".to_owned(),
+        AuditKind::CodeWithheld => {
+            "A code was asked for from a new browser and not sent (a sign-in was reported lately)".to_owned()
+        }
     };
     let from = crate::auth::where_from(e.ip.as_deref(), e.browser.as_deref());
     ActivityView { what, when: utc_date_time(e.at), from }
@@ -394,6 +403,9 @@ fn pending_view(state: &crate::web::AppState, p: crate::auth::Pending) -> Pendin
         resend_in_secs: wait_secs(state, p.next_send_at),
         notice: None,
         return_to: crate::web::return_to(&state.return_rules).map(|to| to.as_str().to_owned()),
+        pair_number: p.pair_number,
+        awaiting_approval: p.pair_number.is_some() && p.approval == crate::auth::Approval::Waiting,
+        approved: p.approval == crate::auth::Approval::Approved,
     }
 }
 
@@ -427,17 +439,103 @@ pub async fn link_destination() -> Result<Option<LinkView>, AppError> {
     let state = app_state()?;
     let Some(link) = link_token() else { return Ok(None) };
     let info = state.auth.link_info(&link, pending_challenge_id().as_ref()).await.map_err(fail)?;
-    Ok(info.map(|i| LinkView {
-        shown: i.shown,
-        address: i.address,
-        requested_elsewhere: i.requested_elsewhere.map(|r| {
-            let at = crate::auth::clock_time_utc(r.at_ms);
-            match r.browser {
-                Some(browser) => format!("{browser} at {at} UTC"),
-                None => format!("another browser at {at} UTC"),
-            }
-        }),
+    Ok(info.map(|i| {
+        let elsewhere = i.requested_elsewhere.as_ref();
+        LinkView {
+            shown: i.shown,
+            address: i.address,
+            requested_elsewhere: elsewhere.is_some(),
+            from_browser: elsewhere.and_then(|r| r.browser.clone()),
+            from_ip: elsewhere.and_then(|r| r.ip.clone()),
+            requested_at: elsewhere.map(|r| crate::auth::utc_date_time(r.at_ms)).unwrap_or_default(),
+            pair_number: i.pair_number,
+        }
     }))
+}
+
+/// "Approve sign-in on that device", on the link's page in a browser that
+/// did not ask: the asking browser signs in; this one gets nothing.
+#[server(prefix = "/api", endpoint = "approve_link")]
+pub async fn approve_link(#[server(default)] shown: String) -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let link = link_token().ok_or_else(|| fail(AppError::LinkUnusable))?;
+    state.auth.approve_with_link(&link, &shown, &request_context()).await.map_err(fail)?;
+    clear_link_cookie();
+    leptos_axum::redirect(crate::APPROVED_PATH);
+    Ok(())
+}
+
+/// "That wasn't me", on the link's page: as the message's "Not you?" link.
+#[server(prefix = "/api", endpoint = "report_link")]
+pub async fn report_link(#[server(default)] shown: String) -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let link = link_token().ok_or_else(|| fail(AppError::LinkUnusable))?;
+    let done = state.auth.report_with_link(&link, &shown, &request_context()).await.map_err(fail)?;
+    clear_link_cookie();
+    set_notice(report_notice(done));
+    leptos_axum::redirect(crate::NOT_YOU_PATH);
+    Ok(())
+}
+
+/// The waiting code page's "I've approved it" (and what its script sends
+/// once the approval came): opens the session here if the sign-in was
+/// approved on another device; says so if not yet.
+#[server(prefix = "/api", endpoint = "check_approval")]
+pub async fn check_approval(#[server(default)] webauthn: bool) -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let challenge = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
+    let session = state.auth.sign_in_approved(&challenge, &request_context()).await.map_err(fail)?;
+    signed_in(&state, &session, webauthn).await;
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn report_notice(done: crate::auth::Reported) -> Notice {
+    match done {
+        crate::auth::Reported::Now => Notice::Reported,
+        crate::auth::Reported::Already => Notice::AlreadyReported,
+    }
+}
+
+/// What the "Not you?" page shows: the notice of the press just made, or
+/// the message its link (in this browser's cookie) belongs to. Reads only.
+#[server(prefix = "/api", endpoint = "report_info")]
+pub async fn report_info() -> Result<(Option<Notice>, Option<ReportView>), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    if let Some(notice) = take_notice().filter(|n| matches!(n, Notice::Reported | Notice::AlreadyReported)) {
+        return Ok((Some(notice), None));
+    }
+    let Some(token) = report_token() else { return Ok((None, None)) };
+    let info = state.auth.report_info(&token).await.map_err(fail)?;
+    Ok((
+        None,
+        info.map(|i| ReportView {
+            masked_destination: i.masked_destination,
+            by_sms: i.channel == crate::domain::Channel::Sms,
+            from_browser: i.requested.browser,
+            from_ip: i.requested.ip,
+            requested_at: crate::auth::utc_date_time(i.requested.at_ms),
+            already: i.already,
+        }),
+    ))
+}
+
+/// "That wasn't me" on the "Not you?" page. Once: a second press changes
+/// nothing.
+#[server(prefix = "/api", endpoint = "report_not_me")]
+pub async fn report_not_me() -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = report_token().ok_or_else(|| fail(AppError::ReportUnusable))?;
+    let done = state.auth.report_not_me(&token, &request_context()).await.map_err(fail)?;
+    clear_report_cookie();
+    set_notice(report_notice(done));
+    leptos_axum::redirect(crate::NOT_YOU_PATH);
+    Ok(())
 }
 
 /// The "Sign in" button on the link's confirmation page: the only place a

@@ -10,6 +10,7 @@
 //! | `button[data-webauthn]` | also adds `webauthn=true` to the form when this device could make a passkey |
 //! | `#resend[data-counting]` in a `form[data-wait]` | disabled, counting down the seconds in place of `{}` |
 //! | `#passkey[data-passkey][data-options][data-finish]` | shown where WebAuthn works; runs the ceremony (`frontend/src/passkey.rs`) |
+//! | `form#approval[data-approval]` | listens to the server-sent events at `data-approval` (the browser asks again as the server says, 2 s backing off to 10 s) and sends the form on the first event (`frontend/src/approval.rs`) |
 //! | `form[data-swap]` | sent by script (XMLHttpRequest) as the browser would post it; the page the answer redirects to replaces this one in place, its address pushed onto the history (`frontend/src/swap.rs`) |
 //!
 //! Every word the browser shows comes from here, in the page: the wasm
@@ -36,10 +37,33 @@ pub fn EmailCodeButton() -> impl IntoView {
     submit_button("Email me a code", "Sending…", "secondary")
 }
 
-/// The sign-in link's confirmation button.
+/// The sign-in link's confirmation button ("Sign in on this device
+/// instead" where the code was asked for elsewhere).
 #[component]
-pub fn ConfirmLinkButton() -> impl IntoView {
-    signing_in_button("Sign in", "Signing in…")
+pub fn ConfirmLinkButton(
+    #[prop(default = "Sign in")] label: &'static str,
+    #[prop(default = "primary")] class: &'static str,
+) -> impl IntoView {
+    signing_in_button_as(label, "Signing in…", class)
+}
+
+/// "Approve sign-in on that device", on the link's page on another device.
+#[component]
+pub fn ApproveButton() -> impl IntoView {
+    submit_button("Approve sign-in on that device", "Approving…", "primary")
+}
+
+/// "That wasn't me": on the "Not you?" page and the link's page.
+#[component]
+pub fn NotMeButton(#[prop(default = "danger")] class: &'static str) -> impl IntoView {
+    submit_button("That wasn't me", "Reporting…", class)
+}
+
+/// The waiting code page's "I've approved it" ("Continue" once approved):
+/// it signs in here, so it tells the server about passkeys as "Sign in" does.
+#[component]
+pub fn ApprovedButton(label: &'static str, class: &'static str) -> impl IntoView {
+    signing_in_button_as(label, "Checking…", class)
 }
 
 /// "Send a new code" on the code page. The form around it carries the
@@ -100,8 +124,12 @@ pub fn PasskeyPanel(
 /// server when this browser could make a passkey (a hidden `webauthn`
 /// field), so that the passkey offer comes only where it can be taken.
 fn signing_in_button(label: &'static str, busy: &'static str) -> impl IntoView {
+    signing_in_button_as(label, busy, "primary")
+}
+
+fn signing_in_button_as(label: &'static str, busy: &'static str, class: &'static str) -> impl IntoView {
     view! {
-        <button type="submit" class="primary" data-busy=busy data-webauthn="">
+        <button type="submit" class=class data-busy=busy data-webauthn="">
             {label}
         </button>
     }

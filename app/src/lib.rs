@@ -65,6 +65,14 @@ impl CspNonce {
     }
 }
 
+/// The "Not you?" page (the message's link, `/n?t=…`, lands here).
+pub const NOT_YOU_PATH: &str = "/not-you";
+/// Where a phone lands after approving a sign-in on another device.
+pub const APPROVED_PATH: &str = "/sign-in/approved";
+/// What the waiting code page polls: `waiting`, `approved` or `closed`
+/// (`server/src/web/link.rs`).
+pub const APPROVAL_STATUS_PATH: &str = "/sign-in/approval";
+
 /// The pages that hold an island (see `islands`). Only these load the
 /// script and the wasm; every other page is plain HTML and CSS.
 pub const PAGES_WITH_ISLANDS: &[&str] = &["/", "/sign-in", "/verify", "/sign-in/confirm"];
@@ -161,6 +169,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=pages::Account ssr=SsrMode::Async/>
                     // Where the email's sign-in link lands (server/src/web/link.rs).
                     <Route path=path!("/sign-in/confirm") view=pages::ConfirmLink ssr=SsrMode::Async/>
+                    // The message's "Not you?" link lands here (server/src/web/link.rs).
+                    <Route path=path!("/not-you") view=pages::NotYou ssr=SsrMode::Async/>
+                    // The phone, after approving a sign-in on another device.
+                    <Route path=path!("/sign-in/approved") view=pages::Approved/>
                     // After a sign-in by code, in a browser that can make one.
                     <Route path=path!("/passkeys/offer") view=pages::PasskeyOffer ssr=SsrMode::Async/>
                     // A fresh proof before removing passkeys or ending sessions.

@@ -47,3 +47,42 @@ export async function enterCode(page: Page, code: string, { waitForIslands = fal
   await page.getByLabel('Code', { exact: true }).fill(code);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
+
+// The server on 3102 sends email over SMTP to maildev (playwright.config.ts);
+// tests read what arrived through maildev's REST API, as a person reads
+// their inbox.
+export const BY_SMTP = 'http://127.0.0.1:3102';
+export const MAILDEV = 'http://127.0.0.1:1180';
+
+export type Email = { id: string; subject: string; text: string; html: string; to: { address: string }[] };
+
+export async function emailTo(request: APIRequestContext, to: string): Promise<Email> {
+  let found: Email | undefined;
+  await expect
+    .poll(async () => {
+      const list = (await (await request.get(`${MAILDEV}/email`)).json()) as Email[];
+      found = list.find((e) => e.to.some((r) => r.address === to));
+      return found !== undefined;
+    })
+    .toBe(true);
+  return found!;
+}
+
+export function codeIn(email: Email): string {
+  const line = email.text.split('\n').map((l) => l.trim()).find((l) => /^\d{6}$/.test(l));
+  expect(line, 'the code sits on a line of its own').toBeDefined();
+  return line!;
+}
+
+export function linkIn(email: Email): string {
+  const link = email.text.split(/\s+/).find((w) => w.startsWith(`${BY_SMTP}/sign-in/email-link?token=`));
+  expect(link, 'the sign-in link uses the configured public URL').toBeDefined();
+  return link!;
+}
+
+/** The "Not you?" link in a message's text (email or SMS). */
+export function reportLinkIn(text: string, base: string): string {
+  const link = text.split(/\s+/).find((w) => w.startsWith(`${base}/n?t=`));
+  expect(link, 'every message carries a "Not you?" link').toBeDefined();
+  return link!;
+}

@@ -8,7 +8,8 @@
 //! - `countdown`: "Send a new code" counts down to when the server will send;
 //! - `passkey`: the passkey ceremonies, shown only where they can work;
 //! - `swap`: the sign-in form is sent without a page load, and the code
-//!   page shown in place.
+//!   page shown in place;
+//! - `approval`: the code page notices a sign-in approved on another device.
 //!
 //! Written for size, because the sign-in page loads it on a first visit
 //! (budget 25,000 B brotli for the whole page; `scripts/page-weight`):
@@ -26,6 +27,7 @@
 
 extern crate alloc;
 
+mod approval;
 mod countdown;
 mod dom;
 mod passkey;
@@ -62,6 +64,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 fn bind() {
     countdown::start();
     passkey::start();
+    approval::start();
     pending::bind();
     swap::bind();
     settle();

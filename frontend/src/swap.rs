@@ -157,6 +157,7 @@ fn show(url: &JsValue, page: &Document) {
     focus(&doc);
     crate::countdown::start();
     crate::passkey::start();
+    crate::approval::start();
     crate::settle();
 }
 

@@ -23,6 +23,14 @@ pub enum AuditKind {
     PasskeyRefused,
     /// A session proved itself again (detail: "passkey" or "code").
     IdentityConfirmed,
+    /// A sign-in was approved from another device with the email's link
+    /// (the request's facts are the approving device's).
+    SignInApproved,
+    /// "That wasn't me": a message's sign-in was reported and ended.
+    SignInReported,
+    /// A code was asked for a reported address by a browser that never
+    /// signed in to it: stored, not sent.
+    CodeWithheld,
 }
 
 impl AuditKind {
@@ -42,10 +50,13 @@ impl AuditKind {
             AuditKind::PasskeyRenamed => "passkey_renamed",
             AuditKind::PasskeyRefused => "passkey_refused",
             AuditKind::IdentityConfirmed => "identity_confirmed",
+            AuditKind::SignInApproved => "sign_in_approved",
+            AuditKind::SignInReported => "sign_in_reported",
+            AuditKind::CodeWithheld => "code_withheld",
         }
     }
 
-    pub const ALL: [AuditKind; 14] = [
+    pub const ALL: [AuditKind; 17] = [
         AuditKind::CodeSent,
         AuditKind::DeliveryFailed,
         AuditKind::RateLimited,
@@ -60,6 +71,9 @@ impl AuditKind {
         AuditKind::PasskeyRenamed,
         AuditKind::PasskeyRefused,
         AuditKind::IdentityConfirmed,
+        AuditKind::SignInApproved,
+        AuditKind::SignInReported,
+        AuditKind::CodeWithheld,
     ];
 
     /// Sign-ins, what happened to sessions and to the account's passkeys:
@@ -67,8 +81,16 @@ impl AuditKind {
     /// refused requests can't push an intruder's sign-in (or the passkey an
     /// intruder added) out of sight. (Forward-auth refusals are not among
     /// them: a signed-in person can cause as many as they like.)
-    pub const SESSION_EVENTS: [AuditKind; 4] =
-        [AuditKind::SignedIn, AuditKind::SignedOut, AuditKind::PasskeyAdded, AuditKind::PasskeyRemoved];
+    /// Approvals and reports are among them too: only the holder of the
+    /// inbox or phone can make either, so a flood can't hide them.
+    pub const SESSION_EVENTS: [AuditKind; 6] = [
+        AuditKind::SignedIn,
+        AuditKind::SignedOut,
+        AuditKind::PasskeyAdded,
+        AuditKind::PasskeyRemoved,
+        AuditKind::SignInApproved,
+        AuditKind::SignInReported,
+    ];
 
     pub fn is_session_event(self) -> bool {
         Self::SESSION_EVENTS.contains(&self)
@@ -155,9 +177,12 @@ mod tests {
             | AuditKind::PasskeyRemoved
             | AuditKind::PasskeyRenamed
             | AuditKind::PasskeyRefused
-            | AuditKind::IdentityConfirmed => 1,
+            | AuditKind::IdentityConfirmed
+            | AuditKind::SignInApproved
+            | AuditKind::SignInReported
+            | AuditKind::CodeWithheld => 1,
         };
-        assert_eq!(AuditKind::ALL.iter().map(|k| listed(*k)).sum::<i32>(), 14);
+        assert_eq!(AuditKind::ALL.iter().map(|k| listed(*k)).sum::<i32>(), 17);
         for k in AuditKind::ALL {
             assert_eq!(AuditKind::parse(k.as_str()), Some(k));
             assert_eq!(AuditKind::ALL.iter().filter(|o| o.as_str() == k.as_str()).count(), 1);

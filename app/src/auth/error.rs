@@ -23,6 +23,17 @@ pub enum AuthError {
     Superseded,
     #[error("no such challenge")]
     NoChallenge,
+    /// The link approved this sign-in from another device: the code no
+    /// longer works, the asking browser finishes with the approval.
+    #[error("challenge approved from another device")]
+    ApprovedElsewhere,
+    #[error("challenge not approved yet")]
+    NotApprovedYet,
+    /// Ended by "that wasn't me".
+    #[error("challenge reported as not asked for")]
+    Reported,
+    #[error("report link expired or unknown")]
+    ReportUnusable,
     #[error("could not deliver to {masked}: {source}")]
     Delivery { masked: String, channel: Channel, source: DeliveryError },
     #[error("not signed in")]
@@ -94,6 +105,10 @@ impl From<AuthError> for AppError {
             AuthError::Used => AppError::CodeUsed,
             AuthError::Superseded => AppError::CodeSuperseded,
             AuthError::NoChallenge => AppError::NoChallenge,
+            AuthError::ApprovedElsewhere => AppError::ApprovedElsewhere,
+            AuthError::NotApprovedYet => AppError::NotApprovedYet,
+            AuthError::Reported => AppError::SignInReported,
+            AuthError::ReportUnusable => AppError::ReportUnusable,
             AuthError::NotSignedIn => AppError::NotSignedIn,
             AuthError::SendLimited { retry_after_secs } => AppError::SendLimited { retry_after_secs },
             AuthError::VerifyLimited { retry_after_secs } => AppError::VerifyLimited { retry_after_secs },

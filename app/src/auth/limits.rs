@@ -64,6 +64,18 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The limits for an address whose owner said "that wasn't me" in the
+    /// last day: half the codes an hour and a day (at least one each).
+    pub fn halved(&self) -> Limits {
+        Limits {
+            codes_per_hour: (self.codes_per_hour / 2).max(1),
+            codes_per_day: (self.codes_per_day / 2).max(1),
+            ..self.clone()
+        }
+    }
+}
+
 /// One `destinations` row a code request draws on, with its limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendRow {
@@ -370,6 +382,9 @@ mod tests {
         let tight = Limits { codes_per_hour: 1, codes_per_day: 2, ..Limits::default() };
         assert_eq!(send_rows("a@b.c", "", None, &tight)[0].per_hour, 1, "a share is at least one");
         assert_eq!(send_rows("a@b.c", "", None, &tight)[0].per_day, 1, "and leaves one for others when it can");
+        let halved = Limits::default().halved();
+        assert_eq!((halved.codes_per_hour, halved.codes_per_day), (2, 5));
+        assert_eq!(tight.halved().codes_per_hour, 1, "halving leaves at least one");
     }
 
     #[test]

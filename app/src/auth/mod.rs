@@ -7,10 +7,12 @@
 //! Where things are decided: codes hashed in `code_hash`, limits in
 //! `limits` (counted through `LimitStore`), sending in `send`, checking in
 //! `verify`, sessions in `sessions`, passkeys in `passkeys`,
-//! a session proving itself again by code in `confirm`, message words in `message`, who may
+//! a session proving itself again by code in `confirm`, approving a sign-in
+//! from another device in `approve`, "Not you?" in `report`, message words in `message`, who may
 //! open which app behind forward auth in `access` and `forward`.
 
 mod access;
+mod approve;
 mod audit;
 mod clock;
 mod code_hash;
@@ -23,6 +25,7 @@ mod limits;
 pub mod message;
 mod passkeys;
 mod refusals;
+mod report;
 mod send;
 mod service;
 mod session_cache;
@@ -32,6 +35,7 @@ mod user_agent;
 mod verify;
 
 pub use access::{AccessDecision, AccessRule, AccessRules, Allowed, DecidedBy, DefaultAccess, HostPattern, Who};
+pub use approve::{APPROVAL_PICKUP_MS, Approval};
 pub use audit::{AuditEvent, AuditKind, AuditNote};
 pub use clock::{Clock, ManualClock, SystemClock, millis};
 pub use code_hash::{CodeHasher, HashError, HashParams, HashSlot};
@@ -42,14 +46,17 @@ pub use keys::{constant_time_eq, keyed_hash};
 pub use limits::{IpLimiter, Limits, SendRow, client_key, failure_key, ip_key, key_text, network_key, send_rows};
 pub use message::{clock_time_utc, escape_html, utc_date_time};
 pub use passkeys::{CEREMONY_MS, CeremonyStart, PasskeySummary};
+pub use report::{REPORT_WINDOW_MS, ReportInfo, Reported};
 pub use service::{
-    AuthService, AuthSettings, LINK_PATH, LinkInfo, NewSession, Pending, RequestContext, RequestedFrom, SignedInUser,
+    AuthService, AuthSettings, LINK_PATH, LinkInfo, NewSession, Pending, REPORT_PATH, RequestContext, RequestedFrom,
+    SignedInUser,
 };
 pub use session_cache::SessionCache;
 pub use sessions::{AccountOverview, ActivityEntry, ENDED_ELSEWHERE, REPLACED, Revoked, SessionSummary};
 pub use store::{
     AuditStore, CeremonyKind, CeremonyRow, ChallengeKey, ChallengeState, ChallengeStore, ChallengeView, LimitStore,
-    NewCeremony, NewChallenge, NewSessionRow, PasskeyRow, PasskeyStore, Reservation, ReservedAttempt, SendClaim,
-    SessionRow, SessionStore, SignInEvent, SignedIn, Store, StoreError, StoreResult, UserRow,
+    NewCeremony, NewChallenge, NewReport, NewSessionRow, PasskeyRow, PasskeyStore, ReportOf, Reservation,
+    ReservedAttempt, SendClaim, SessionRow, SessionStore, SignInEvent, SignedIn, Store, StoreError, StoreResult,
+    UserRow,
 };
 pub use user_agent::{describe_user_agent, where_from};

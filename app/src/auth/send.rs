@@ -2,8 +2,9 @@
 //! code, store it (retiring older ones) and deliver it. Delivery that fails
 //! retires the challenge, so no usable code exists that nobody received.
 
-use crate::domain::{ChallengeId, Channel, Code, EmailAddress, Identifier, LinkToken};
+use crate::domain::{ChallengeId, Channel, Code, EmailAddress, Identifier, LinkToken, ReportToken};
 
+use super::approve::Approval;
 use super::audit::AuditKind;
 use super::clock::millis;
 use super::error::AuthError;
@@ -82,6 +83,12 @@ impl<S: Store> AuthService<S> {
             return Err(AuthError::SmsUnavailable);
         }
         let lane = self.device_lane(ctx, dest).unwrap_or_default();
+        // An address whose owner said "that wasn't me" in the last day: half
+        // the allowance, and codes only to browsers that signed in to it
+        // before (`withheld` below).
+        let reported = self.store.is_reported(&to.allowance_key(), now).await?;
+        let halved = reported.then(|| l.halved());
+        let l = halved.as_ref().unwrap_or(l);
         let rows = send_rows(&to.allowance_key(), &lane, ctx.client_ip, l);
         let next_send_at = match self.store.claim_send(&rows, now).await? {
             SendClaim::Granted { next_send_at } => next_send_at,
@@ -92,7 +99,12 @@ impl<S: Store> AuthService<S> {
                 return Err(AuthError::SendLimited { retry_after_secs });
             }
         };
-        if to.channel() == Channel::Sms && !self.store.claim_sms(now, l.sms_per_hour).await? {
+        // A stranger asking for a reported address gets the answer anyone
+        // gets (the code page, the same limits, a code that is hashed and
+        // stored and checked like any other) and no message: nothing tells
+        // them the address was reported, and the owner's inbox stays quiet.
+        let withheld = reported && lane.is_empty();
+        if !withheld && to.channel() == Channel::Sms && !self.store.claim_sms(now, l.sms_per_hour).await? {
             tracing::warn!("hourly SMS budget spent (PASSCODE_SMS_PER_HOUR); refusing SMS until the hour is over");
             self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail("global SMS budget"), ctx)
                 .await;
@@ -104,8 +116,12 @@ impl<S: Store> AuthService<S> {
         let now = self.clock.now_ms();
         let expires_at = now + millis(self.settings.code_ttl);
         // Email carries a sign-in link too; a text message stays short.
-        let link = (to.channel() == Channel::Email).then(LinkToken::generate);
+        // Every message carries a "Not you?" link.
+        let link = (to.channel() == Channel::Email && !withheld).then(LinkToken::generate);
+        let report = (!withheld).then(ReportToken::generate);
         let requested_from = ctx.user_agent.as_deref().and_then(describe_user_agent);
+        let requested_ip = ctx.client_ip.map(|ip| ip.to_string());
+        let pair_number = pair_number();
         self.store
             .replace_challenge(&NewChallenge {
                 id: &challenge,
@@ -117,20 +133,41 @@ impl<S: Store> AuthService<S> {
                 link_hash: link.as_ref().map(LinkToken::hash).as_deref(),
                 lane: &lane,
                 requested_from: requested_from.as_deref(),
+                requested_ip: requested_ip.as_deref(),
+                pair_number,
+                report_hash: report.as_ref().map(ReportToken::hash).as_deref(),
                 retires: ctx.pending.as_ref(),
             })
             .await?;
-        let message = message::compose(&self.settings, &to, &code, link.as_ref(), now, expires_at, ctx);
+        let pending = Pending {
+            challenge,
+            masked_destination: to.masked(),
+            channel: to.channel(),
+            expires_at,
+            next_send_at,
+            // A withheld email's code page looks like any other: the same
+            // number and the same waiting.
+            pair_number: (to.channel() == Channel::Email).then_some(pair_number as u8),
+            approval: if to.channel() == Channel::Email { Approval::Waiting } else { Approval::Closed },
+        };
+        let Some(report) = report else {
+            tracing::info!(to = %to.masked(), ip = ?ctx.client_ip, "code withheld: address reported, browser unknown");
+            self.audit(AuditKind::CodeWithheld.note().to(dest).masked(to.masked()).detail(to.channel().as_str()), ctx)
+                .await;
+            return Ok(pending);
+        };
+        let links = message::Links { sign_in: link.as_ref(), report: &report };
+        let message = message::compose(&self.settings, &to, &code, &links, now, expires_at, ctx);
         if let Err(source) = self.delivery.send(turn, &message).await {
             let source = source.masking(dest, &to.masked());
-            self.store.retire_challenge(&challenge, self.clock.now_ms()).await?;
+            self.store.retire_challenge(&pending.challenge, self.clock.now_ms()).await?;
             self.audit(AuditKind::DeliveryFailed.note().to(dest).masked(to.masked()).detail(source.to_string()), ctx)
                 .await;
             return Err(AuthError::Delivery { masked: to.masked(), channel: to.channel(), source });
         }
         tracing::info!(to = %to.masked(), channel = to.channel().as_str(), ip = ?ctx.client_ip, "code sent");
         self.audit(AuditKind::CodeSent.note().to(dest).masked(to.masked()).detail(to.channel().as_str()), ctx).await;
-        Ok(Pending { challenge, masked_destination: to.masked(), channel: to.channel(), expires_at, next_send_at })
+        Ok(pending)
     }
 
     /// Where this browser's last code went (open or not: after a burned or
@@ -143,15 +180,27 @@ impl<S: Store> AuthService<S> {
                 let to = v.identifier()?;
                 let rows = send_rows(&to.allowance_key(), &v.lane, ctx.client_ip, &self.settings.limits);
                 let next_send_at = self.store.next_send_time(&rows, self.clock.now_ms()).await?;
+                // Only a sign-in with an email link can be approved elsewhere.
+                let pair_number =
+                    (v.channel == Channel::Email && (10..=99).contains(&v.pair_number)).then_some(v.pair_number as u8);
                 Some(Pending {
                     challenge: challenge.clone(),
                     masked_destination: to.masked(),
                     channel: v.channel,
                     expires_at: v.expires_at,
                     next_send_at,
+                    pair_number,
+                    approval: self.approval(challenge).await?,
                 })
             }
             None => None,
         })
     }
+}
+
+/// The two-digit number (10 to 99) that the waiting code page and the
+/// link's page on another device both show.
+fn pair_number() -> i64 {
+    use rand::Rng;
+    rand::rng().random_range(10..=99)
 }

@@ -111,6 +111,12 @@ pub struct Pending {
     pub expires_at: i64,
     /// When another code to the same destination may be requested.
     pub next_send_at: i64,
+    /// The number the link's page shows when the link is opened on another
+    /// device (email only: a text message has no link).
+    pub pair_number: Option<u8>,
+    /// Where an approval from another device stands (`Closed` too when the
+    /// code is used, expired or replaced).
+    pub approval: super::approve::Approval,
 }
 
 #[derive(Debug)]
@@ -132,6 +138,8 @@ pub struct LinkInfo {
     /// Set when the link is opened in a browser other than the one that
     /// asked for the code.
     pub requested_elsewhere: Option<RequestedFrom>,
+    /// The number the asking browser's code page shows beside the code field.
+    pub pair_number: u8,
     /// Names this link without revealing it: the page posts it back with
     /// "Sign in", and a link swapped in since (another site can open one in
     /// this browser) is refused instead of signing in to whatever it names.
@@ -142,7 +150,15 @@ pub struct LinkInfo {
 pub struct RequestedFrom {
     /// "Firefox on Windows", when the request said.
     pub browser: Option<String>,
+    /// The client address that asked, when known.
+    pub ip: Option<String>,
     pub at_ms: i64,
+}
+
+impl RequestedFrom {
+    pub(super) fn of(view: &super::store::ChallengeView) -> Self {
+        Self { browser: view.requested_from.clone(), ip: view.requested_ip.clone(), at_ms: view.created_at }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -342,6 +358,11 @@ impl<S: Store> AuthService<S> {
 /// into a cookie and showing a confirmation page.
 pub const LINK_PATH: &str = "/sign-in/email-link";
 
+/// Where a message's "Not you?" link points (short: it goes in text
+/// messages). The server moves the token into a cookie and shows a page
+/// with one button.
+pub const REPORT_PATH: &str = "/n";
+
 pub(super) fn secs_until(now_ms: i64, at_ms: i64) -> u64 {
     let ms = (at_ms - now_ms).max(1000) as u64;
     ms.div_ceil(1000)
@@ -369,6 +390,8 @@ pub(super) enum SignInMethod {
     Code,
     Link,
     Passkey,
+    /// The link approved it from another device.
+    Approved,
 }
 
 impl SignInMethod {
@@ -377,6 +400,7 @@ impl SignInMethod {
             SignInMethod::Code => "code",
             SignInMethod::Link => "link",
             SignInMethod::Passkey => "passkey",
+            SignInMethod::Approved => "approved",
         }
     }
 }

@@ -35,6 +35,13 @@ pub struct NewChallenge<'a> {
     /// `limits::send_rows`).
     pub lane: &'a str,
     pub requested_from: Option<&'a str>,
+    /// The client address that asked, shown where the request is described.
+    pub requested_ip: Option<&'a str>,
+    /// The two-digit number both devices show during an approval.
+    pub pair_number: i64,
+    /// SHA-256 of the message's "Not you?" link token (none for a code that
+    /// was never sent).
+    pub report_hash: Option<&'a str>,
     /// The code this browser asked for before (its pending cookie): the
     /// only one a new code retires, so that nobody else's request ever
     /// retires the code somebody is about to type.
@@ -52,6 +59,13 @@ pub struct ChallengeView {
     pub lane: String,
     /// "Firefox on Windows": where the code was asked for.
     pub requested_from: Option<String>,
+    pub requested_ip: Option<String>,
+    /// The two-digit number shown on both devices (0 for older rows).
+    pub pair_number: i64,
+    /// When its link approved the sign-in from another device.
+    pub approved_at: Option<i64>,
+    /// When "that wasn't me" ended it.
+    pub reported_at: Option<i64>,
 }
 
 impl ChallengeView {
@@ -69,6 +83,11 @@ pub enum ChallengeState {
     Superseded,
     Expired,
     Exhausted,
+    /// Its link approved the sign-in from another device: the browser that
+    /// asked may open the session; the code no longer works.
+    Approved,
+    /// Ended by "that wasn't me".
+    Reported,
     /// Could take an attempt (lost a race, or expired in between).
     Open,
 }
@@ -109,6 +128,34 @@ pub enum ChallengeKey<'a> {
     Id(&'a ChallengeId),
     /// SHA-256 of the link token.
     Link(&'a str),
+    /// The challenge this browser's cookie names, approved from another
+    /// device with its link (no code is checked: the approval was the
+    /// proof, and only the asking browser holds the id).
+    Approved(&'a ChallengeId),
+}
+
+/// Which message a "that wasn't me" is about: the one whose "Not you?"
+/// link was opened (SHA-256 of its token), or the one whose sign-in link
+/// was (SHA-256 of the link token, while the link still works).
+#[derive(Clone, Copy)]
+pub enum ReportOf<'a> {
+    Token(&'a str),
+    Link(&'a str),
+}
+
+/// A report to record.
+pub struct NewReport<'a> {
+    pub of: ReportOf<'a>,
+    /// The reported challenge's destination, as stored: every open code to
+    /// it ends with the report.
+    pub destination: &'a str,
+    /// The address's send allowance key (`Identifier::allowance_key`).
+    pub allowance: &'a str,
+    pub now: i64,
+    /// Only messages sent after this may be reported.
+    pub sent_after: i64,
+    /// Until when the address's sends stay tightened.
+    pub tightened_until: i64,
 }
 
 pub struct SignedIn {
@@ -163,6 +210,31 @@ pub trait ChallengeStore: Send + Sync + 'static {
     /// The open challenge a sign-in link belongs to. Reading only: opening a
     /// link must never use it up.
     fn link_view(&self, link_hash: &str, now: i64) -> impl Future<Output = StoreResult<Option<ChallengeView>>> + Send;
+    /// Approves the sign-in a still-usable link belongs to, once: the link
+    /// and the code stop working, and the asking browser has until
+    /// `pickup_until` (or the code's own expiry, if later) to open its
+    /// session. `None`: the link no longer works.
+    fn approve_link(
+        &self,
+        link_hash: &str,
+        now: i64,
+        pickup_until: i64,
+    ) -> impl Future<Output = StoreResult<Option<ChallengeView>>> + Send;
+    /// The challenge a "Not you?" link belongs to, in any state, if it was
+    /// sent after `sent_after`.
+    fn report_view(
+        &self,
+        report_hash: &str,
+        sent_after: i64,
+    ) -> impl Future<Output = StoreResult<Option<ChallengeView>>> + Send;
+    /// Records "that wasn't me", once per message, in one transaction: the
+    /// reported challenge and every open one to its destination end, and the
+    /// address's sends are tightened until `tightened_until`. `false`: this
+    /// message was reported already (or its link no longer works).
+    fn report(&self, r: &NewReport<'_>) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Whether the address (its allowance key) was reported and is still
+    /// tightened at `now`.
+    fn is_reported(&self, allowance: &str, now: i64) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// The counters behind the limits that must hold across instances. Each

@@ -99,12 +99,14 @@ impl<S: Store> AuthService<S> {
             ChallengeState::Superseded => AuthError::Superseded,
             ChallengeState::Expired | ChallengeState::Open => AuthError::Expired,
             ChallengeState::Exhausted => AuthError::TooManyAttempts,
+            ChallengeState::Approved => AuthError::ApprovedElsewhere,
+            ChallengeState::Reported => AuthError::Reported,
         })
     }
 
     /// Consumes the challenge and opens a session: the last step of both
     /// ways in by code. `None`: somebody else consumed it first.
-    async fn open_session(
+    pub(super) async fn open_session(
         &self,
         key: ChallengeKey<'_>,
         with: SignInMethod,
@@ -186,14 +188,14 @@ impl<S: Store> AuthService<S> {
         let Some(view) = self.store.link_view(&link.hash(), self.clock.now_ms()).await? else { return Ok(None) };
         let address = view.identifier()?.as_ref().to_owned();
         let same_browser = pending.is_some_and(|p| p.as_ref() == view.id);
-        let requested_elsewhere =
-            (!same_browser).then(|| RequestedFrom { browser: view.requested_from.clone(), at_ms: view.created_at });
-        Ok(Some(LinkInfo { address, requested_elsewhere, shown: self.link_shown(link) }))
+        let requested_elsewhere = (!same_browser).then(|| RequestedFrom::of(&view));
+        let pair_number = view.pair_number.clamp(0, 99) as u8;
+        Ok(Some(LinkInfo { address, requested_elsewhere, pair_number, shown: self.link_shown(link) }))
     }
 
     /// What the confirmation page of `link` posts back: a keyed hash of the
     /// link's own hash, so the page holds nothing that opens the account.
-    fn link_shown(&self, link: &LinkToken) -> String {
+    pub(super) fn link_shown(&self, link: &LinkToken) -> String {
         keyed_hash(&self.link_page_key, &link.hash())[..32].to_owned()
     }
 

@@ -28,6 +28,15 @@ pub enum AppError {
     CodeUsed,
     #[error("A newer code was sent. Use the code from the latest message.")]
     CodeSuperseded,
+    #[error("This sign-in was approved on your other device, so the code no longer works. Press “Continue” to finish.")]
+    ApprovedElsewhere,
+    #[error("Not approved yet. Open the link in the email on your other device and press “Approve”, then try again.")]
+    NotApprovedYet,
+    /// Someone with the message said they didn't ask for it.
+    #[error("This sign-in was cancelled from the message's “Not you?” link. If it was you, ask for a new code.")]
+    SignInReported,
+    #[error("This link has expired or isn't valid. Nothing was changed.")]
+    ReportUnusable,
     #[error("There is no sign-in in progress in this browser. Start again with your email address or phone number.")]
     NoChallenge,
     #[error("We couldn't send a code to {destination}. {}", if *by_sms { "Try again or use your email address instead." } else { "Please try again." })]
@@ -97,6 +106,8 @@ impl AppError {
             AppError::WrongCode { .. } => 401,
             AppError::TooManyAttempts | AppError::CodeExpired | AppError::CodeUsed | AppError::CodeSuperseded => 410,
             AppError::NoChallenge => 404,
+            AppError::ApprovedElsewhere | AppError::SignInReported | AppError::ReportUnusable => 410,
+            AppError::NotApprovedYet => 409,
             AppError::LinkUnusable => 410,
             AppError::LinkChanged => 409,
             AppError::ProofNeeded => 403,
@@ -130,6 +141,8 @@ impl AppError {
             | AppError::CodeExpired
             | AppError::CodeUsed
             | AppError::CodeSuperseded
+            | AppError::ApprovedElsewhere
+            | AppError::SignInReported
             | AppError::VerifyLimited { .. } => Field::Code,
             _ => Field::Form,
         }

@@ -113,6 +113,36 @@ secret_token!(SessionToken);
 secret_token!(LinkToken);
 secret_token!(CeremonyToken);
 
+/// What a message's "Not you?" link carries: 128 random bits, so the link
+/// stays short enough for a text message (a guess has one chance in 2^128,
+/// and the link works for a day, once). The server keeps its SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReportToken(String);
+
+impl ReportToken {
+    pub fn generate() -> Self {
+        Self(random_b64::<16>())
+    }
+
+    pub fn parse(input: &str) -> Result<Self, TokenError> {
+        parse_b64::<16>(input).map(Self)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> String {
+        to_hex(&Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+impl fmt::Debug for ReportToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReportToken(<redacted>)")
+    }
+}
+
 /// Names a challenge. It sits in a cookie of the browser that asked for the
 /// code; 128 random bits, so it cannot be guessed to attack someone else's.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -154,6 +184,11 @@ mod tests {
         assert_eq!(LinkToken::parse(link.expose()).unwrap(), link);
         assert!(!format!("{link:?}").contains(link.expose()));
         assert_ne!(link.hash(), t.hash());
+        let report = ReportToken::generate();
+        assert_eq!(ReportToken::parse(report.expose()).unwrap(), report);
+        assert_eq!(report.expose().len(), 22);
+        assert!(ReportToken::parse(link.expose()).is_err());
+        assert!(!format!("{report:?}").contains(report.expose()));
     }
 
     #[test]

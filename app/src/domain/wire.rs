@@ -20,6 +20,16 @@ pub struct PendingView {
     /// starting over from this page keeps it.
     #[serde(default)]
     pub return_to: Option<String>,
+    /// The number the email's link shows when opened on another device
+    /// (email only).
+    #[serde(default)]
+    pub pair_number: Option<u8>,
+    /// The sign-in can still be approved on another device: the page polls.
+    #[serde(default)]
+    pub awaiting_approval: bool,
+    /// It was approved there: "Continue" opens the session here.
+    #[serde(default)]
+    pub approved: bool,
 }
 
 /// A word for the code page after a post that succeeded. Each post comes
@@ -39,6 +49,10 @@ pub enum Notice {
     PasskeyRemoved,
     /// (Account page) the session proved itself again.
     Confirmed,
+    /// ("Not you?" page) the report was recorded.
+    Reported,
+    /// ("Not you?" page) it had been reported before; nothing changed.
+    AlreadyReported,
 }
 
 impl Notice {
@@ -49,13 +63,23 @@ impl Notice {
             Notice::PasskeyAdded => "passkey_added",
             Notice::PasskeyRemoved => "passkey_removed",
             Notice::Confirmed => "confirmed",
+            Notice::Reported => "reported",
+            Notice::AlreadyReported => "already_reported",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Notice::Resent, Notice::Switched, Notice::PasskeyAdded, Notice::PasskeyRemoved, Notice::Confirmed]
-            .into_iter()
-            .find(|n| n.as_str() == s)
+        [
+            Notice::Resent,
+            Notice::Switched,
+            Notice::PasskeyAdded,
+            Notice::PasskeyRemoved,
+            Notice::Confirmed,
+            Notice::Reported,
+            Notice::AlreadyReported,
+        ]
+        .into_iter()
+        .find(|n| n.as_str() == s)
     }
 }
 
@@ -71,12 +95,36 @@ pub struct LinkView {
     /// The account's address in full, so nobody signs in to an account that
     /// is not theirs without seeing whose it is.
     pub address: String,
-    /// "Chrome on Linux at 14:22 UTC", when the code was asked for in
-    /// another browser than this one.
-    pub requested_elsewhere: Option<String>,
+    /// The code was asked for in another browser than this one.
+    pub requested_elsewhere: bool,
     /// Names the link this page shows; "Sign in" posts it back.
     #[serde(default)]
     pub shown: String,
+    /// Where the request came from, when it was not this browser: "Chrome
+    /// on Linux", "203.0.113.7", "2026-12-02 14:22 UTC".
+    #[serde(default)]
+    pub from_browser: Option<String>,
+    #[serde(default)]
+    pub from_ip: Option<String>,
+    #[serde(default)]
+    pub requested_at: String,
+    /// The number the asking browser's code page shows.
+    #[serde(default)]
+    pub pair_number: u8,
+}
+
+/// What the "Not you?" page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportView {
+    pub masked_destination: String,
+    pub by_sms: bool,
+    /// "Chrome on Linux", when the request said.
+    pub from_browser: Option<String>,
+    pub from_ip: Option<String>,
+    /// "2026-12-02 14:22 UTC".
+    pub requested_at: String,
+    /// Reported already: nothing to press.
+    pub already: bool,
 }
 
 /// What the account page shows.

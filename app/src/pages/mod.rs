@@ -1,13 +1,15 @@
 mod account;
 mod confirm;
 mod link;
+mod not_you;
 mod passkey_offer;
 mod sign_in;
 mod verify;
 
 pub use account::Account;
 pub use confirm::ConfirmItsYou;
-pub use link::ConfirmLink;
+pub use link::{Approved, ConfirmLink};
+pub use not_you::NotYou;
 pub use passkey_offer::PasskeyOffer;
 pub use sign_in::SignIn;
 pub use verify::Verify;

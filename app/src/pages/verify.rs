@@ -3,9 +3,9 @@ use leptos::server_fn::ServerFn;
 
 use super::sign_in::sign_in_href;
 use super::{Card, FieldMessage};
-use crate::api::{Notice, PendingView, ResendCode, SwitchToEmail, VerifyCode, pending_challenge};
+use crate::api::{CheckApproval, Notice, PendingView, ResendCode, SwitchToEmail, VerifyCode, pending_challenge};
 use crate::domain::{AppError, Channel, Field};
-use crate::islands::{EmailCodeButton, ResendButton, SignInButton};
+use crate::islands::{ApprovedButton, EmailCodeButton, ResendButton, SignInButton};
 
 #[component]
 pub fn Verify() -> impl IntoView {
@@ -44,6 +44,8 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
     let verify = ServerAction::<VerifyCode>::new();
     let resend = ServerAction::<ResendCode>::new();
     let switch = ServerAction::<SwitchToEmail>::new();
+    let check = ServerAction::<CheckApproval>::new();
+    let check_error = check.value().get_untracked().and_then(Result::err);
     let verify_error = verify.value().get_untracked().and_then(Result::err);
     let resend_error = resend.value().get_untracked().and_then(Result::err);
     let switch_error = switch.value().get_untracked().and_then(Result::err);
@@ -69,11 +71,17 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
         Notice::Resent => Some("A new code is on its way. Earlier codes no longer work."),
         Notice::Switched => Some("A code is on its way to your email."),
         // The account page's.
-        Notice::PasskeyAdded | Notice::PasskeyRemoved | Notice::Confirmed => None,
+        Notice::PasskeyAdded
+        | Notice::PasskeyRemoved
+        | Notice::Confirmed
+        | Notice::Reported
+        | Notice::AlreadyReported => None,
     });
 
+    let approval = approval_section(&pending, check, check_error);
     view! {
         <Card title="Enter your code">
+            {approval.0}
             <p class="lede" id="code-hint">{hint}</p>
             <p class="notice" id="code-notice" role="status" aria-live="polite">{notice}</p>
             <ActionForm action=verify attr:novalidate=true attr:class="form">
@@ -82,7 +90,7 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
                     // Focus lands here on every visit; the description reads
                     // out whatever the last post said, wherever it is shown.
                     <input id="code" name="code" type="text" autocomplete="one-time-code" inputmode=inputmode
-                        pattern=pattern maxlength="24" required autofocus=!switch_invalid spellcheck="false" autocapitalize="characters"
+                        pattern=pattern maxlength="24" required autofocus=!switch_invalid && !pending.approved spellcheck="false" autocapitalize="characters"
                         class="code-input" aria-describedby="code-hint code-notice code-error resend-error"
                         aria-invalid=invalid.then_some("true")/>
                     <FieldMessage id="code-error" field=Field::Code error=verify_error.clone()/>
@@ -90,6 +98,7 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
                 <FieldMessage id="form-error" field=Field::Form error=verify_error/>
                 <SignInButton/>
             </ActionForm>
+            {approval.1}
             <div class="secondary-actions">
                 // The countdown starts from the seconds left when the page
                 // was made.
@@ -122,4 +131,52 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
             })}
         </Card>
     }
+}
+
+/// The email's link opened on another device can approve this sign-in: the
+/// number that device shows, and the form that signs in here once it is
+/// approved (sent by the page's script when it notices; pressed by the
+/// person without one). Before the code form when approved (focus lands on
+/// "Continue"), after it while waiting.
+fn approval_section(
+    pending: &PendingView,
+    check: ServerAction<CheckApproval>,
+    error: Option<AppError>,
+) -> (Option<AnyView>, Option<AnyView>) {
+    let Some(number) = pending.pair_number else { return (None, None) };
+    let error = view! { <p id="approval-error" class="field-error" role="alert" aria-live="assertive">{error.map(|e| e.to_string())}</p> };
+    if pending.approved {
+        let approved = view! {
+            <div class="approval" data-testid="approval">
+                <p class="notice" role="status">"Approved on your other device."</p>
+                {error}
+                <ActionForm action=check attr:class="form">
+                    <ApprovedButton label="Continue" class="primary"/>
+                </ActionForm>
+            </div>
+        };
+        return (Some(approved.into_any()), None);
+    }
+    // Used, expired, replaced or reported: nothing to approve any more, but
+    // the last check's word (why it closed) stays.
+    if !pending.awaiting_approval {
+        return (None, Some(error.into_any()));
+    }
+    // The script stops asking once the form is sent, and a page rendered
+    // after the sign-in closed never asks.
+    let poll = crate::APPROVAL_STATUS_PATH;
+    let waiting = view! {
+        <div class="approval" data-testid="approval">
+            <p class="hint">
+                "Opening the link in the email on another device? It shows "
+                <strong data-testid="pair-number">{number}</strong>
+                ". Approve there and this page signs you in."
+            </p>
+            {error}
+            <ActionForm action=check attr:id="approval" attr:class="inline-form" attr:data-approval=poll>
+                <ApprovedButton label="I've approved it" class="link-button"/>
+            </ActionForm>
+        </div>
+    };
+    (None, Some(waiting.into_any()))
 }

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use crate::auth::{ChallengeState, ChallengeStore, ChallengeView, NewChallenge, StoreResult};
+use crate::auth::{ChallengeState, ChallengeStore, ChallengeView, NewChallenge, NewReport, ReportOf, StoreResult};
 use crate::domain::{ChallengeId, Channel};
 
 use super::SqlStore;
@@ -18,12 +18,40 @@ struct ViewRow {
     expires_at: i64,
     lane: String,
     requested_from: Option<String>,
+    requested_ip: Option<String>,
+    pair_number: i64,
+    approved_at: Option<i64>,
+    reported_at: Option<i64>,
 }
 
 impl From<ViewRow> for ChallengeView {
     fn from(r: ViewRow) -> Self {
-        let ViewRow { id, destination, channel, created_at, expires_at, lane, requested_from } = r;
-        ChallengeView { id, destination, channel, created_at, expires_at, lane, requested_from }
+        let ViewRow {
+            id,
+            destination,
+            channel,
+            created_at,
+            expires_at,
+            lane,
+            requested_from,
+            requested_ip,
+            pair_number,
+            approved_at,
+            reported_at,
+        } = r;
+        ChallengeView {
+            id,
+            destination,
+            channel,
+            created_at,
+            expires_at,
+            lane,
+            requested_from,
+            requested_ip,
+            pair_number,
+            approved_at,
+            reported_at,
+        }
     }
 }
 
@@ -34,8 +62,21 @@ impl ChallengeStore for SqlStore {
     /// asking for codes to an address never takes away the code its owner
     /// is about to type.
     async fn replace_challenge(&self, c: &NewChallenge<'_>) -> StoreResult<()> {
-        let NewChallenge { id, to, code_hash, now, expires_at, max_attempts, link_hash, lane, requested_from, retires } =
-            *c;
+        let NewChallenge {
+            id,
+            to,
+            code_hash,
+            now,
+            expires_at,
+            max_attempts,
+            link_hash,
+            lane,
+            requested_from,
+            requested_ip,
+            pair_number,
+            report_hash,
+            retires,
+        } = *c;
         let mut tx = self.pool.begin().await?;
         // Writes only: SQLite takes its write lock at once rather than
         // upgrading a read lock (which would fail under contention).
@@ -53,8 +94,8 @@ impl ChallengeStore for SqlStore {
         sqlx::query(
             "INSERT INTO challenges \
                (id, destination, channel, code_hash, created_at, expires_at, attempts, max_attempts, link_hash, \
-                lane, requested_from) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10)",
+                lane, requested_from, requested_ip, pair_number, report_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(id.as_ref())
         .bind(to.as_ref())
@@ -66,6 +107,9 @@ impl ChallengeStore for SqlStore {
         .bind(link_hash)
         .bind(lane)
         .bind(requested_from)
+        .bind(requested_ip)
+        .bind(pair_number)
+        .bind(report_hash)
         .execute(&mut *tx)
         .await?;
         Ok(tx.commit().await?)
@@ -83,7 +127,8 @@ impl ChallengeStore for SqlStore {
 
     async fn challenge_state(&self, id: &ChallengeId, now: i64) -> StoreResult<ChallengeState> {
         let row = sqlx::query(
-            "SELECT consumed_at, superseded_at, expires_at, attempts, max_attempts FROM challenges WHERE id = $1",
+            "SELECT consumed_at, superseded_at, approved_at, reported_at, expires_at, attempts, max_attempts \
+             FROM challenges WHERE id = $1",
         )
         .bind(id.as_ref())
         .fetch_optional(&self.pool)
@@ -91,11 +136,20 @@ impl ChallengeStore for SqlStore {
         let Some(row) = row else { return Ok(ChallengeState::Missing) };
         let consumed: Option<i64> = row.try_get("consumed_at")?;
         let superseded: Option<i64> = row.try_get("superseded_at")?;
+        let approved: Option<i64> = row.try_get("approved_at")?;
+        let reported: Option<i64> = row.try_get("reported_at")?;
         let expires_at: i64 = row.try_get("expires_at")?;
         let attempts: i64 = row.try_get("attempts")?;
         let max_attempts: i64 = row.try_get("max_attempts")?;
         Ok(if consumed.is_some() {
             ChallengeState::Used
+        } else if reported.is_some() {
+            ChallengeState::Reported
+        } else if superseded.is_some() && approved.is_some() {
+            // Approved, then ended by a newer code from the same browser.
+            ChallengeState::Superseded
+        } else if approved.is_some() {
+            if expires_at <= now { ChallengeState::Expired } else { ChallengeState::Approved }
         } else if attempts >= max_attempts {
             ChallengeState::Exhausted
         } else if superseded.is_some() {
@@ -127,5 +181,101 @@ impl ChallengeStore for SqlStore {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(ChallengeView::from))
+    }
+
+    /// One conditional UPDATE decides: of two presses of "Approve" (or one
+    /// and a sign-in with the link), one wins.
+    async fn approve_link(&self, link_hash: &str, now: i64, pickup_until: i64) -> StoreResult<Option<ChallengeView>> {
+        let row: Option<ViewRow> = sqlx::query_as(concat!(
+            "UPDATE challenges SET approved_at = $1, \
+               expires_at = CASE WHEN expires_at < $3 THEN $3 ELSE expires_at END \
+             WHERE ",
+            usable_link!(),
+            " RETURNING ",
+            view_columns!()
+        ))
+        .bind(now)
+        .bind(link_hash)
+        .bind(pickup_until)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .next();
+        Ok(row.map(ChallengeView::from))
+    }
+
+    async fn report_view(&self, report_hash: &str, sent_after: i64) -> StoreResult<Option<ChallengeView>> {
+        let row: Option<ViewRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            view_columns!(),
+            " FROM challenges WHERE report_hash = $1 AND created_at > $2"
+        ))
+        .bind(report_hash)
+        .bind(sent_after)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(ChallengeView::from))
+    }
+
+    /// The first UPDATE is the one point that decides: a second press (or a
+    /// race of two) finds `reported_at` set and changes nothing.
+    async fn report(&self, r: &NewReport<'_>) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let (sql, key) = match r.of {
+            ReportOf::Token(hash) => (
+                "UPDATE challenges SET reported_at = $1 \
+                 WHERE report_hash = $2 AND destination = $3 AND reported_at IS NULL AND created_at > $4 \
+                 RETURNING id",
+                hash,
+            ),
+            ReportOf::Link(hash) => (
+                concat!(
+                    "UPDATE challenges SET reported_at = $1 WHERE ",
+                    usable_link!(),
+                    " AND destination = $3 AND created_at > $4 RETURNING id"
+                ),
+                hash,
+            ),
+        };
+        let reported =
+            sqlx::query(sql).bind(r.now).bind(key).bind(r.destination).bind(r.sent_after).fetch_all(&mut *tx).await?;
+        if reported.is_empty() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        // Every code and link still open for the address ends: the one in
+        // the reported message, and any other a stranger is waiting on
+        // (an approved sign-in not yet picked up among them).
+        sqlx::query(
+            "UPDATE challenges SET superseded_at = $1, \
+               reported_at = CASE WHEN reported_at IS NULL THEN $1 ELSE reported_at END \
+             WHERE destination = $2 AND consumed_at IS NULL AND superseded_at IS NULL",
+        )
+        .bind(r.now)
+        .bind(r.destination)
+        .execute(&mut *tx)
+        .await?;
+        // A later report never shortens an earlier one's time.
+        sqlx::query(
+            "INSERT INTO reported_addresses (allowance, reported_until) VALUES ($1, $2) \
+             ON CONFLICT (allowance) DO UPDATE SET reported_until = CASE \
+               WHEN reported_addresses.reported_until < $2 THEN $2 ELSE reported_addresses.reported_until END",
+        )
+        .bind(r.allowance)
+        .bind(r.tightened_until)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn is_reported(&self, allowance: &str, now: i64) -> StoreResult<bool> {
+        let row =
+            sqlx::query("SELECT reported_until FROM reported_addresses WHERE allowance = $1 AND reported_until > $2")
+                .bind(allowance)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
     }
 }

@@ -28,7 +28,7 @@ impl LimitStore for SqlStore {
         let row = sqlx::query(
             "UPDATE challenges SET attempts = attempts + 1 \
              WHERE id = $1 AND consumed_at IS NULL AND superseded_at IS NULL \
-               AND expires_at > $2 AND attempts < max_attempts \
+               AND approved_at IS NULL AND reported_at IS NULL AND expires_at > $2 AND attempts < max_attempts \
              RETURNING destination, code_hash, attempts, max_attempts, lane",
         )
         .bind(id.as_ref())

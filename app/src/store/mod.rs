@@ -8,10 +8,12 @@
 //! to the pool; a half-read SQLite statement would keep its transaction open.
 
 /// When a sign-in link still works ($1: now, $2: the token's hash): the
-/// confirmation page and the button must agree, so both use this.
+/// confirmation page and its buttons must agree, so all use this. A link
+/// that approved a sign-in elsewhere, or whose sign-in was reported, is used.
 macro_rules! usable_link {
     () => {
         "link_hash = $2 AND consumed_at IS NULL AND superseded_at IS NULL \
+         AND approved_at IS NULL AND reported_at IS NULL \
          AND expires_at > $1 AND attempts < max_attempts"
     };
 }
@@ -19,7 +21,8 @@ macro_rules! usable_link {
 /// The columns of a `ChallengeView`.
 macro_rules! view_columns {
     () => {
-        "id, destination, channel, created_at, expires_at, lane, requested_from"
+        "id, destination, channel, created_at, expires_at, lane, requested_from, requested_ip, pair_number, \
+         approved_at, reported_at"
     };
 }
 

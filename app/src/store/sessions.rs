@@ -115,10 +115,22 @@ impl SessionStore for SqlStore {
     ) -> StoreResult<Option<SignedIn>> {
         let (sql, key) = match key {
             // The code path has already reserved an attempt (which checked
-            // expiry and the attempt count) and checked the code.
+            // expiry and the attempt count) and checked the code. An approval
+            // from another device in between wins: the code stops working
+            // the moment the sign-in is approved.
             ChallengeKey::Id(id) => (
                 "UPDATE challenges SET consumed_at = $1 \
                  WHERE id = $2 AND consumed_at IS NULL AND superseded_at IS NULL \
+                   AND approved_at IS NULL AND reported_at IS NULL \
+                 RETURNING destination, channel, lane",
+                id.as_ref(),
+            ),
+            // Approved from another device, picked up by the browser that
+            // asked, before its (possibly extended) expiry.
+            ChallengeKey::Approved(id) => (
+                "UPDATE challenges SET consumed_at = $1 \
+                 WHERE id = $2 AND approved_at IS NOT NULL AND consumed_at IS NULL AND superseded_at IS NULL \
+                   AND reported_at IS NULL AND expires_at > $1 \
                  RETURNING destination, channel, lane",
                 id.as_ref(),
             ),
@@ -282,7 +294,8 @@ impl SessionStore for SqlStore {
         // the attempt count checked) and the code checked before this.
         let consumed = sqlx::query(
             "UPDATE challenges SET consumed_at = $1 \
-             WHERE id = $2 AND destination = $3 AND consumed_at IS NULL AND superseded_at IS NULL RETURNING lane",
+             WHERE id = $2 AND destination = $3 AND consumed_at IS NULL AND superseded_at IS NULL \
+               AND approved_at IS NULL RETURNING lane",
         )
         .bind(now)
         .bind(challenge.as_ref())

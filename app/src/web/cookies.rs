@@ -23,6 +23,9 @@ pub const RETURN_COOKIE: &str = "__Host-passcode_return";
 pub const PENDING_COOKIE: &str = "__Host-passcode_pending";
 /// A sign-in link's token, between opening the link and pressing "Sign in".
 pub const LINK_COOKIE: &str = "__Host-passcode_link";
+/// The "Not you?" link's token, moved out of the address bar like the
+/// sign-in link's.
+pub const REPORT_COOKIE: &str = "__Host-passcode_report";
 /// The addresses this browser has signed in as (signed, opaque): its
 /// requests for them are limited on their own (see `domain::DeviceCookie`).
 pub const DEVICE_COOKIE: &str = "__Host-passcode_device";
@@ -130,6 +133,14 @@ pub fn passkey_later() -> bool {
 
 pub fn set_passkey_later() {
     set_cookie(PASSKEY_LATER_COOKIE, "1".to_owned(), PASSKEY_LATER_SECS);
+}
+
+pub fn report_token() -> Option<crate::domain::ReportToken> {
+    cookie_value(REPORT_COOKIE).and_then(|v| crate::domain::ReportToken::parse(&v).ok())
+}
+
+pub fn clear_report_cookie() {
+    set_cookie(REPORT_COOKIE, String::new(), 0);
 }
 
 pub fn link_token() -> Option<LinkToken> {

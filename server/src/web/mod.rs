@@ -61,6 +61,8 @@ pub fn router(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(move || health::readyz(pool.clone(), backend)))
         .route(app::auth::LINK_PATH, get(link::open_link))
+        .route(app::auth::REPORT_PATH, get(link::open_report_link))
+        .route(link::APPROVAL_PATH, get(link::approval_status))
         .route(paths::SIGN_IN_OPTIONS, post(passkeys::sign_in_options))
         .route(paths::SIGN_IN, post(passkeys::sign_in))
         .route(paths::ADD_OPTIONS, post(passkeys::add_options))

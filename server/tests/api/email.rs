@@ -153,7 +153,8 @@ async fn a_code_arrives_by_smtp_as_text_and_html_and_signs_in() {
     for part in [text, html] {
         assert!(part.contains("expires in 10 minutes"), "{part}");
         assert!(part.contains("requested from 127.0.0.1 (Firefox on Linux)"), "{part}");
-        assert!(part.contains("If you didn't ask for this, ignore this email"), "{part}");
+        assert!(part.contains("Not you?"), "{part}");
+        assert!(part.contains("https://login.passcode.example/n?t="), "every message has its report link: {part}");
     }
     let source = maildev.source(&email).await;
     assert!(source.contains("multipart/alternative"), "{source}");
@@ -303,6 +304,43 @@ async fn replaced_expired_and_made_up_links_do_not_sign_in() {
     app.get(path_of(&second)).await;
     assert_eq!(app.confirm_link().await.status(), StatusCode::GONE);
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
+}
+
+#[tokio::test]
+async fn not_you_from_a_real_email_ends_the_code_without_javascript() {
+    let maildev = Maildev::start().await;
+    let app = spawn_app_with_smtp(&maildev.smtp_url(), &[]).await;
+    assert_eq!(app.request_code("someone@example.com").await.status(), StatusCode::OK);
+    let email = maildev.email_to("someone@example.com").await;
+    let text = email["text"].as_str().unwrap();
+    let code = code_in(text);
+    let report = text
+        .split_whitespace()
+        .find(|w| w.starts_with("https://login.passcode.example/n?t="))
+        .unwrap_or_else(|| panic!("no report link in {text:?}"));
+    assert!(email["html"].as_str().unwrap().contains(report), "the HTML part links it too");
+
+    // Opened on a phone, without JavaScript.
+    let phone = crate::two_instances::Browser::new();
+    let base = app.url("");
+    assert_eq!(phone.get(&base, path_of(report)).await.status(), StatusCode::SEE_OTHER);
+    let page = phone.get(&base, "/not-you").await.text().await.unwrap();
+    assert!(page.contains(r#"action="/api/report_not_me""#), "a plain form: {page}");
+    let res = phone
+        .client
+        .post(format!("{base}/api/report_not_me"))
+        .header("cookie", phone.cookies.header())
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    phone.cookies.keep(&res);
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/not-you");
+    let page = phone.get(&base, "/not-you").await.text().await.unwrap();
+    assert!(page.contains("Thanks for telling us"), "{page}");
+    assert_eq!(error_of(app.verify(&code).await).await, serde_json::json!("SignInReported"));
 }
 
 #[tokio::test]

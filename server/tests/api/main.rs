@@ -1,6 +1,7 @@
 //! One integration-test binary: each test starts the real server in process
 //! on a random port, against a fresh SQLite file.
 
+mod approve;
 mod assets;
 mod config_extremes;
 mod email;

@@ -119,6 +119,38 @@ async fn twilio_app(base: &str, extra: &[(&str, &str)]) -> TestApp {
 }
 
 #[tokio::test]
+async fn not_you_from_a_real_text_message_ends_the_code() {
+    let (fake, base) = Fake::start().await;
+    let app = twilio_app(&base, &[]).await;
+    assert_eq!(app.request_code("+44 7911 123456").await.status(), StatusCode::OK);
+    let (_, _, body) = fake.requests().pop().unwrap();
+    let text = form_value(&body, "Body");
+    let code = fake.last_code();
+    assert!(text.ends_with(&format!("#{code}")), "the one-time-code line stays last: {text:?}");
+    let report = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://127.0.0.1:3000"))
+        .filter(|p| p.starts_with("/n?t="))
+        .unwrap_or_else(|| panic!("no report link in {text:?}"))
+        .to_owned();
+    assert!(text.len() < 200, "short: {text:?}");
+
+    let phone = crate::two_instances::Browser::new();
+    let server = app.url("");
+    assert_eq!(phone.get(&server, &report).await.status(), StatusCode::SEE_OTHER);
+    let page = phone.get(&server, "/not-you").await.text().await.unwrap();
+    assert!(page.contains("text message") && page.contains("+44 •••• •••456"), "{page}");
+    phone.post(&server, "/api/report_not_me", &[]).await;
+    assert_eq!(error_of(app.verify(&code).await).await, json!("SignInReported"));
+    // Once: a second press changes nothing, and says so.
+    phone.cookies.set("__Host-passcode_report", report.trim_start_matches("/n?t="));
+    phone.post(&server, "/api/report_not_me", &[]).await;
+    let page = phone.get(&server, "/not-you").await.text().await.unwrap();
+    assert!(page.contains("Already reported"), "{page}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'sign_in_reported'").await, 1);
+}
+
+#[tokio::test]
 async fn twilio_happy_path_sends_the_right_request_and_the_code_signs_in() {
     let (fake, base) = Fake::start().await;
     let app = twilio_app(&base, &[]).await;

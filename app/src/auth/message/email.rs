@@ -16,6 +16,8 @@ pub struct EmailDetails<'a> {
     pub expires_at: i64,
     /// The full sign-in link, built from the configured public URL.
     pub link: &'a str,
+    /// The full "Not you?" link.
+    pub report: &'a str,
     pub context: &'a RequestContext,
     /// See `PASSCODE_EMAIL_CODE_IN_SUBJECT` in the README for why this is off
     /// by default.
@@ -36,8 +38,10 @@ pub fn compose(code: &Code, d: &EmailDetails<'_>) -> (String, String, String) {
          It expires in {minutes} minutes (at {expires} UTC) and works once.\n\n\
          Or sign in with this link (you'll be asked to confirm):\n{link}\n\n\
          This was requested{from_where} at {requested} UTC.\n\
-         If you didn't ask for this, ignore this email: nobody can sign in without the code.\n",
+         Not you? Tell us and this code stops working: {report}\n\
+         Nobody can sign in without the code or the link above.\n",
         link = d.link,
+        report = d.report,
         requested = clock_time_utc(d.requested_at),
     );
     let html = format!(
@@ -50,7 +54,7 @@ pub fn compose(code: &Code, d: &EmailDetails<'_>) -> (String, String, String) {
 <p style="margin:0 0 24px">It expires in {minutes} minutes (at {expires} UTC) and works once.</p>
 <p style="margin:0 0 24px"><a href="{link_h}" style="display:inline-block;padding:10px 18px;border-radius:8px;background:#2f5bd3;color:#ffffff;text-decoration:none;font-weight:600">Sign in to {name_h}</a></p>
 <p style="margin:0 0 8px;font-size:14px;color:#555">This was requested{from_where_h} at {requested} UTC.</p>
-<p style="margin:0;font-size:14px;color:#555">If you didn't ask for this, ignore this email: nobody can sign in without the code.</p>
+<p style="margin:0;font-size:14px;color:#555">Not you? <a href="{report_h}" style="color:#2f5bd3">Tell us it wasn't you</a> and this code stops working. Nobody can sign in without the code or the link above.</p>
 </div>
 </body></html>
 "#,
@@ -58,6 +62,7 @@ pub fn compose(code: &Code, d: &EmailDetails<'_>) -> (String, String, String) {
         name_h = escape_html(name),
         c_h = escape_html(c),
         link_h = escape_html(d.link),
+        report_h = escape_html(d.report),
         from_where_h = escape_html(&from_where),
         requested = clock_time_utc(d.requested_at),
     );
@@ -112,6 +117,7 @@ mod tests {
             requested_at: 1_800_022_920_000,
             expires_at: 1_800_022_920_000 + 600_000,
             link: "https://login.example.com/sign-in/email-link?token=abc",
+            report: "https://login.example.com/n?t=xyz",
             context: ctx,
             code_in_subject,
         }
@@ -131,7 +137,8 @@ mod tests {
             assert!(part.contains(code.expose()));
             assert!(part.contains("10 minutes (at 14:32 UTC)"), "{part}");
             assert!(part.contains("203.0.113.7 (Firefox on Windows) at 14:22 UTC"), "{part}");
-            assert!(part.contains("If you didn't ask for this, ignore this email"));
+            assert!(part.contains("Not you?"));
+            assert!(part.contains("https://login.example.com/n?t=xyz"), "{part}");
         }
         assert!(text.contains("https://login.example.com/sign-in/email-link?token=abc"));
         assert!(html.contains(r#"href="https://login.example.com/sign-in/email-link?token=abc""#));

@@ -5,33 +5,47 @@
 pub mod email;
 pub mod sms;
 
-use crate::domain::{Channel, Code, Identifier, LinkToken};
+use crate::domain::{Channel, Code, Identifier, LinkToken, ReportToken};
 
 use super::delivery::Message;
-use super::service::{AuthSettings, LINK_PATH, RequestContext};
+use super::service::{AuthSettings, LINK_PATH, REPORT_PATH, RequestContext};
+
+/// The links a message carries besides its code.
+pub struct Links<'a> {
+    /// The email's sign-in link (none in a text message).
+    pub sign_in: Option<&'a LinkToken>,
+    /// "Not you?": every message has one.
+    pub report: &'a ReportToken,
+}
 
 pub use email::{clock_time_utc, escape_html, utc_date_time};
 
-/// The message for a fresh code (`link`: the email's sign-in link token).
+/// The message for a fresh code.
 pub fn compose(
     settings: &AuthSettings,
     to: &Identifier,
     code: &Code,
-    link: Option<&LinkToken>,
+    links: &Links<'_>,
     now: i64,
     expires_at: i64,
     ctx: &RequestContext,
 ) -> Message {
     let name = &settings.product_name;
+    // Short: it has to fit in a text message beside the code.
+    let report = format!("{}{REPORT_PATH}?t={}", settings.public_url, links.report.expose());
     let (subject, body, html) = match to.channel() {
         Channel::Email => {
-            let link =
-                format!("{}{LINK_PATH}?token={}", settings.public_url, link.map(LinkToken::expose).unwrap_or_default());
+            let link = format!(
+                "{}{LINK_PATH}?token={}",
+                settings.public_url,
+                links.sign_in.map(LinkToken::expose).unwrap_or_default()
+            );
             let details = email::EmailDetails {
                 product_name: name,
                 requested_at: now,
                 expires_at,
                 link: &link,
+                report: &report,
                 context: ctx,
                 code_in_subject: settings.email_code_in_subject,
             };
@@ -40,7 +54,7 @@ pub fn compose(
         }
         Channel::Sms => {
             let minutes = ((expires_at - now) / 60_000).max(1);
-            let body = sms::compose(name, code, minutes, &settings.public_host);
+            let body = sms::compose(name, code, minutes, &report, &settings.public_host);
             ("Your sign-in code".to_owned(), body, None)
         }
     };
