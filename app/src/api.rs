@@ -374,6 +374,9 @@ fn activity_view(e: crate::auth::ActivityEntry) -> ActivityView {
         // The row's facts are the approving device's; the detail names the
         // device let in ("for 203.0.113.7 (Chrome on Linux)").
         AuditKind::SignInApproved => format!("Approved a sign-in {detail}").trim_end().to_owned(),
+        AuditKind::SignInReported if detail.ends_with("was ended") => {
+            "You reported a sign-in you didn't ask for; the session it opened was ended".to_owned()
+        }
         AuditKind::SignInReported => "You reported a sign-in you didn't ask for".to_owned(),
         AuditKind::CodeWithheld => {
             "A code was asked for from a new browser and not sent (a sign-in was reported lately)".to_owned()
@@ -438,7 +441,10 @@ pub async fn link_destination() -> Result<Option<LinkView>, AppError> {
     use crate::web::*;
     let state = app_state()?;
     let Some(link) = link_token() else { return Ok(None) };
-    let info = state.auth.link_info(&link, pending_challenge_id().as_ref()).await.map_err(fail)?;
+    // A confirmation code's link opened in the browser that asked for it is
+    // "this browser" too.
+    let asked_here: Vec<_> = [pending_challenge_id(), confirm_challenge_id()].into_iter().flatten().collect();
+    let info = state.auth.link_info(&link, &asked_here).await.map_err(fail)?;
     Ok(info.map(|i| {
         let elsewhere = i.requested_elsewhere.as_ref();
         LinkView {
@@ -496,6 +502,7 @@ pub async fn check_approval(#[server(default)] webauthn: bool) -> Result<(), App
 fn report_notice(done: crate::auth::Reported) -> Notice {
     match done {
         crate::auth::Reported::Now => Notice::Reported,
+        crate::auth::Reported::EndedSession => Notice::ReportedEndedSession,
         crate::auth::Reported::Already => Notice::AlreadyReported,
     }
 }
@@ -506,7 +513,8 @@ fn report_notice(done: crate::auth::Reported) -> Notice {
 pub async fn report_info() -> Result<(Option<Notice>, Option<ReportView>), AppError> {
     use crate::web::*;
     let state = app_state()?;
-    if let Some(notice) = take_notice().filter(|n| matches!(n, Notice::Reported | Notice::AlreadyReported)) {
+    let ours = |n: &Notice| matches!(n, Notice::Reported | Notice::ReportedEndedSession | Notice::AlreadyReported);
+    if let Some(notice) = take_notice().filter(ours) {
         return Ok((Some(notice), None));
     }
     let Some(token) = report_token() else { return Ok((None, None)) };

@@ -10,7 +10,7 @@
 //! | `button[data-webauthn]` | also adds `webauthn=true` to the form when this device could make a passkey |
 //! | `#resend[data-counting]` in a `form[data-wait]` | disabled, counting down the seconds in place of `{}` |
 //! | `#passkey[data-passkey][data-options][data-finish]` | shown where WebAuthn works; runs the ceremony (`frontend/src/passkey.rs`) |
-//! | `form#approval[data-approval]` | listens to the server-sent events at `data-approval` (the browser asks again as the server says, 2 s backing off to 10 s) and sends the form on the first event (`frontend/src/approval.rs`) |
+//! | `form#approval[data-approval]` | listens to the server-sent events at `data-approval` (the browser asks again as the server says, 2 s backing off to 10 s) and sends the form on its one event, `approved` (`frontend/src/approval.rs`) |
 //! | `form[data-swap]` | sent by script (XMLHttpRequest) as the browser would post it; the page the answer redirects to replaces this one in place, its address pushed onto the history (`frontend/src/swap.rs`) |
 //!
 //! Every word the browser shows comes from here, in the page: the wasm

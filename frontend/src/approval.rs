@@ -4,10 +4,11 @@
 //! of server-sent events about this sign-in. The server answers each
 //! connection at once and ends it: with no event while the sign-in waits
 //! (only how long the browser should wait before asking again, growing from
-//! 2 s to 10 s), or with one event once it was approved or ended. The
+//! 2 s to 10 s), with the event once it was approved, or with a `204` once
+//! there is nothing to wait for (which stops an `EventSource`). The
 //! browser's `EventSource` does the asking again by itself; on the event,
-//! this sends the form, and the server opens the session or says why it
-//! can't. Without JavaScript the person presses the button.
+//! this sends the form, and the server opens the session. Without
+//! JavaScript the person presses the button.
 //!
 //! Why server-sent events and not a timer here: the browser keeps the
 //! schedule, so this module holds one callback (each one costs the sign-in

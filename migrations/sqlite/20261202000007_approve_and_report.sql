@@ -14,6 +14,15 @@ ALTER TABLE challenges ADD COLUMN approved_at BIGINT;
 ALTER TABLE challenges ADD COLUMN report_hash TEXT;
 ALTER TABLE challenges ADD COLUMN reported_at BIGINT;
 CREATE UNIQUE INDEX challenges_report ON challenges (report_hash);
+-- The send allowance key of the destination (an email without its plus
+-- tag): a report ends every open code to the same inbox.
+ALTER TABLE challenges ADD COLUMN allowance TEXT NOT NULL DEFAULT '';
+CREATE INDEX challenges_allowance ON challenges (allowance);
+
+-- The challenge a session was opened by (none for a passkey): a report of
+-- a code that was already used ends the session it opened.
+ALTER TABLE sessions ADD COLUMN opened_by TEXT;
+CREATE INDEX sessions_opened_by ON sessions (opened_by);
 
 -- An address whose owner said "that wasn't me": until `reported_until`, its send
 -- allowance is halved and only browsers that have signed in to it before

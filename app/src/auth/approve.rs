@@ -10,7 +10,6 @@ use crate::domain::{ChallengeId, LinkToken};
 
 use super::audit::AuditKind;
 use super::error::AuthError;
-use super::keys::constant_time_eq;
 use super::service::{AuthService, IpAction, NewSession, RequestContext, SignInMethod};
 use super::store::{ChallengeKey, ChallengeState, Store};
 use super::user_agent::where_from;
@@ -53,14 +52,8 @@ impl<S: Store> AuthService<S> {
         ctx: &RequestContext,
     ) -> Result<(), AuthError> {
         self.ip_limited(IpAction::Verify, ctx).await?;
+        self.link_as_shown(link, shown, ctx).await?;
         let now = self.clock.now_ms();
-        if self.store.link_view(&link.hash(), now).await?.is_none() {
-            return Err(AuthError::LinkUnusable);
-        }
-        if !constant_time_eq(self.link_shown(link).as_bytes(), shown.as_bytes()) {
-            tracing::warn!(ip = ?ctx.client_ip, "the sign-in link in the cookie is not the one its page showed");
-            return Err(AuthError::LinkChanged);
-        }
         let view = self
             .store
             .approve_link(&link.hash(), now, now + APPROVAL_PICKUP_MS)

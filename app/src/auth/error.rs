@@ -107,7 +107,10 @@ impl From<AuthError> for AppError {
             AuthError::NoChallenge => AppError::NoChallenge,
             AuthError::ApprovedElsewhere => AppError::ApprovedElsewhere,
             AuthError::NotApprovedYet => AppError::NotApprovedYet,
-            AuthError::Reported => AppError::SignInReported,
+            // To the browser that asked, a reported sign-in reads like an
+            // expired one: nothing tells a stranger that the owner noticed
+            // (and that their next codes will be withheld).
+            AuthError::Reported => AppError::CodeExpired,
             AuthError::ReportUnusable => AppError::ReportUnusable,
             AuthError::NotSignedIn => AppError::NotSignedIn,
             AuthError::SendLimited { retry_after_secs } => AppError::SendLimited { retry_after_secs },

@@ -11,7 +11,6 @@ use crate::domain::{Channel, LinkToken, ReportToken};
 
 use super::audit::AuditKind;
 use super::error::AuthError;
-use super::keys::constant_time_eq;
 use super::service::{AuthService, IpAction, RequestContext, RequestedFrom};
 use super::store::{ChallengeView, NewReport, ReportOf, Store};
 use super::user_agent::where_from;
@@ -35,7 +34,10 @@ pub struct ReportInfo {
 /// What pressing the button did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reported {
+    /// The sign-in was stopped (its code had not been used).
     Now,
+    /// Its code had been used already: the session it opened was ended.
+    EndedSession,
     /// Reported before: nothing changed.
     Already,
 }
@@ -76,12 +78,13 @@ impl<S: Store> AuthService<S> {
         ctx: &RequestContext,
     ) -> Result<Reported, AuthError> {
         self.ip_limited(IpAction::Verify, ctx).await?;
-        let hash = link.hash();
-        let view = self.store.link_view(&hash, self.clock.now_ms()).await?.ok_or(AuthError::LinkUnusable)?;
-        if !constant_time_eq(self.link_shown(link).as_bytes(), shown.as_bytes()) {
-            return Err(AuthError::LinkChanged);
+        let view = self.link_as_shown(link, shown, ctx).await?;
+        // Used (approved, signed in with) between the look and the report:
+        // too late, as for any dead link.
+        match self.record_report(ReportOf::Link(&link.hash()), &view, ctx).await? {
+            Reported::Already => Err(AuthError::LinkUnusable),
+            done => Ok(done),
         }
-        self.record_report(ReportOf::Link(&hash), &view, ctx).await
     }
 
     async fn record_report(
@@ -100,14 +103,17 @@ impl<S: Store> AuthService<S> {
             sent_after: now - REPORT_WINDOW_MS,
             tightened_until: now + REPORT_WINDOW_MS,
         };
-        if !self.store.report(&report).await? {
-            return Ok(Reported::Already);
-        }
-        tracing::warn!(to = %to.masked(), ip = ?ctx.client_ip, "a sign-in was reported as not asked for");
-        let asked = where_from(view.requested_ip.as_deref(), view.requested_from.as_deref())
+        let Some(ended) = self.store.report(&report).await? else { return Ok(Reported::Already) };
+        tracing::warn!(to = %to.masked(), ip = ?ctx.client_ip, ended, "a sign-in was reported as not asked for");
+        let mut detail = where_from(view.requested_ip.as_deref(), view.requested_from.as_deref())
             .map(|w| format!("asked for from {w}"))
             .unwrap_or_default();
-        self.audit(AuditKind::SignInReported.note().to(&view.destination).masked(to.masked()).detail(asked), ctx).await;
-        Ok(Reported::Now)
+        if ended > 0 {
+            detail.push_str("; the session it opened was ended");
+            self.sessions_ended().await;
+        }
+        self.audit(AuditKind::SignInReported.note().to(&view.destination).masked(to.masked()).detail(detail), ctx)
+            .await;
+        Ok(if ended > 0 { Reported::EndedSession } else { Reported::Now })
     }
 }

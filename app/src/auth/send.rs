@@ -83,13 +83,16 @@ impl<S: Store> AuthService<S> {
             return Err(AuthError::SmsUnavailable);
         }
         let lane = self.device_lane(ctx, dest).unwrap_or_default();
-        // An address whose owner said "that wasn't me" in the last day: half
-        // the allowance, and codes only to browsers that signed in to it
-        // before (`withheld` below).
-        let reported = self.store.is_reported(&to.allowance_key(), now).await?;
-        let halved = reported.then(|| l.halved());
+        // An address whose owner said "that wasn't me" in the last day: codes
+        // only to browsers that signed in to it before (`withheld` below),
+        // and half as many. Halved for those browsers only: a stranger's
+        // requests are counted as ever, so no refusal comes sooner than it
+        // would have and tells them.
+        let allowance = to.allowance_key();
+        let reported = self.store.is_reported(&allowance, now).await?;
+        let halved = (reported && !lane.is_empty()).then(|| l.halved());
         let l = halved.as_ref().unwrap_or(l);
-        let rows = send_rows(&to.allowance_key(), &lane, ctx.client_ip, l);
+        let rows = send_rows(&allowance, &lane, ctx.client_ip, l);
         let next_send_at = match self.store.claim_send(&rows, now).await? {
             SendClaim::Granted { next_send_at } => next_send_at,
             SendClaim::Refused { retry_at } => {
@@ -103,8 +106,10 @@ impl<S: Store> AuthService<S> {
         // gets (the code page, the same limits, a code that is hashed and
         // stored and checked like any other) and no message: nothing tells
         // them the address was reported, and the owner's inbox stays quiet.
+        // (The hourly SMS budget is claimed either way: a spent budget
+        // answers the same for a reported address as for any other.)
         let withheld = reported && lane.is_empty();
-        if !withheld && to.channel() == Channel::Sms && !self.store.claim_sms(now, l.sms_per_hour).await? {
+        if to.channel() == Channel::Sms && !self.store.claim_sms(now, l.sms_per_hour).await? {
             tracing::warn!("hourly SMS budget spent (PASSCODE_SMS_PER_HOUR); refusing SMS until the hour is over");
             self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail("global SMS budget"), ctx)
                 .await;
@@ -136,6 +141,7 @@ impl<S: Store> AuthService<S> {
                 requested_ip: requested_ip.as_deref(),
                 pair_number,
                 report_hash: report.as_ref().map(ReportToken::hash).as_deref(),
+                allowance: &allowance,
                 retires: ctx.pending.as_ref(),
             })
             .await?;

@@ -42,6 +42,9 @@ pub struct NewChallenge<'a> {
     /// SHA-256 of the message's "Not you?" link token (none for a code that
     /// was never sent).
     pub report_hash: Option<&'a str>,
+    /// The destination's send allowance key (`Identifier::allowance_key`):
+    /// a report ends every open code to the same inbox.
+    pub allowance: &'a str,
     /// The code this browser asked for before (its pending cookie): the
     /// only one a new code retires, so that nobody else's request ever
     /// retires the code somebody is about to type.
@@ -146,10 +149,10 @@ pub enum ReportOf<'a> {
 /// A report to record.
 pub struct NewReport<'a> {
     pub of: ReportOf<'a>,
-    /// The reported challenge's destination, as stored: every open code to
-    /// it ends with the report.
+    /// The reported challenge's destination, as stored.
     pub destination: &'a str,
-    /// The address's send allowance key (`Identifier::allowance_key`).
+    /// The address's send allowance key (`Identifier::allowance_key`):
+    /// every open code to it ends with the report.
     pub allowance: &'a str,
     pub now: i64,
     /// Only messages sent after this may be reported.
@@ -228,10 +231,11 @@ pub trait ChallengeStore: Send + Sync + 'static {
         sent_after: i64,
     ) -> impl Future<Output = StoreResult<Option<ChallengeView>>> + Send;
     /// Records "that wasn't me", once per message, in one transaction: the
-    /// reported challenge and every open one to its destination end, and the
-    /// address's sends are tightened until `tightened_until`. `false`: this
-    /// message was reported already (or its link no longer works).
-    fn report(&self, r: &NewReport<'_>) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// reported challenge and every open one to its address end, a session
+    /// the reported code already opened ends, and the address's sends are
+    /// tightened until `tightened_until`. `None`: this message was reported
+    /// already (or its link no longer works); else the sessions ended.
+    fn report(&self, r: &NewReport<'_>) -> impl Future<Output = StoreResult<Option<u64>>> + Send;
     /// Whether the address (its allowance key) was reported and is still
     /// tightened at `now`.
     fn is_reported(&self, allowance: &str, now: i64) -> impl Future<Output = StoreResult<bool>> + Send;

@@ -12,7 +12,7 @@ use super::service::{
     AuthService, IpAction, LinkInfo, NewSession, RequestContext, RequestedFrom, SignInMethod, secs_until,
 };
 use super::sessions::REPLACED;
-use super::store::{ChallengeKey, ChallengeState, NewSessionRow, Reservation, SignInEvent, Store};
+use super::store::{ChallengeKey, ChallengeState, ChallengeView, NewSessionRow, Reservation, SignInEvent, Store};
 use super::user_agent::describe_user_agent;
 
 /// What a new session is opened on.
@@ -177,25 +177,40 @@ impl<S: Store> AuthService<S> {
     }
 
     /// Which account a sign-in link signs in to, while the link still works,
-    /// and where it was asked for when that was not this browser (`pending`:
-    /// the challenge this browser asked for, if any). Only reads: mail
+    /// and where it was asked for when that was not this browser
+    /// (`asked_here`: the challenges this browser asked for, to sign in or
+    /// to confirm it's the owner). Only reads: mail
     /// scanners open every link, so opening one must not use it up.
-    pub async fn link_info(
-        &self,
-        link: &LinkToken,
-        pending: Option<&ChallengeId>,
-    ) -> Result<Option<LinkInfo>, AuthError> {
+    pub async fn link_info(&self, link: &LinkToken, asked_here: &[ChallengeId]) -> Result<Option<LinkInfo>, AuthError> {
         let Some(view) = self.store.link_view(&link.hash(), self.clock.now_ms()).await? else { return Ok(None) };
         let address = view.identifier()?.as_ref().to_owned();
-        let same_browser = pending.is_some_and(|p| p.as_ref() == view.id);
+        let same_browser = asked_here.iter().any(|p| p.as_ref() == view.id);
         let requested_elsewhere = (!same_browser).then(|| RequestedFrom::of(&view));
         let pair_number = view.pair_number.clamp(0, 99) as u8;
         Ok(Some(LinkInfo { address, requested_elsewhere, pair_number, shown: self.link_shown(link) }))
     }
 
+    /// The open challenge of the link in this browser's cookie, when it is
+    /// the link its page showed (`shown`): every button on that page (sign
+    /// in, approve, report) acts only on the link the person saw. A dead
+    /// link reads the same whatever the page showed.
+    pub(super) async fn link_as_shown(
+        &self,
+        link: &LinkToken,
+        shown: &str,
+        ctx: &RequestContext,
+    ) -> Result<ChallengeView, AuthError> {
+        let view = self.store.link_view(&link.hash(), self.clock.now_ms()).await?.ok_or(AuthError::LinkUnusable)?;
+        if !constant_time_eq(self.link_shown(link).as_bytes(), shown.as_bytes()) {
+            tracing::warn!(ip = ?ctx.client_ip, "the sign-in link in the cookie is not the one its page showed");
+            return Err(AuthError::LinkChanged);
+        }
+        Ok(view)
+    }
+
     /// What the confirmation page of `link` posts back: a keyed hash of the
     /// link's own hash, so the page holds nothing that opens the account.
-    pub(super) fn link_shown(&self, link: &LinkToken) -> String {
+    fn link_shown(&self, link: &LinkToken) -> String {
         keyed_hash(&self.link_page_key, &link.hash())[..32].to_owned()
     }
 
@@ -213,13 +228,7 @@ impl<S: Store> AuthService<S> {
         ctx: &RequestContext,
     ) -> Result<NewSession, AuthError> {
         self.ip_limited(IpAction::Verify, ctx).await?;
-        if self.store.link_view(&link.hash(), self.clock.now_ms()).await?.is_none() {
-            return Err(AuthError::LinkUnusable);
-        }
-        if !constant_time_eq(self.link_shown(link).as_bytes(), shown.as_bytes()) {
-            tracing::warn!(ip = ?ctx.client_ip, "the sign-in link in the cookie is not the one its page showed");
-            return Err(AuthError::LinkChanged);
-        }
+        self.link_as_shown(link, shown, ctx).await?;
         self.open_session(ChallengeKey::Link(&link.hash()), SignInMethod::Link, ctx)
             .await?
             .ok_or(AuthError::LinkUnusable)

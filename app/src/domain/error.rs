@@ -32,9 +32,6 @@ pub enum AppError {
     ApprovedElsewhere,
     #[error("Not approved yet. Open the link in the email on your other device and press “Approve”, then try again.")]
     NotApprovedYet,
-    /// Someone with the message said they didn't ask for it.
-    #[error("This sign-in was cancelled from the message's “Not you?” link. If it was you, ask for a new code.")]
-    SignInReported,
     #[error("This link has expired or isn't valid. Nothing was changed.")]
     ReportUnusable,
     #[error("There is no sign-in in progress in this browser. Start again with your email address or phone number.")]
@@ -106,7 +103,7 @@ impl AppError {
             AppError::WrongCode { .. } => 401,
             AppError::TooManyAttempts | AppError::CodeExpired | AppError::CodeUsed | AppError::CodeSuperseded => 410,
             AppError::NoChallenge => 404,
-            AppError::ApprovedElsewhere | AppError::SignInReported | AppError::ReportUnusable => 410,
+            AppError::ApprovedElsewhere | AppError::ReportUnusable => 410,
             AppError::NotApprovedYet => 409,
             AppError::LinkUnusable => 410,
             AppError::LinkChanged => 409,
@@ -142,7 +139,6 @@ impl AppError {
             | AppError::CodeUsed
             | AppError::CodeSuperseded
             | AppError::ApprovedElsewhere
-            | AppError::SignInReported
             | AppError::VerifyLimited { .. } => Field::Code,
             _ => Field::Form,
         }

@@ -51,6 +51,9 @@ pub enum Notice {
     Confirmed,
     /// ("Not you?" page) the report was recorded.
     Reported,
+    /// ("Not you?" page) the report was recorded, and the session the
+    /// reported code had opened was ended.
+    ReportedEndedSession,
     /// ("Not you?" page) it had been reported before; nothing changed.
     AlreadyReported,
 }
@@ -64,6 +67,7 @@ impl Notice {
             Notice::PasskeyRemoved => "passkey_removed",
             Notice::Confirmed => "confirmed",
             Notice::Reported => "reported",
+            Notice::ReportedEndedSession => "reported_ended_session",
             Notice::AlreadyReported => "already_reported",
         }
     }
@@ -76,6 +80,7 @@ impl Notice {
             Notice::PasskeyRemoved,
             Notice::Confirmed,
             Notice::Reported,
+            Notice::ReportedEndedSession,
             Notice::AlreadyReported,
         ]
         .into_iter()

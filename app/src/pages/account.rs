@@ -82,7 +82,11 @@ fn Overview(a: AccountView) -> impl IntoView {
         Notice::Confirmed => {
             Some("Thanks: for the next few minutes you can remove passkeys and sign out other devices.")
         }
-        Notice::Resent | Notice::Switched | Notice::Reported | Notice::AlreadyReported => None,
+        Notice::Resent
+        | Notice::Switched
+        | Notice::Reported
+        | Notice::ReportedEndedSession
+        | Notice::AlreadyReported => None,
     });
     let passkeys = a.passkeys_enabled.then(|| {
         let rename = ServerAction::<RenamePasskey>::new();

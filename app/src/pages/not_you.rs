@@ -14,7 +14,8 @@ pub fn NotYou() -> impl IntoView {
         <Suspense fallback=|| view! { <Card title="Didn't ask to sign in?"><p>"Loading…"</p></Card> }>
             {Suspend::new(async move {
                 match report_info().await {
-                    Ok((Some(Notice::Reported), _)) => view! { <Thanks/> }.into_any(),
+                    Ok((Some(Notice::Reported), _)) => view! { <Thanks ended=false/> }.into_any(),
+                    Ok((Some(Notice::ReportedEndedSession), _)) => view! { <Thanks ended=true/> }.into_any(),
                     Ok((Some(_), _)) => view! { <AlreadyReported/> }.into_any(),
                     Ok((None, Some(r))) if r.already => view! { <AlreadyReported/> }.into_any(),
                     Ok((None, Some(r))) => view! { <Ask r/> }.into_any(),
@@ -66,11 +67,18 @@ fn Ask(r: ReportView) -> impl IntoView {
     }
 }
 
+/// `ended`: the code had been used before the report, and the session it
+/// opened was ended.
 #[component]
-fn Thanks() -> impl IntoView {
+fn Thanks(ended: bool) -> impl IntoView {
+    let what = if ended {
+        "That code had already been used to sign in. That session has been signed out, and no other code or link for this address works any more."
+    } else {
+        "That sign-in has been stopped: its code and link no longer work."
+    };
     view! {
         <Card title="Thanks for telling us">
-            <p class="lede" role="status">"That sign-in has been stopped: its code and link no longer work."</p>
+            <p class="lede" role="status">{what}</p>
             <p>
                 "For the next 24 hours, new codes for this address go only to browsers that have signed in to it "
                 "before, and fewer of them. Nobody can sign in without a code, so there is nothing else you need to do."

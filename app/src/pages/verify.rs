@@ -75,6 +75,7 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
         | Notice::PasskeyRemoved
         | Notice::Confirmed
         | Notice::Reported
+        | Notice::ReportedEndedSession
         | Notice::AlreadyReported => None,
     });
 

@@ -75,6 +75,7 @@ impl ChallengeStore for SqlStore {
             requested_ip,
             pair_number,
             report_hash,
+            allowance,
             retires,
         } = *c;
         let mut tx = self.pool.begin().await?;
@@ -94,8 +95,8 @@ impl ChallengeStore for SqlStore {
         sqlx::query(
             "INSERT INTO challenges \
                (id, destination, channel, code_hash, created_at, expires_at, attempts, max_attempts, link_hash, \
-                lane, requested_from, requested_ip, pair_number, report_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13)",
+                lane, requested_from, requested_ip, pair_number, report_hash, allowance) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(id.as_ref())
         .bind(to.as_ref())
@@ -110,6 +111,7 @@ impl ChallengeStore for SqlStore {
         .bind(requested_ip)
         .bind(pair_number)
         .bind(report_hash)
+        .bind(allowance)
         .execute(&mut *tx)
         .await?;
         Ok(tx.commit().await?)
@@ -217,44 +219,13 @@ impl ChallengeStore for SqlStore {
         Ok(row.map(ChallengeView::from))
     }
 
-    /// The first UPDATE is the one point that decides: a second press (or a
-    /// race of two) finds `reported_at` set and changes nothing.
-    async fn report(&self, r: &NewReport<'_>) -> StoreResult<bool> {
+    /// The address's row in `reported_addresses` is written first: two
+    /// reports for one address then queue on it instead of locking
+    /// challenge rows in opposite orders (a deadlock on Postgres). Then one
+    /// conditional UPDATE decides: a second press (or a race of two) finds
+    /// `reported_at` set, and the whole transaction rolls back.
+    async fn report(&self, r: &NewReport<'_>) -> StoreResult<Option<u64>> {
         let mut tx = self.pool.begin().await?;
-        let (sql, key) = match r.of {
-            ReportOf::Token(hash) => (
-                "UPDATE challenges SET reported_at = $1 \
-                 WHERE report_hash = $2 AND destination = $3 AND reported_at IS NULL AND created_at > $4 \
-                 RETURNING id",
-                hash,
-            ),
-            ReportOf::Link(hash) => (
-                concat!(
-                    "UPDATE challenges SET reported_at = $1 WHERE ",
-                    usable_link!(),
-                    " AND destination = $3 AND created_at > $4 RETURNING id"
-                ),
-                hash,
-            ),
-        };
-        let reported =
-            sqlx::query(sql).bind(r.now).bind(key).bind(r.destination).bind(r.sent_after).fetch_all(&mut *tx).await?;
-        if reported.is_empty() {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        // Every code and link still open for the address ends: the one in
-        // the reported message, and any other a stranger is waiting on
-        // (an approved sign-in not yet picked up among them).
-        sqlx::query(
-            "UPDATE challenges SET superseded_at = $1, \
-               reported_at = CASE WHEN reported_at IS NULL THEN $1 ELSE reported_at END \
-             WHERE destination = $2 AND consumed_at IS NULL AND superseded_at IS NULL",
-        )
-        .bind(r.now)
-        .bind(r.destination)
-        .execute(&mut *tx)
-        .await?;
         // A later report never shortens an earlier one's time.
         sqlx::query(
             "INSERT INTO reported_addresses (allowance, reported_until) VALUES ($1, $2) \
@@ -265,8 +236,61 @@ impl ChallengeStore for SqlStore {
         .bind(r.tightened_until)
         .execute(&mut *tx)
         .await?;
+        let (sql, key) = match r.of {
+            ReportOf::Token(hash) => (
+                "UPDATE challenges SET reported_at = $1 \
+                 WHERE report_hash = $2 AND destination = $3 AND reported_at IS NULL AND created_at > $4 \
+                 RETURNING id, consumed_at",
+                hash,
+            ),
+            ReportOf::Link(hash) => (
+                concat!(
+                    "UPDATE challenges SET reported_at = $1 WHERE ",
+                    usable_link!(),
+                    " AND destination = $3 AND created_at > $4 RETURNING id, consumed_at"
+                ),
+                hash,
+            ),
+        };
+        let reported = sqlx::query(sql)
+            .bind(r.now)
+            .bind(key)
+            .bind(r.destination)
+            .bind(r.sent_after)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .next();
+        let Some(reported) = reported else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        // Too late to stop it: the code was used. The session it opened
+        // ends (the person reporting says it was not theirs).
+        let mut ended = 0;
+        if reported.try_get::<Option<i64>, _>("consumed_at")?.is_some() {
+            let id: String = reported.try_get("id")?;
+            ended = sqlx::query("DELETE FROM sessions WHERE opened_by = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        // Every code and link still open for the address ends: the one in
+        // the reported message, and any other a stranger is waiting on
+        // (to the same inbox under another plus tag too, and an approved
+        // sign-in not yet picked up).
+        sqlx::query(
+            "UPDATE challenges SET superseded_at = $1, \
+               reported_at = CASE WHEN reported_at IS NULL THEN $1 ELSE reported_at END \
+             WHERE allowance = $2 AND consumed_at IS NULL AND superseded_at IS NULL",
+        )
+        .bind(r.now)
+        .bind(r.allowance)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(ended))
     }
 
     async fn is_reported(&self, allowance: &str, now: i64) -> StoreResult<bool> {

@@ -56,6 +56,7 @@ async fn open_session(
     tx: &mut sqlx::AnyConnection,
     user_id: &str,
     destination: &str,
+    opened_by: Option<&str>,
     session: &NewSessionRow<'_>,
     replaces: Option<&SessionToken>,
     audit: impl Fn(SignInEvent<'_>) -> AuditEvent + Send,
@@ -73,8 +74,9 @@ async fn open_session(
     // `id` is nullable only because SQLite can't add a NOT NULL column
     // to a table with rows: every insert names it. A sign-in is a proof.
     sqlx::query(
-        "INSERT INTO sessions (token_hash, id, user_id, created_at, last_seen_at, expires_at, ip, browser, proved_at) \
-         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $4)",
+        "INSERT INTO sessions \
+           (token_hash, id, user_id, created_at, last_seen_at, expires_at, ip, browser, proved_at, opened_by) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $4, $8)",
     )
     .bind(session.token.hash())
     .bind(session.id)
@@ -83,6 +85,7 @@ async fn open_session(
     .bind(session.expires_at)
     .bind(session.ip)
     .bind(session.browser)
+    .bind(opened_by)
     .execute(&mut *tx)
     .await?;
     // The sign-in's audit row commits with it: no session without its
@@ -122,7 +125,7 @@ impl SessionStore for SqlStore {
                 "UPDATE challenges SET consumed_at = $1 \
                  WHERE id = $2 AND consumed_at IS NULL AND superseded_at IS NULL \
                    AND approved_at IS NULL AND reported_at IS NULL \
-                 RETURNING destination, channel, lane",
+                 RETURNING id, destination, channel, lane",
                 id.as_ref(),
             ),
             // Approved from another device, picked up by the browser that
@@ -131,7 +134,7 @@ impl SessionStore for SqlStore {
                 "UPDATE challenges SET consumed_at = $1 \
                  WHERE id = $2 AND approved_at IS NOT NULL AND consumed_at IS NULL AND superseded_at IS NULL \
                    AND reported_at IS NULL AND expires_at > $1 \
-                 RETURNING destination, channel, lane",
+                 RETURNING id, destination, channel, lane",
                 id.as_ref(),
             ),
             // A link is its own proof; the challenge must still be open in
@@ -140,7 +143,7 @@ impl SessionStore for SqlStore {
                 concat!(
                     "UPDATE challenges SET consumed_at = $1 WHERE ",
                     usable_link!(),
-                    " RETURNING destination, channel, lane"
+                    " RETURNING id, destination, channel, lane"
                 ),
                 hash,
             ),
@@ -152,6 +155,7 @@ impl SessionStore for SqlStore {
             tx.rollback().await?;
             return Ok(None);
         };
+        let challenge_id: String = consumed.try_get("id")?;
         let destination: String = consumed.try_get("destination")?;
         let channel: String = consumed.try_get("channel")?;
         let lane: String = consumed.try_get("lane")?;
@@ -169,7 +173,7 @@ impl SessionStore for SqlStore {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        open_session(&mut tx, &user_id, &destination, session, replaces, audit).await?;
+        open_session(&mut tx, &user_id, &destination, Some(&challenge_id), session, replaces, audit).await?;
         tx.commit().await?;
         Ok(Some(SignedIn { user_id, destination }))
     }
@@ -268,7 +272,7 @@ impl SessionStore for SqlStore {
             return Ok(None);
         };
         let destination: String = user.try_get("identifier")?;
-        open_session(&mut tx, user_id, &destination, session, replaces, audit).await?;
+        open_session(&mut tx, user_id, &destination, None, session, replaces, audit).await?;
         tx.commit().await?;
         Ok(Some(SignedIn { user_id: user_id.to_owned(), destination }))
     }

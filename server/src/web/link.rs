@@ -54,9 +54,11 @@ pub async fn open_report_link(req: Request) -> Response {
 /// while the sign-in waits, with no event, only `retry:` (how long the
 /// browser waits before it connects again: 2 s, then half as long again
 /// each time, counted by the `id:` it sends back as `Last-Event-ID`, up to
-/// 10 s); once it was approved or ended, with one event, `approved` or
-/// `closed`, on which the page posts its form. Reads one row by the pending
-/// cookie's id; changes nothing.
+/// 10 s); once approved, with the event `approved`, on which the page
+/// posts its form. Used, expired, replaced or ended: `204`, which tells an
+/// `EventSource` to stop, and the page stays as it is (a page that reloaded
+/// by itself when a code expired would snatch the field from under a person
+/// typing). Reads one row by the pending cookie's id; changes nothing.
 pub async fn approval_status(axum::extract::State(state): axum::extract::State<AppState>, req: Request) -> Response {
     let id = cookie_in(req.headers(), PENDING_COOKIE).and_then(|v| ChallengeId::parse(&v).ok());
     let asked: u32 = req
@@ -75,7 +77,8 @@ pub async fn approval_status(axum::extract::State(state): axum::extract::State<A
             let retry_ms = (2000.0 * 1.5f64.powi(asked as i32)).min(10_000.0) as u64;
             format!("retry: {retry_ms}\nid: {}\n\n", asked + 1)
         }
-        Ok(s) => format!("data: {}\n\n", s.as_str()),
+        Ok(app::auth::Approval::Approved) => "data: approved\n\n".to_owned(),
+        Ok(app::auth::Approval::Closed) => return http::StatusCode::NO_CONTENT.into_response(),
         Err(e) => {
             // The browser stops asking; the page's button still works.
             tracing::error!(error = %e, "could not read a sign-in's approval state");

@@ -340,7 +340,7 @@ async fn not_you_from_a_real_email_ends_the_code_without_javascript() {
     assert_eq!(res.headers()["location"], "/not-you");
     let page = phone.get(&base, "/not-you").await.text().await.unwrap();
     assert!(page.contains("Thanks for telling us"), "{page}");
-    assert_eq!(error_of(app.verify(&code).await).await, serde_json::json!("SignInReported"));
+    assert_eq!(error_of(app.verify(&code).await).await, serde_json::json!("CodeExpired"));
 }
 
 #[tokio::test]

@@ -141,7 +141,7 @@ async fn not_you_from_a_real_text_message_ends_the_code() {
     let page = phone.get(&server, "/not-you").await.text().await.unwrap();
     assert!(page.contains("text message") && page.contains("+44 •••• •••456"), "{page}");
     phone.post(&server, "/api/report_not_me", &[]).await;
-    assert_eq!(error_of(app.verify(&code).await).await, json!("SignInReported"));
+    assert_eq!(error_of(app.verify(&code).await).await, json!("CodeExpired"));
     // Once: a second press changes nothing, and says so.
     phone.cookies.set("__Host-passcode_report", report.trim_start_matches("/n?t="));
     phone.post(&server, "/api/report_not_me", &[]).await;
