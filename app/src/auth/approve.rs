@@ -13,6 +13,7 @@ use super::error::AuthError;
 use super::service::{AuthService, IpAction, NewSession, RequestContext, SignInMethod};
 use super::store::{ChallengeKey, ChallengeState, Store};
 use super::user_agent::where_from;
+use super::verify::closed_because;
 
 /// How long the asking browser has to pick up an approval when its code
 /// was about to expire (otherwise the code's own expiry holds).
@@ -28,16 +29,6 @@ pub enum Approval {
     Approved,
     /// Used, expired, replaced, reported or burned: nothing to wait for.
     Closed,
-}
-
-impl Approval {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Approval::Waiting => "waiting",
-            Approval::Approved => "approved",
-            Approval::Closed => "closed",
-        }
-    }
 }
 
 impl<S: Store> AuthService<S> {
@@ -93,12 +84,11 @@ impl<S: Store> AuthService<S> {
         {
             return Ok(session);
         }
-        let now = self.clock.now_ms();
-        Err(match self.store.challenge_state(challenge, now).await? {
+        Err(match self.store.challenge_state(challenge, self.clock.now_ms()).await? {
             ChallengeState::Open => AuthError::NotApprovedYet,
             // Approved a moment ago by a race we lost: as good as closed.
             ChallengeState::Approved => AuthError::Used,
-            _ => self.why_closed(challenge, now).await?,
+            closed => closed_because(closed),
         })
     }
 }

@@ -196,7 +196,12 @@ impl<S: Store> AuthService<S> {
                     expires_at: v.expires_at,
                     next_send_at,
                     pair_number,
-                    approval: self.approval(challenge).await?,
+                    // A text message's sign-in can't be approved elsewhere:
+                    // no second read of its row.
+                    approval: match pair_number {
+                        Some(_) => self.approval(challenge).await?,
+                        None => Approval::Closed,
+                    },
                 })
             }
             None => None,

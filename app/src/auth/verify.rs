@@ -93,15 +93,7 @@ impl<S: Store> AuthService<S> {
 
     /// Why a challenge can take no more attempts, as the person is told it.
     pub(super) async fn why_closed(&self, challenge: &ChallengeId, now: i64) -> Result<AuthError, AuthError> {
-        Ok(match self.store.challenge_state(challenge, now).await? {
-            ChallengeState::Missing => AuthError::NoChallenge,
-            ChallengeState::Used => AuthError::Used,
-            ChallengeState::Superseded => AuthError::Superseded,
-            ChallengeState::Expired | ChallengeState::Open => AuthError::Expired,
-            ChallengeState::Exhausted => AuthError::TooManyAttempts,
-            ChallengeState::Approved => AuthError::ApprovedElsewhere,
-            ChallengeState::Reported => AuthError::Reported,
-        })
+        Ok(closed_because(self.store.challenge_state(challenge, now).await?))
     }
 
     /// Consumes the challenge and opens a session: the last step of both
@@ -232,5 +224,19 @@ impl<S: Store> AuthService<S> {
         self.open_session(ChallengeKey::Link(&link.hash()), SignInMethod::Link, ctx)
             .await?
             .ok_or(AuthError::LinkUnusable)
+    }
+}
+
+/// Why a challenge in `state` can take no more attempts, as the person is
+/// told it (`Open`: it expired in between).
+pub(super) fn closed_because(state: ChallengeState) -> AuthError {
+    match state {
+        ChallengeState::Missing => AuthError::NoChallenge,
+        ChallengeState::Used => AuthError::Used,
+        ChallengeState::Superseded => AuthError::Superseded,
+        ChallengeState::Expired | ChallengeState::Open => AuthError::Expired,
+        ChallengeState::Exhausted => AuthError::TooManyAttempts,
+        ChallengeState::Approved => AuthError::ApprovedElsewhere,
+        ChallengeState::Reported => AuthError::Reported,
     }
 }
