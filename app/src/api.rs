@@ -7,8 +7,8 @@
 
 use crate::domain::AppError;
 pub use crate::domain::{
-    AccountView, ActivityView, ConfirmView, LinkView, Notice, PasskeyView, PendingView, ReportView, SessionView,
-    UserView,
+    AccountView, ActivityView, AuthenticatorPageView, AuthenticatorSetupView, AuthenticatorView, ConfirmView, LinkView,
+    Notice, PasskeyView, PendingView, ReportView, SecondStepView, SessionView, UserView,
 };
 
 #[allow(unused_imports)]
@@ -49,6 +49,27 @@ async fn signed_in(state: &crate::web::AppState, session: &crate::auth::NewSessi
     }
     go_back(state);
 }
+
+/// Where a sign-in's first step leads: signed in (as `signed_in`), or on
+/// to the authenticator app's code when the account has one on. The
+/// return address waits in its cookie either way.
+#[cfg(feature = "ssr")]
+async fn entered(state: &crate::web::AppState, outcome: crate::auth::SignInOutcome, webauthn: bool) {
+    use crate::web::*;
+    match outcome {
+        crate::auth::SignInOutcome::Session(session) => signed_in(state, &session, webauthn).await,
+        crate::auth::SignInOutcome::SecondStep { token, expires_at } => {
+            set_second_step_cookie(&token, seconds_until(state, expires_at));
+            clear_pending_cookie();
+            leptos_axum::redirect(SECOND_STEP_PATH);
+        }
+    }
+}
+
+/// Where a sign-in asks for the authenticator app's code (a page).
+pub const SECOND_STEP_PATH: &str = "/sign-in/authenticator";
+/// Where an authenticator app is set up, and backup codes shown (a page).
+pub const AUTHENTICATOR_PAGE_PATH: &str = "/account/authenticator";
 
 /// The passkey ceremonies' endpoints: plain axum handlers
 /// (`server/src/web/passkeys.rs`) that the passkey island posts JSON to.
@@ -134,8 +155,8 @@ pub async fn verify_code(code: String, #[server(default)] webauthn: bool) -> Res
     use crate::web::*;
     let state = app_state()?;
     let challenge = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
-    let session = state.auth.verify_code(&challenge, &code, &request_context()).await.map_err(fail)?;
-    signed_in(&state, &session, webauthn).await;
+    let outcome = state.auth.verify_code(&challenge, &code, &request_context()).await.map_err(fail)?;
+    entered(&state, outcome, webauthn).await;
     Ok(())
 }
 
@@ -255,6 +276,7 @@ pub async fn confirmation() -> Result<Option<ConfirmView>, AppError> {
         code_sent: confirm_challenge_id().is_some(),
         code_length: policy.length,
         numeric: policy.alphabet == crate::domain::CodeAlphabet::Digits,
+        asks_app: overview.authenticator.on_since.is_some(),
     }))
 }
 
@@ -273,14 +295,15 @@ pub async fn send_confirmation_code() -> Result<(), AppError> {
     Ok(())
 }
 
-/// The confirmation code: the session counts as freshly proved.
+/// The confirmation code (and, for an account with an authenticator app
+/// on, the app's code as `app_code`): the session counts as freshly proved.
 #[server(prefix = "/api", endpoint = "confirm_with_code")]
-pub async fn confirm_with_code(code: String) -> Result<(), AppError> {
+pub async fn confirm_with_code(code: String, #[server(default)] app_code: String) -> Result<(), AppError> {
     use crate::web::*;
     let state = app_state()?;
     let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
     let challenge = confirm_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
-    state.auth.confirm_with_code(&token, &challenge, &code, &request_context()).await.map_err(fail)?;
+    state.auth.confirm_with_code(&token, &challenge, &code, &app_code, &request_context()).await.map_err(fail)?;
     clear_confirm_cookie();
     set_notice(Notice::Confirmed);
     leptos_axum::redirect("/account");
@@ -337,6 +360,21 @@ fn account_view(state: &crate::web::AppState, a: crate::auth::AccountOverview) -
         passkeys_enabled: state.auth.passkeys_enabled(),
         confirmed_until: a.fresh_until.map(|t| format!("until {} UTC", crate::auth::clock_time_utc(t))),
         notice: None,
+        authenticator: a.authenticator.offered.then(|| AuthenticatorView {
+            on_since: a.authenticator.on_since.map(utc_date_time),
+            backup_codes_left: a.authenticator.backup_codes_left,
+        }),
+    }
+}
+
+/// How a sign-in's first step was made, in words ("a code"), from an audit
+/// detail such as `link+app`.
+#[cfg(feature = "ssr")]
+fn first_step_words(detail: &str) -> &'static str {
+    match detail.split('+').next() {
+        Some("link") => "the email's link",
+        Some("approved") => "an approval from another device",
+        _ => "a code",
     }
 }
 
@@ -356,6 +394,12 @@ fn activity_view(e: crate::auth::ActivityEntry) -> ActivityView {
         AuditKind::SignedIn if detail == "link" => "Signed in with the email's link".to_owned(),
         AuditKind::SignedIn if detail == "passkey" => "Signed in with a passkey".to_owned(),
         AuditKind::SignedIn if detail == "approved" => "Signed in, approved from another device".to_owned(),
+        AuditKind::SignedIn if detail.ends_with("+app") => {
+            format!("Signed in with {} and your authenticator app", first_step_words(detail))
+        }
+        AuditKind::SignedIn if detail.ends_with("+backup") => {
+            format!("Signed in with {} and a backup code", first_step_words(detail))
+        }
         AuditKind::SignedIn => "Signed in with a code".to_owned(),
         AuditKind::SignedOut if detail.is_empty() => "Signed out".to_owned(),
         AuditKind::SignedOut if detail == ENDED_ELSEWHERE => "A session was ended from another browser".to_owned(),
@@ -381,6 +425,14 @@ fn activity_view(e: crate::auth::ActivityEntry) -> ActivityView {
         AuditKind::CodeWithheld => {
             "A code was asked for from a new browser and not sent (a sign-in was reported lately)".to_owned()
         }
+        AuditKind::SecondStepAsked => {
+            format!("A sign-in with {} got as far as your authenticator app", first_step_words(detail))
+        }
+        AuditKind::SecondStepFailed => "Wrong authenticator or backup code entered".to_owned(),
+        AuditKind::SecondStepEnded => "A sign-in ended after too many wrong authenticator codes".to_owned(),
+        AuditKind::AuthenticatorOn => "Authenticator app turned on".to_owned(),
+        AuditKind::AuthenticatorOff => "Authenticator app turned off".to_owned(),
+        AuditKind::BackupCodesMade => "New backup codes made (the old ones no longer work)".to_owned(),
     };
     let from = crate::auth::where_from(e.ip.as_deref(), e.browser.as_deref());
     ActivityView { what, when: utc_date_time(e.at), from }
@@ -493,8 +545,8 @@ pub async fn check_approval(#[server(default)] webauthn: bool) -> Result<(), App
     use crate::web::*;
     let state = app_state()?;
     let challenge = pending_challenge_id().ok_or_else(|| fail(AppError::NoChallenge))?;
-    let session = state.auth.sign_in_approved(&challenge, &request_context()).await.map_err(fail)?;
-    signed_in(&state, &session, webauthn).await;
+    let outcome = state.auth.sign_in_approved(&challenge, &request_context()).await.map_err(fail)?;
+    entered(&state, outcome, webauthn).await;
     Ok(())
 }
 
@@ -554,8 +606,115 @@ pub async fn confirm_link(#[server(default)] shown: String, #[server(default)] w
     use crate::web::*;
     let state = app_state()?;
     let link = link_token().ok_or_else(|| fail(AppError::LinkUnusable))?;
-    let session = state.auth.sign_in_with_link(&link, &shown, &request_context()).await.map_err(fail)?;
+    let outcome = state.auth.sign_in_with_link(&link, &shown, &request_context()).await.map_err(fail)?;
     clear_link_cookie();
-    signed_in(&state, &session, webauthn).await;
+    entered(&state, outcome, webauthn).await;
+    Ok(())
+}
+
+/// The page that asks for the authenticator app's code (`None`: no sign-in
+/// is waiting for one in this browser).
+#[server(prefix = "/api", endpoint = "second_step")]
+pub async fn second_step() -> Result<Option<SecondStepView>, AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let Some(token) = second_step_token() else { return Ok(None) };
+    let info = state.auth.second_step_info(&token).await.map_err(fail)?;
+    Ok(info.map(|i| SecondStepView { masked_destination: i.masked, answers_left: i.answers_left }))
+}
+
+/// The authenticator app's code, or a backup code, after a sign-in's first
+/// step. `webauthn`: as for `verify_code`.
+#[server(prefix = "/api", endpoint = "finish_sign_in")]
+pub async fn finish_sign_in(code: String, #[server(default)] webauthn: bool) -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = second_step_token().ok_or_else(|| fail(AppError::SecondStepGone))?;
+    match state.auth.finish_second_step(&token, &code, &request_context()).await {
+        Ok(session) => {
+            clear_second_step_cookie();
+            signed_in(&state, &session, webauthn).await;
+            Ok(())
+        }
+        Err(e) => {
+            // Nothing left to answer: the browser forgets it.
+            if matches!(e, crate::auth::AuthError::SecondStepEnded | crate::auth::AuthError::SecondStepGone) {
+                clear_second_step_cookie();
+            }
+            Err(fail(e))
+        }
+    }
+}
+
+/// "Turn on" an authenticator app, after a fresh proof: on to the set-up
+/// page.
+#[server(prefix = "/api", endpoint = "start_authenticator")]
+pub async fn start_authenticator() -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
+    if or_confirm_first(state.auth.start_authenticator(&token).await)?.is_some() {
+        leptos_axum::redirect(AUTHENTICATOR_PAGE_PATH);
+    }
+    Ok(())
+}
+
+/// The set-up page: the QR code while an app is being set up, and backup
+/// codes just made (shown this once). `None`: not signed in.
+#[server(prefix = "/api", endpoint = "authenticator_page")]
+pub async fn authenticator_page() -> Result<Option<AuthenticatorPageView>, AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let Some(token) = session_token() else { return Ok(None) };
+    let Some(user) = state.auth.current_user(&token).await.map_err(fail)? else { return Ok(None) };
+    let setup = state.auth.authenticator_setup(&token).await.map_err(fail)?;
+    let status = state.auth.authenticator_status(&user.id).await.map_err(fail)?;
+    let backup_codes = take_backup_codes_cookie().map(|s| state.auth.open_backup_codes(&s, &token)).unwrap_or_default();
+    Ok(Some(AuthenticatorPageView {
+        setup: setup.map(|s| AuthenticatorSetupView { qr: s.qr, typed: s.typed, account: s.account }),
+        backup_codes,
+        on: status.on_since.is_some(),
+        backup_codes_left: status.backup_codes_left,
+    }))
+}
+
+/// The app's first code: it is on, and the backup codes are shown once.
+#[server(prefix = "/api", endpoint = "enable_authenticator")]
+pub async fn enable_authenticator(code: String) -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
+    if let Some(codes) = or_confirm_first(state.auth.enable_authenticator(&token, &code, &request_context()).await)? {
+        set_backup_codes_cookie(state.auth.seal_backup_codes(&codes, &token));
+        leptos_axum::redirect(AUTHENTICATOR_PAGE_PATH);
+    }
+    Ok(())
+}
+
+/// Ten new backup codes in place of the old ones, after a fresh proof and
+/// with the app's code (`code`, or a backup code).
+#[server(prefix = "/api", endpoint = "new_backup_codes")]
+pub async fn new_backup_codes(#[server(default)] code: String) -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
+    if let Some(codes) = or_confirm_first(state.auth.new_backup_codes(&token, &code, &request_context()).await)? {
+        set_backup_codes_cookie(state.auth.seal_backup_codes(&codes, &token));
+        leptos_axum::redirect(AUTHENTICATOR_PAGE_PATH);
+    }
+    Ok(())
+}
+
+/// Turns the authenticator app off, after a fresh proof and with the app's
+/// code (`code`, or a backup code).
+#[server(prefix = "/api", endpoint = "disable_authenticator")]
+pub async fn disable_authenticator(#[server(default)] code: String) -> Result<(), AppError> {
+    use crate::web::*;
+    let state = app_state()?;
+    let token = session_token().ok_or_else(|| fail(AppError::NotSignedIn))?;
+    if or_confirm_first(state.auth.disable_authenticator(&token, &code, &request_context()).await)?.is_some() {
+        set_notice(Notice::AuthenticatorOff);
+        leptos_axum::redirect("/account");
+    }
     Ok(())
 }

@@ -75,7 +75,7 @@ pub const APPROVAL_STATUS_PATH: &str = "/sign-in/approval";
 
 /// The pages that hold an island (see `islands`). Only these load the
 /// script and the wasm; every other page is plain HTML and CSS.
-pub const PAGES_WITH_ISLANDS: &[&str] = &["/", "/sign-in", "/verify", "/sign-in/confirm"];
+pub const PAGES_WITH_ISLANDS: &[&str] = &["/", "/sign-in", "/verify", "/sign-in/confirm", "/sign-in/authenticator"];
 
 /// Pages whose only island is the passkey one: they load the script only
 /// where passkeys are on.
@@ -175,6 +175,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sign-in/approved") view=pages::Approved/>
                     // After a sign-in by code, in a browser that can make one.
                     <Route path=path!("/passkeys/offer") view=pages::PasskeyOffer ssr=SsrMode::Async/>
+                    // A sign-in's second step, for accounts with an authenticator app on.
+                    <Route path=path!("/sign-in/authenticator") view=pages::SecondStep ssr=SsrMode::Async/>
+                    // Setting up an authenticator app; backup codes shown once.
+                    <Route path=path!("/account/authenticator") view=pages::AuthenticatorPage ssr=SsrMode::Async/>
                     // A fresh proof before removing passkeys or ending sessions.
                     <Route path=path!("/account/confirm") view=pages::ConfirmItsYou ssr=SsrMode::Async/>
                 </Routes>

@@ -42,6 +42,33 @@ fn load_or_create_secret(config: &Config) -> anyhow::Result<Secret> {
         .with_context(|| format!("{} is not a valid secret; delete it to generate a new one", path.display()))
 }
 
+/// The key that seals authenticator-app secrets: from configuration, or
+/// (development only) generated once in the data directory. `None`:
+/// production without `PASSCODE_TOTP_KEY`, where apps can't be turned on.
+fn load_or_create_totp_keys(config: &Config) -> anyhow::Result<Option<app::auth::sealing::SealingKeys>> {
+    use app::auth::sealing::SealingKeys;
+    if let Some(keys) = &config.totp_keys {
+        return Ok(Some(SealingKeys::new(&keys.current, &keys.old)));
+    }
+    if config.mode != Mode::Development {
+        tracing::info!("authenticator apps are off: set PASSCODE_TOTP_KEY (`openssl rand -hex 32`) to offer them");
+        return Ok(None);
+    }
+    let path = config.data_dir.join("totp.key");
+    if !path.exists() {
+        use rand::RngCore;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        write_private(&path, &app::domain::to_hex(&bytes)).with_context(|| format!("writing {}", path.display()))?;
+        tracing::info!(path = %path.display(), "generated a development key for authenticator-app secrets");
+    }
+    let hex = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let key = config::parse_totp_key("PASSCODE_TOTP_KEY", &hex)
+        .with_context(|| format!("{} is not a valid key; delete it to generate a new one", path.display()))?;
+    Ok(Some(SealingKeys::new(&key, &[])))
+}
+
 fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -112,7 +139,11 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let delivery = delivery(config, &outbox)?;
     let hashing = &config.hashing;
     let hasher = CodeHasher::new(secret.expose(), hashing.argon2, hashing.concurrency, hashing.max_wait)?;
-    let auth = Arc::new(AuthService::new(store, hasher, delivery, clock, config.auth.clone(), secret.expose()));
+    let mut auth = AuthService::new(store, hasher, delivery, clock, config.auth.clone(), secret.expose());
+    if let Some(keys) = load_or_create_totp_keys(config)? {
+        auth = auth.with_sealing_keys(keys);
+    }
+    let auth = Arc::new(auth);
     jobs::spawn_refusal_summaries(auth.clone());
     // With several instances on Postgres, a session ended on one must stop
     // opening apps on every other at once: they hear of it by NOTIFY.

@@ -9,8 +9,9 @@
 use crate::domain::{ChallengeId, LinkToken};
 
 use super::audit::AuditKind;
+use super::authenticator::SignInOutcome;
 use super::error::AuthError;
-use super::service::{AuthService, IpAction, NewSession, RequestContext, SignInMethod};
+use super::service::{AuthService, IpAction, RequestContext, SignInMethod};
 use super::store::{ChallengeKey, ChallengeState, Store};
 use super::user_agent::where_from;
 use super::verify::closed_because;
@@ -78,7 +79,7 @@ impl<S: Store> AuthService<S> {
         &self,
         challenge: &ChallengeId,
         ctx: &RequestContext,
-    ) -> Result<NewSession, AuthError> {
+    ) -> Result<SignInOutcome, AuthError> {
         self.ip_limited(IpAction::Verify, ctx).await?;
         if let Some(session) = self.open_session(ChallengeKey::Approved(challenge), SignInMethod::Approved, ctx).await?
         {

@@ -31,6 +31,17 @@ pub enum AuditKind {
     /// A code was asked for a reported address by a browser that never
     /// signed in to it: stored, not sent.
     CodeWithheld,
+    /// A first step was right and the account's authenticator app was asked
+    /// for next (detail: how the first step was made).
+    SecondStepAsked,
+    /// A wrong authenticator or backup code (detail: tries left).
+    SecondStepFailed,
+    /// A half-finished sign-in ended after too many wrong answers.
+    SecondStepEnded,
+    AuthenticatorOn,
+    AuthenticatorOff,
+    /// New backup codes replaced the old ones.
+    BackupCodesMade,
 }
 
 impl AuditKind {
@@ -53,10 +64,16 @@ impl AuditKind {
             AuditKind::SignInApproved => "sign_in_approved",
             AuditKind::SignInReported => "sign_in_reported",
             AuditKind::CodeWithheld => "code_withheld",
+            AuditKind::SecondStepAsked => "second_step_asked",
+            AuditKind::SecondStepFailed => "second_step_failed",
+            AuditKind::SecondStepEnded => "second_step_ended",
+            AuditKind::AuthenticatorOn => "authenticator_on",
+            AuditKind::AuthenticatorOff => "authenticator_off",
+            AuditKind::BackupCodesMade => "backup_codes_made",
         }
     }
 
-    pub const ALL: [AuditKind; 17] = [
+    pub const ALL: [AuditKind; 23] = [
         AuditKind::CodeSent,
         AuditKind::DeliveryFailed,
         AuditKind::RateLimited,
@@ -74,6 +91,12 @@ impl AuditKind {
         AuditKind::SignInApproved,
         AuditKind::SignInReported,
         AuditKind::CodeWithheld,
+        AuditKind::SecondStepAsked,
+        AuditKind::SecondStepFailed,
+        AuditKind::SecondStepEnded,
+        AuditKind::AuthenticatorOn,
+        AuditKind::AuthenticatorOff,
+        AuditKind::BackupCodesMade,
     ];
 
     /// Sign-ins, what happened to sessions and to the account's passkeys:
@@ -82,14 +105,20 @@ impl AuditKind {
     /// intruder added) out of sight. (Forward-auth refusals are not among
     /// them: a signed-in person can cause as many as they like.)
     /// Approvals and reports are among them too: only the holder of the
-    /// inbox or phone can make either, so a flood can't hide them.
-    pub const SESSION_EVENTS: [AuditKind; 6] = [
+    /// inbox or phone can make either, so a flood can't hide them. So is
+    /// a right code that the authenticator app then stood in front of (an
+    /// intruder in the inbox shows there), and turning the app on or off.
+    pub const SESSION_EVENTS: [AuditKind; 10] = [
         AuditKind::SignedIn,
         AuditKind::SignedOut,
         AuditKind::PasskeyAdded,
         AuditKind::PasskeyRemoved,
         AuditKind::SignInApproved,
         AuditKind::SignInReported,
+        AuditKind::SecondStepAsked,
+        AuditKind::AuthenticatorOn,
+        AuditKind::AuthenticatorOff,
+        AuditKind::BackupCodesMade,
     ];
 
     pub fn is_session_event(self) -> bool {
@@ -180,9 +209,15 @@ mod tests {
             | AuditKind::IdentityConfirmed
             | AuditKind::SignInApproved
             | AuditKind::SignInReported
-            | AuditKind::CodeWithheld => 1,
+            | AuditKind::CodeWithheld
+            | AuditKind::SecondStepAsked
+            | AuditKind::SecondStepFailed
+            | AuditKind::SecondStepEnded
+            | AuditKind::AuthenticatorOn
+            | AuditKind::AuthenticatorOff
+            | AuditKind::BackupCodesMade => 1,
         };
-        assert_eq!(AuditKind::ALL.iter().map(|k| listed(*k)).sum::<i32>(), 17);
+        assert_eq!(AuditKind::ALL.iter().map(|k| listed(*k)).sum::<i32>(), 23);
         for k in AuditKind::ALL {
             assert_eq!(AuditKind::parse(k.as_str()), Some(k));
             assert_eq!(AuditKind::ALL.iter().filter(|o| o.as_str() == k.as_str()).count(), 1);

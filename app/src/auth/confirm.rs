@@ -3,6 +3,7 @@
 //! browser that can't use one). The code is sent and checked under every
 //! rule of a sign-in code (limits, attempts, expiry, single use); the
 //! session is marked as freshly proved instead of a new one being opened.
+//! An account with an authenticator app on also gives the app's code.
 
 use crate::domain::{ChallengeId, SessionToken};
 
@@ -33,12 +34,19 @@ impl<S: Store> AuthService<S> {
         token: &SessionToken,
         challenge: &ChallengeId,
         raw_code: &str,
+        app_code: &str,
         ctx: &RequestContext,
     ) -> Result<(), AuthError> {
         let user = self.current_user(token).await?.ok_or(AuthError::NotSignedIn)?;
         let view = self.store.challenge_view(challenge).await?.ok_or(AuthError::NoChallenge)?;
         if view.identifier()? != user.identifier {
             return Err(AuthError::NoChallenge);
+        }
+        // With an authenticator app on, the inbox alone proves no more here
+        // than at sign-in: a fresh proof lets a session add a passkey or
+        // change the app, so it takes both steps too.
+        if self.authenticator_status(&user.id).await?.on_since.is_some() {
+            self.require_second_factor(&user, app_code, ctx).await?;
         }
         let destination = self.check_code(challenge, raw_code, ctx).await?;
         if !self.store.consume_as_proof(challenge, &destination, &user.session_id, self.clock.now_ms()).await? {

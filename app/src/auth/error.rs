@@ -71,6 +71,34 @@ pub enum AuthError {
     NoSuchPasskey,
     #[error(transparent)]
     InvalidPasskeyName(#[from] crate::domain::PasskeyNameError),
+    /// Not six digits and not a backup code: refused before it costs a try.
+    #[error("not an authenticator or backup code")]
+    AuthenticatorCodeShape,
+    /// The half-finished sign-in is gone: expired, out of answers, ended by
+    /// a report, or never here.
+    #[error("the sign-in waiting for the authenticator app is gone")]
+    SecondStepGone,
+    /// Out of answers: the half-finished sign-in ended with this one.
+    #[error("too many wrong authenticator codes")]
+    SecondStepEnded,
+    /// No `PASSCODE_TOTP_KEY`: authenticator apps can't be turned on.
+    #[error("authenticator apps are off")]
+    AuthenticatorsOff,
+    /// A secret that can't be opened (its key is not configured any more,
+    /// or the row is damaged): fail closed, backup codes still work.
+    #[error("the authenticator secret can't be opened: {0}")]
+    AuthenticatorSealed(#[from] super::sealing::OpenError),
+    /// A wrong app or backup code to change the app (not a sign-in).
+    #[error("wrong authenticator code")]
+    WrongSecondFactor,
+    #[error("not the code the app being set up shows")]
+    WrongSetupCode,
+    #[error("no authenticator app is being set up")]
+    NoAuthenticatorSetup,
+    #[error("an authenticator app is on already")]
+    AuthenticatorAlreadyOn,
+    #[error("no authenticator app is on")]
+    NoAuthenticator,
     /// Hashing had to wait longer than its bound.
     #[error("too many codes being hashed")]
     Busy,
@@ -139,6 +167,19 @@ impl From<AuthError> for AppError {
             AuthError::NoPasskeys => AppError::NoPasskeys,
             AuthError::NoSuchPasskey => AppError::NoSuchPasskey,
             AuthError::InvalidPasskeyName(e) => AppError::InvalidPasskeyName(e.to_string()),
+            AuthError::AuthenticatorCodeShape => AppError::AuthenticatorCodeShape,
+            AuthError::SecondStepGone => AppError::SecondStepGone,
+            AuthError::SecondStepEnded => AppError::SecondStepEnded,
+            AuthError::AuthenticatorsOff => AppError::AuthenticatorsUnavailable,
+            AuthError::AuthenticatorSealed(cause) => {
+                tracing::error!(error = %cause, "an authenticator secret could not be opened");
+                AppError::AuthenticatorUnavailable
+            }
+            AuthError::NoAuthenticatorSetup => AppError::AuthenticatorSetupGone,
+            AuthError::WrongSetupCode => AppError::WrongSetupCode,
+            AuthError::WrongSecondFactor => AppError::WrongSecondFactor,
+            AuthError::AuthenticatorAlreadyOn => AppError::AuthenticatorAlreadyOn,
+            AuthError::NoAuthenticator => AppError::NoAuthenticator,
             AuthError::Unexpected(cause) => {
                 tracing::error!(error = ?cause, "unexpected failure in the auth core");
                 AppError::Unavailable

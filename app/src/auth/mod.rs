@@ -8,12 +8,15 @@
 //! `limits` (counted through `LimitStore`), sending in `send`, checking in
 //! `verify`, sessions in `sessions`, passkeys in `passkeys`,
 //! a session proving itself again by code in `confirm`, approving a sign-in
-//! from another device in `approve`, "Not you?" in `report`, message words in `message`, who may
+//! from another device in `approve`, "Not you?" in `report`, the
+//! authenticator-app step in `authenticator` (its codes in `totp`, its
+//! secrets sealed in `sealing`), message words in `message`, who may
 //! open which app behind forward auth in `access` and `forward`.
 
 mod access;
 mod approve;
 mod audit;
+mod authenticator;
 mod clock;
 mod code_hash;
 mod confirm;
@@ -26,17 +29,22 @@ pub mod message;
 mod passkeys;
 mod refusals;
 mod report;
+pub mod sealing;
 mod send;
 mod service;
 mod session_cache;
 mod sessions;
 mod store;
+pub mod totp;
 mod user_agent;
 mod verify;
 
 pub use access::{AccessDecision, AccessRule, AccessRules, Allowed, DecidedBy, DefaultAccess, HostPattern, Who};
 pub use approve::{APPROVAL_PICKUP_MS, Approval};
 pub use audit::{AuditEvent, AuditKind, AuditNote};
+pub use authenticator::{
+    AuthenticatorSetup, AuthenticatorStatus, MAX_SECOND_STEP_ANSWERS, SECOND_STEP_MS, SecondStepInfo, SignInOutcome,
+};
 pub use clock::{Clock, ManualClock, SystemClock, millis};
 pub use code_hash::{CodeHasher, HashError, HashParams, HashSlot};
 pub use delivery::{Delivery, DeliveryError, DeliveryFuture, DeliveryTurn, Message};
@@ -54,9 +62,9 @@ pub use service::{
 pub use session_cache::SessionCache;
 pub use sessions::{AccountOverview, ActivityEntry, ENDED_ELSEWHERE, REPLACED, Revoked, SessionSummary};
 pub use store::{
-    AuditStore, CeremonyKind, CeremonyRow, ChallengeKey, ChallengeState, ChallengeStore, ChallengeView, LimitStore,
-    NewCeremony, NewChallenge, NewReport, NewSessionRow, PasskeyRow, PasskeyStore, ReportOf, Reservation,
-    ReservedAttempt, SendClaim, SessionRow, SessionStore, SignInEvent, SignedIn, Store, StoreError, StoreResult,
-    UserRow,
+    AuditStore, AuthenticatorRow, AuthenticatorStore, CeremonyKind, CeremonyRow, ChallengeKey, ChallengeState,
+    ChallengeStore, ChallengeView, LimitStore, NewCeremony, NewChallenge, NewReport, NewSecondStep, NewSessionRow,
+    PasskeyRow, PasskeyStore, ReportOf, Reservation, ReservedAttempt, SecondStepRow, SendClaim, SessionRow,
+    SessionStore, SignInEvent, SignedIn, Store, StoreError, StoreResult, UserRow,
 };
 pub use user_agent::{describe_user_agent, where_from};

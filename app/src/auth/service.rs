@@ -197,6 +197,15 @@ pub struct AuthService<S> {
     /// The WebAuthn relying party; `None` where passkeys are off (the
     /// public URL is an IP address, or `PASSCODE_PASSKEYS=false`).
     pub(super) webauthn: Option<webauthn_rs::prelude::Webauthn>,
+    /// Seals authenticator-app secrets; `None`: authenticator apps can't be
+    /// turned on here (no `PASSCODE_TOTP_KEY`). See `with_sealing_keys`.
+    pub(super) sealing: Option<super::sealing::SealingKeys>,
+    /// Keys the backup codes' stored hashes.
+    pub(super) backup_key: Vec<u8>,
+    /// Seals backup codes between the post that makes them and the page
+    /// that shows them once (derived from the server secret: it works
+    /// whatever the authenticator keys are).
+    pub(super) flash_keys: super::sealing::SealingKeys,
 }
 
 impl<S: Store> AuthService<S> {
@@ -214,6 +223,14 @@ impl<S: Store> AuthService<S> {
         let audit_key = keyed_hash(server_secret, "passcode audit key").into_bytes();
         let device_key = keyed_hash(server_secret, "passcode device cookie key").into_bytes();
         let link_page_key = keyed_hash(server_secret, "passcode link page key").into_bytes();
+        let backup_key = keyed_hash(server_secret, "passcode backup code key").into_bytes();
+        let flash_keys = {
+            use hmac::{Hmac, Mac};
+            let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(server_secret).expect("HMAC takes any key");
+            mac.update(b"passcode backup codes shown once");
+            let key: [u8; 32] = mac.finalize().into_bytes().into();
+            super::sealing::SealingKeys::new(&key, &[])
+        };
         let refusals = RecentRefusals::new(REFUSAL_AUDIT_WINDOW_MS);
         let session_cache = SessionCache::new(super::clock::millis(settings.forward_auth_cache), true);
         let webauthn = settings
@@ -237,7 +254,18 @@ impl<S: Store> AuthService<S> {
             refusals,
             session_cache,
             refused: RefusalTally::default(),
+            sealing: None,
+            backup_key,
+            flash_keys,
         }
+    }
+
+    /// Authenticator apps on, their secrets sealed with `keys` (a key apart
+    /// from the server secret, so that one leaked opens nothing of the
+    /// other).
+    pub fn with_sealing_keys(mut self, keys: super::sealing::SealingKeys) -> Self {
+        self.sealing = Some(keys);
+        self
     }
 
     fn device_mac(&self, id: &str, destination: &str) -> String {
@@ -392,15 +420,56 @@ pub(super) enum SignInMethod {
     Passkey,
     /// The link approved it from another device.
     Approved,
+    /// A first step (code, link or approval), then the authenticator app's
+    /// code.
+    ThenApp(FirstStep),
+    /// A first step, then a backup code.
+    ThenBackup(FirstStep),
+}
+
+/// The ways in that an authenticator app may be asked after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FirstStep {
+    Code,
+    Link,
+    Approved,
 }
 
 impl SignInMethod {
+    /// Stored in the audit trail (the activity list words it) and in a
+    /// half-finished sign-in's row.
     pub(super) fn as_str(self) -> &'static str {
+        use FirstStep as F;
         match self {
             SignInMethod::Code => "code",
             SignInMethod::Link => "link",
             SignInMethod::Passkey => "passkey",
             SignInMethod::Approved => "approved",
+            SignInMethod::ThenApp(F::Code) => "code+app",
+            SignInMethod::ThenApp(F::Link) => "link+app",
+            SignInMethod::ThenApp(F::Approved) => "approved+app",
+            SignInMethod::ThenBackup(F::Code) => "code+backup",
+            SignInMethod::ThenBackup(F::Link) => "link+backup",
+            SignInMethod::ThenBackup(F::Approved) => "approved+backup",
         }
+    }
+
+    /// What a second step may follow; `None` for a passkey (both steps in
+    /// one) and for what is already two.
+    pub(super) fn first_step(self) -> Option<FirstStep> {
+        match self {
+            SignInMethod::Code => Some(FirstStep::Code),
+            SignInMethod::Link => Some(FirstStep::Link),
+            SignInMethod::Approved => Some(FirstStep::Approved),
+            _ => None,
+        }
+    }
+
+    /// A half-finished sign-in's stored first step.
+    pub(super) fn parse_first(s: &str) -> Option<FirstStep> {
+        [SignInMethod::Code, SignInMethod::Link, SignInMethod::Approved]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .and_then(SignInMethod::first_step)
     }
 }

@@ -76,6 +76,7 @@ pub struct AccountOverview {
     /// Until when this session may remove passkeys and end others without
     /// proving itself again (`None`: it must first).
     pub fresh_until: Option<i64>,
+    pub authenticator: super::authenticator::AuthenticatorStatus,
 }
 
 impl<S: Store> AuthService<S> {
@@ -162,7 +163,8 @@ impl<S: Store> AuthService<S> {
         let activity = entries(self.store.recent_events(&user.id, &destination_hash, false, ACTIVITY_SHOWN).await?);
         let passkeys = if self.passkeys_enabled() { self.passkey_summaries(&user.id).await? } else { Vec::new() };
         let fresh_until = Some(user.proved_at + millis(self.settings.fresh_proof)).filter(|until| *until >= now);
-        Ok(Some(AccountOverview { user, sessions, sign_ins, activity, passkeys, fresh_until }))
+        let authenticator = self.authenticator_status(&user.id).await?;
+        Ok(Some(AccountOverview { user, sessions, sign_ins, activity, passkeys, fresh_until, authenticator }))
     }
 
     /// Ends a session of the signed-in account (`id`: its public handle).

@@ -164,6 +164,41 @@ pub struct NewReport<'a> {
 pub struct SignedIn {
     pub user_id: String,
     pub destination: String,
+    /// The account has an authenticator app on: no session was opened, a
+    /// half-finished sign-in (`NewSecondStep`) waits for its code instead.
+    pub second_step: bool,
+}
+
+/// A half-finished sign-in to write when the account asks for its
+/// authenticator app's code (decided inside the sign-in's transaction).
+pub struct NewSecondStep<'a> {
+    /// SHA-256 of the HttpOnly cookie's token.
+    pub token_hash: &'a str,
+    /// How the first step was made (`SignInMethod`), for the audit row.
+    pub method: &'a str,
+    pub expires_at: i64,
+}
+
+/// A half-finished sign-in, as its page and its answer read it.
+pub struct SecondStepRow {
+    pub user_id: String,
+    pub destination: String,
+    pub channel: Channel,
+    pub method: String,
+    /// Answers taken so far, this one included when reserved.
+    pub failures: i64,
+    pub expires_at: i64,
+}
+
+/// An account's authenticator app.
+pub struct AuthenticatorRow {
+    /// Sealed (see `auth::sealing`).
+    pub secret: String,
+    /// `None`: being set up.
+    pub enabled_at: Option<i64>,
+    pub created_at: i64,
+    /// The session that started the set-up (only it may finish it).
+    pub setup_session: Option<String>,
 }
 
 /// The account a session belongs to.
@@ -295,6 +330,12 @@ pub enum SignInEvent<'a> {
     Replaced {
         user_id: &'a str,
     },
+    /// The first step is made; the account's authenticator app is asked
+    /// for next.
+    SecondStepAsked {
+        destination: &'a str,
+        user_id: &'a str,
+    },
 }
 
 pub trait SessionStore: Send + Sync + 'static {
@@ -302,10 +343,24 @@ pub trait SessionStore: Send + Sync + 'static {
     /// session this browser held before (`replaces`), with the audit rows
     /// `audit` makes of each. `None`: somebody else consumed the challenge
     /// first.
+    /// When the account has an authenticator app on, `second_step` is
+    /// written instead of the session (and `replaces` stays).
     fn consume_and_sign_in(
         &self,
         key: ChallengeKey<'_>,
         new_user_id: &str,
+        session: &NewSessionRow<'_>,
+        second_step: &NewSecondStep<'_>,
+        replaces: Option<&SessionToken>,
+        audit: impl Fn(SignInEvent<'_>) -> AuditEvent + Send,
+    ) -> impl Future<Output = StoreResult<Option<SignedIn>>> + Send;
+    /// Deletes the half-finished sign-in and opens its session, in one
+    /// transaction, as `consume_and_sign_in` would have. `None`: it was
+    /// gone (expired, ended, or finished by a racing request).
+    fn finish_second_step(
+        &self,
+        token_hash: &str,
+        now: i64,
         session: &NewSessionRow<'_>,
         replaces: Option<&SessionToken>,
         audit: impl Fn(SignInEvent<'_>) -> AuditEvent + Send,
@@ -472,7 +527,78 @@ pub trait PasskeyStore: Send + Sync + 'static {
     fn remove_passkey(&self, user_id: &str, id: &str) -> impl Future<Output = StoreResult<Option<String>>> + Send;
 }
 
-/// Everything the auth service stores.
-pub trait Store: ChallengeStore + LimitStore + SessionStore + AuditStore + PasskeyStore {}
+/// Authenticator apps, backup codes and half-finished sign-ins. Every
+/// "only once" here is one conditional statement.
+pub trait AuthenticatorStore: Send + Sync + 'static {
+    fn authenticator(&self, user_id: &str) -> impl Future<Output = StoreResult<Option<AuthenticatorRow>>> + Send;
+    fn backup_codes_left(&self, user_id: &str) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// Writes a secret being set up, replacing an earlier set-up but never
+    /// an app that is on. `false`: one is on.
+    fn start_authenticator(
+        &self,
+        user_id: &str,
+        sealed: &str,
+        session_id: &str,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Turns on the set-up secret `sealed` (if it is still the one being
+    /// set up, by `session_id`) with `step` used and the backup codes'
+    /// hashes, in one transaction; remembers the challenge that opened the
+    /// session. `false`: the set-up changed or is gone.
+    fn enable_authenticator(
+        &self,
+        user_id: &str,
+        sealed: &str,
+        session_id: &str,
+        step: i64,
+        backup_hashes: &[String],
+        now: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Replaces the backup codes of an app that is on. `false`: it is off.
+    fn replace_backup_codes(
+        &self,
+        user_id: &str,
+        backup_hashes: &[String],
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Turns the app off: secret, backup codes and half-finished sign-ins
+    /// go. `false`: it was not on.
+    fn disable_authenticator(&self, user_id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Stores a secret sealed again under the current key, if the row
+    /// still holds `old`.
+    fn reseal_authenticator(&self, user_id: &str, old: &str, new: &str)
+    -> impl Future<Output = StoreResult<()>> + Send;
+    /// Takes one of the hour's `cap` answers checked against the account's
+    /// app, before the check. `Err(retry_at)`: the hour's are spent.
+    fn claim_authenticator_answer(
+        &self,
+        user_id: &str,
+        now: i64,
+        cap: i64,
+    ) -> impl Future<Output = StoreResult<Result<(), i64>>> + Send;
+    /// Records `step` as used, if it is later than the last one used.
+    /// `false`: this step (or a later one) was used already.
+    fn use_totp_step(&self, user_id: &str, step: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Spends a backup code. `false`: not one of the account's, or spent.
+    fn use_backup_code(&self, user_id: &str, hash: &str, now: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The half-finished sign-in, while it lasts (reads only).
+    fn second_step(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<Option<SecondStepRow>>> + Send;
+    /// Takes one of the half-finished sign-in's `max` answers before the
+    /// answer is checked. `None`: gone, expired or out of answers.
+    fn reserve_second_step(
+        &self,
+        token_hash: &str,
+        now: i64,
+        max: i64,
+    ) -> impl Future<Output = StoreResult<Option<SecondStepRow>>> + Send;
+    /// Ends a half-finished sign-in (out of answers).
+    fn end_second_step(&self, token_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
 
-impl<T: ChallengeStore + LimitStore + SessionStore + AuditStore + PasskeyStore> Store for T {}
+/// Everything the auth service stores.
+pub trait Store: ChallengeStore + LimitStore + SessionStore + AuditStore + PasskeyStore + AuthenticatorStore {}
+
+impl<T: ChallengeStore + LimitStore + SessionStore + AuditStore + PasskeyStore + AuthenticatorStore> Store for T {}

@@ -2,9 +2,10 @@
 //! from the email. Both end by consuming the challenge and opening a
 //! session in one atomic step.
 
-use crate::domain::{ChallengeId, Code, LinkToken, SessionToken};
+use crate::domain::{ChallengeId, Code, LinkToken, SecondStepToken, SessionToken};
 
 use super::audit::AuditKind;
+use super::authenticator::{SECOND_STEP_MS, SignInOutcome};
 use super::clock::millis;
 use super::error::AuthError;
 use super::keys::{constant_time_eq, keyed_hash};
@@ -12,7 +13,9 @@ use super::service::{
     AuthService, IpAction, LinkInfo, NewSession, RequestContext, RequestedFrom, SignInMethod, secs_until,
 };
 use super::sessions::REPLACED;
-use super::store::{ChallengeKey, ChallengeState, ChallengeView, NewSessionRow, Reservation, SignInEvent, Store};
+use super::store::{
+    ChallengeKey, ChallengeState, ChallengeView, NewSecondStep, NewSessionRow, Reservation, SignInEvent, Store,
+};
 use super::user_agent::describe_user_agent;
 
 /// What a new session is opened on.
@@ -21,6 +24,9 @@ enum Opens<'a> {
     Challenge(ChallengeKey<'a>),
     /// An existing account that proved itself another way.
     User(&'a str),
+    /// A half-finished sign-in (its token's hash) whose authenticator
+    /// code was right, taken with it.
+    SecondStep(&'a str),
 }
 
 impl<S: Store> AuthService<S> {
@@ -29,7 +35,7 @@ impl<S: Store> AuthService<S> {
         challenge: &ChallengeId,
         raw_code: &str,
         ctx: &RequestContext,
-    ) -> Result<NewSession, AuthError> {
+    ) -> Result<SignInOutcome, AuthError> {
         self.check_code(challenge, raw_code, ctx).await?;
         match self.open_session(ChallengeKey::Id(challenge), SignInMethod::Code, ctx).await? {
             Some(session) => Ok(session),
@@ -96,36 +102,52 @@ impl<S: Store> AuthService<S> {
         Ok(closed_because(self.store.challenge_state(challenge, now).await?))
     }
 
-    /// Consumes the challenge and opens a session: the last step of both
-    /// ways in by code. `None`: somebody else consumed it first.
+    /// Consumes the challenge and opens a session (or, when the account
+    /// has an authenticator app on, a half-finished sign-in that asks for
+    /// its code): the last step of every way in by code. `None`: somebody
+    /// else consumed it first.
     pub(super) async fn open_session(
         &self,
         key: ChallengeKey<'_>,
         with: SignInMethod,
         ctx: &RequestContext,
-    ) -> Result<Option<NewSession>, AuthError> {
+    ) -> Result<Option<SignInOutcome>, AuthError> {
         self.open_session_with(Opens::Challenge(key), with, ctx).await
     }
 
+    /// Opens the session of a half-finished sign-in whose authenticator
+    /// code was right (`with`: both steps). `None`: it was gone.
+    pub(super) async fn open_second_step_session(
+        &self,
+        token: &SecondStepToken,
+        with: SignInMethod,
+        ctx: &RequestContext,
+    ) -> Result<Option<NewSession>, AuthError> {
+        Ok(self.open_session_with(Opens::SecondStep(&token.hash()), with, ctx).await?.and_then(SignInOutcome::session))
+    }
+
     /// Opens a session for an account that proved itself without a
-    /// challenge (a passkey). `None`: the account is gone.
+    /// challenge (a passkey, which is both steps in one: never asked for
+    /// the authenticator app). `None`: the account is gone.
     pub(super) async fn open_session_for_user(
         &self,
         user_id: &str,
         with: SignInMethod,
         ctx: &RequestContext,
     ) -> Result<Option<NewSession>, AuthError> {
-        self.open_session_with(Opens::User(user_id), with, ctx).await
+        Ok(self.open_session_with(Opens::User(user_id), with, ctx).await?.and_then(SignInOutcome::session))
     }
 
     /// The one way a session begins, whatever proved it: the same cookie,
-    /// the same audit rows, the browser's old session ended.
+    /// the same audit rows, the browser's old session ended. A challenge's
+    /// account with an authenticator app on gets a half-finished sign-in
+    /// instead, decided in the store's transaction.
     async fn open_session_with(
         &self,
         opens: Opens<'_>,
         with: SignInMethod,
         ctx: &RequestContext,
-    ) -> Result<Option<NewSession>, AuthError> {
+    ) -> Result<Option<SignInOutcome>, AuthError> {
         let token = SessionToken::generate();
         let now = self.clock.now_ms();
         let expires_at = now + millis(self.settings.session_ttl);
@@ -137,6 +159,10 @@ impl<S: Store> AuthService<S> {
             SignInEvent::Replaced { user_id } => {
                 self.audit_event(AuditKind::SignedOut.note().user(user_id).detail(REPLACED), ctx)
             }
+            SignInEvent::SecondStepAsked { destination, user_id } => self.audit_event(
+                AuditKind::SecondStepAsked.note().to(destination).detail(with.as_str()).user(user_id),
+                ctx,
+            ),
         };
         let session_id = crate::domain::random_id();
         let ip = ctx.client_ip.map(|ip| ip.to_string());
@@ -152,20 +178,29 @@ impl<S: Store> AuthService<S> {
         // A browser that signs in again gets a new session; the one it held
         // ends with it, so a session fixed on it beforehand dies here.
         let replaces = ctx.session.as_ref();
+        let step_token = SecondStepToken::generate();
+        let step_hash = step_token.hash();
+        let second_step =
+            NewSecondStep { token_hash: &step_hash, method: with.as_str(), expires_at: now + SECOND_STEP_MS };
         let signed_in = match opens {
             Opens::Challenge(key) => {
-                self.store.consume_and_sign_in(key, &new_user_id, &session, replaces, audit).await?
+                self.store.consume_and_sign_in(key, &new_user_id, &session, &second_step, replaces, audit).await?
             }
             Opens::User(user_id) => self.store.sign_in_user(user_id, &session, replaces, audit).await?,
+            Opens::SecondStep(hash) => self.store.finish_second_step(hash, now, &session, replaces, audit).await?,
         };
         let Some(signed_in) = signed_in else { return Ok(None) };
+        if signed_in.second_step {
+            tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, with = with.as_str(), "first step made; the authenticator app is asked next");
+            return Ok(Some(SignInOutcome::SecondStep { token: step_token, expires_at: second_step.expires_at }));
+        }
         if replaces.is_some() {
             // The browser's old session may have ended with this sign-in.
             self.sessions_ended().await;
         }
         tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, with = with.as_str(), "signed in");
         let device = self.remember_device(ctx, &signed_in.destination);
-        Ok(Some(NewSession { token, expires_at, device, user_id: signed_in.user_id }))
+        Ok(Some(SignInOutcome::Session(NewSession { token, expires_at, device, user_id: signed_in.user_id })))
     }
 
     /// Which account a sign-in link signs in to, while the link still works,
@@ -218,7 +253,7 @@ impl<S: Store> AuthService<S> {
         link: &LinkToken,
         shown: &str,
         ctx: &RequestContext,
-    ) -> Result<NewSession, AuthError> {
+    ) -> Result<SignInOutcome, AuthError> {
         self.ip_limited(IpAction::Verify, ctx).await?;
         self.link_as_shown(link, shown, ctx).await?;
         self.open_session(ChallengeKey::Link(&link.hash()), SignInMethod::Link, ctx)

@@ -83,6 +83,29 @@ pub enum AppError {
     NoSuchPasskey,
     #[error("{0}")]
     InvalidPasskeyName(String),
+    #[error("Enter the 6-digit code from your authenticator app, or one of your backup codes.")]
+    AuthenticatorCodeShape,
+    #[error("This sign-in has ended or took too long. Start again with your email address or phone number.")]
+    SecondStepGone,
+    #[error("Too many wrong codes. This sign-in has ended: start again with your email address or phone number.")]
+    SecondStepEnded,
+    #[error("Authenticator apps aren't available here.")]
+    AuthenticatorsUnavailable,
+    /// The secret can't be opened (its key is gone from the configuration).
+    #[error("We can't check authenticator codes right now. Use one of your backup codes, or try again later.")]
+    AuthenticatorUnavailable,
+    #[error(
+        "That isn't the code your app shows for Passcode. Check you scanned this page's QR code, and type the newest code."
+    )]
+    WrongSetupCode,
+    #[error("That code isn't right. Type the code your authenticator app shows now, or one of your backup codes.")]
+    WrongSecondFactor,
+    #[error("This set-up has expired. Start again from your account page.")]
+    AuthenticatorSetupGone,
+    #[error("An authenticator app is already on for this account.")]
+    AuthenticatorAlreadyOn,
+    #[error("No authenticator app is on for this account.")]
+    NoAuthenticator,
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Unavailable,
     /// A fault of ours outside the auth core (Leptos could not serialise an
@@ -114,6 +137,12 @@ impl AppError {
             AppError::PasskeyAlreadyAdded => 409,
             AppError::NoPasskeys | AppError::NoSuchPasskey => 404,
             AppError::InvalidPasskeyName(_) => 422,
+            AppError::AuthenticatorCodeShape => 422,
+            AppError::WrongSetupCode | AppError::WrongSecondFactor => 401,
+            AppError::SecondStepGone | AppError::SecondStepEnded | AppError::AuthenticatorSetupGone => 410,
+            AppError::AuthenticatorsUnavailable | AppError::NoAuthenticator => 404,
+            AppError::AuthenticatorUnavailable => 503,
+            AppError::AuthenticatorAlreadyOn => 409,
             AppError::NotSignedIn => 401,
             AppError::SendLimited { .. } | AppError::VerifyLimited { .. } => 429,
             AppError::SmsUnavailable => 503,
@@ -139,6 +168,11 @@ impl AppError {
             | AppError::CodeUsed
             | AppError::CodeSuperseded
             | AppError::ApprovedElsewhere
+            | AppError::AuthenticatorCodeShape
+            | AppError::WrongSetupCode
+            | AppError::WrongSecondFactor
+            | AppError::SecondStepEnded
+            | AppError::AuthenticatorUnavailable
             | AppError::VerifyLimited { .. } => Field::Code,
             _ => Field::Form,
         }

@@ -12,8 +12,8 @@ mod wire;
 pub use channel::{Channel, UnknownChannel};
 pub use error::{AppError, Field, human_wait};
 pub use wire::{
-    AccountView, ActivityView, ConfirmView, LinkView, Notice, PasskeyView, PendingView, ReportView, SessionView,
-    UserView,
+    AccountView, ActivityView, AuthenticatorPageView, AuthenticatorSetupView, AuthenticatorView, ConfirmView, LinkView,
+    Notice, PasskeyView, PendingView, ReportView, SecondStepView, SessionView, UserView,
 };
 
 #[cfg(feature = "ssr")]
@@ -40,4 +40,6 @@ pub use passkey::{PasskeyName, PasskeyNameError, aaguid_in_attestation, authenti
 #[cfg(feature = "ssr")]
 pub use return_to::{MAX_RETURN_LEN, RETURN_TO_CASES, ReturnRules, ReturnTo, is_loopback_host, is_under};
 #[cfg(feature = "ssr")]
-pub use token::{CeremonyToken, ChallengeId, LinkToken, ReportToken, SessionToken, TokenError, random_id, to_hex};
+pub use token::{
+    CeremonyToken, ChallengeId, LinkToken, ReportToken, SecondStepToken, SessionToken, TokenError, random_id, to_hex,
+};

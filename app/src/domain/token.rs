@@ -109,9 +109,16 @@ macro_rules! secret_token {
 #[derive(Clone, PartialEq, Eq)]
 pub struct CeremonyToken(Secret256);
 
+/// Names a half-finished sign-in waiting for the authenticator app's code:
+/// the row is found by this token's hash, the browser holds the token in
+/// an HttpOnly cookie.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecondStepToken(Secret256);
+
 secret_token!(SessionToken);
 secret_token!(LinkToken);
 secret_token!(CeremonyToken);
+secret_token!(SecondStepToken);
 
 /// What a message's "Not you?" link carries: 128 random bits, so the link
 /// stays short enough for a text message (a guess has one chance in 2^128,

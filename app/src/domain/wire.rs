@@ -56,6 +56,8 @@ pub enum Notice {
     ReportedEndedSession,
     /// ("Not you?" page) it had been reported before; nothing changed.
     AlreadyReported,
+    /// (Account page) the authenticator app was turned off.
+    AuthenticatorOff,
 }
 
 impl Notice {
@@ -69,6 +71,7 @@ impl Notice {
             Notice::Reported => "reported",
             Notice::ReportedEndedSession => "reported_ended_session",
             Notice::AlreadyReported => "already_reported",
+            Notice::AuthenticatorOff => "authenticator_off",
         }
     }
 
@@ -82,10 +85,60 @@ impl Notice {
             Notice::Reported,
             Notice::ReportedEndedSession,
             Notice::AlreadyReported,
+            Notice::AuthenticatorOff,
         ]
         .into_iter()
         .find(|n| n.as_str() == s)
     }
+}
+
+/// The account page's authenticator-app section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticatorView {
+    /// "2 December 2026, 14:27 UTC"; `None`: off.
+    pub on_since: Option<String>,
+    pub backup_codes_left: i64,
+}
+
+/// The authenticator app's set-up page. Never printed: it holds the
+/// secret or the backup codes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticatorPageView {
+    /// The QR code (an SVG data URL) and the secret in text, while an app
+    /// is being set up.
+    pub setup: Option<AuthenticatorSetupView>,
+    /// Backup codes made by the last post, shown this once.
+    pub backup_codes: Vec<String>,
+    /// The app is on.
+    pub on: bool,
+    pub backup_codes_left: i64,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticatorSetupView {
+    pub qr: String,
+    pub typed: String,
+    pub account: String,
+}
+
+impl std::fmt::Debug for AuthenticatorPageView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthenticatorPageView(<redacted>)")
+    }
+}
+
+impl std::fmt::Debug for AuthenticatorSetupView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthenticatorSetupView(<redacted>)")
+    }
+}
+
+/// The page that asks for the authenticator app's code after a sign-in's
+/// first step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondStepView {
+    pub masked_destination: String,
+    pub answers_left: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +212,9 @@ pub struct AccountView {
     /// What the last post from this page did, shown once.
     #[serde(default)]
     pub notice: Option<Notice>,
+    /// `None`: authenticator apps aren't offered here.
+    #[serde(default)]
+    pub authenticator: Option<AuthenticatorView>,
 }
 
 /// One of the account's passkeys.
@@ -183,6 +239,10 @@ pub struct ConfirmView {
     pub code_sent: bool,
     pub code_length: usize,
     pub numeric: bool,
+    /// The account has an authenticator app on: a code confirms only with
+    /// the app's code (or a backup code) beside it.
+    #[serde(default)]
+    pub asks_app: bool,
 }
 
 /// One live session of the account.

@@ -3,8 +3,8 @@ use leptos_router::components::Redirect;
 
 use super::{Card, PasskeyPanel};
 use crate::api::{
-    AccountView, EndOtherSessions, EndSession, Notice, RemovePasskey, RenamePasskey, SignOut, account,
-    passkey_paths as paths,
+    AUTHENTICATOR_PAGE_PATH, AccountView, EndOtherSessions, EndSession, Notice, RemovePasskey, RenamePasskey, SignOut,
+    StartAuthenticator, account, passkey_paths as paths,
 };
 use crate::domain::Channel;
 
@@ -79,6 +79,7 @@ fn Overview(a: AccountView) -> impl IntoView {
     let notice = a.notice.and_then(|n| match n {
         Notice::PasskeyAdded => Some("Passkey added. Next time you can sign in with it."),
         Notice::PasskeyRemoved => Some("Passkey removed."),
+        Notice::AuthenticatorOff => Some("Authenticator app turned off. Its backup codes no longer work."),
         Notice::Confirmed => {
             Some("Thanks: for the next few minutes you can remove passkeys and sign out other devices.")
         }
@@ -130,6 +131,36 @@ fn Overview(a: AccountView) -> impl IntoView {
             <PasskeyPanel mode="add" options=paths::ADD_OPTIONS finish=paths::ADD label="Add a passkey" class="secondary"/>
         }
     });
+    // Off: a button to set one up (after a fresh proof). On: since when,
+    // and the page that makes new backup codes or turns it off.
+    let authenticator = a.authenticator.map(|t| {
+        let start = ServerAction::<StartAuthenticator>::new();
+        let start_error = start.value().get_untracked().and_then(Result::err);
+        let state = match t.on_since {
+            Some(since) => view! {
+                <p class="hint" data-testid="authenticator-status">
+                    {format!("On since {since}. {} of 10 backup codes left.", t.backup_codes_left)}
+                </p>
+                <p><a href=AUTHENTICATOR_PAGE_PATH class="link">"Backup codes, or turn it off"</a></p>
+            }
+            .into_any(),
+            None => view! {
+                <p class="hint">
+                    "After a code or a link, also ask for the code an authenticator app on your phone shows. "
+                    "Passkeys count as both."
+                </p>
+                <p class="field-error" role="alert">{start_error.map(|e| e.to_string())}</p>
+                <ActionForm action=start attr:class="form">
+                    <button type="submit" class="secondary">"Set up an authenticator app"</button>
+                </ActionForm>
+            }
+            .into_any(),
+        };
+        view! {
+            <h2>"Authenticator app"</h2>
+            {state}
+        }
+    });
     let confirmed = a.confirmed_until.map(|until| {
         view! { <p class="hint" data-testid="confirmed">"Confirmed it's you " {until} "."</p> }
     });
@@ -159,6 +190,7 @@ fn Overview(a: AccountView) -> impl IntoView {
             </ActionForm>
             {apps}
             {passkeys}
+            {authenticator}
             <h2>"Where you're signed in"</h2>
             {confirmed}
             <ul class="sessions" aria-label="Where you're signed in">{sessions}</ul>

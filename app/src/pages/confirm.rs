@@ -61,6 +61,15 @@ fn Confirm(c: ConfirmView) -> impl IntoView {
                         aria-invalid=invalid.then_some("true")/>
                     <FieldMessage id="code-error" field=Field::Code error=check_error.clone()/>
                 </div>
+                {c.asks_app.then(|| view! {
+                    <div class="field">
+                        <label for="app-code">"Code from your authenticator app"</label>
+                        <p class="hint" id="app-code-hint">"Or one of your backup codes."</p>
+                        <input id="app-code" name="app_code" type="text" autocomplete="one-time-code"
+                            inputmode="numeric" maxlength="24" required spellcheck="false" class="code-input"
+                            aria-describedby="app-code-hint code-error"/>
+                    </div>
+                })}
                 <FieldMessage id="form-error" field=Field::Form error=check_error/>
                 <button type="submit" class="primary">"Confirm"</button>
             </ActionForm>
@@ -69,8 +78,8 @@ fn Confirm(c: ConfirmView) -> impl IntoView {
     view! {
         <Card title="Confirm it's you">
             <p class="lede">
-                "Removing or adding a passkey and signing out other devices need a recent proof that this is "
-                "you. It lasts a few minutes."
+                "Removing or adding a passkey, changing your authenticator app and signing out other devices "
+                "need a recent proof that this is you. It lasts a few minutes."
             </p>
             {passkey}
             {code_form}

@@ -1,4 +1,5 @@
 mod account;
+mod authenticator;
 mod confirm;
 mod link;
 mod not_you;
@@ -7,6 +8,7 @@ mod sign_in;
 mod verify;
 
 pub use account::Account;
+pub use authenticator::{AuthenticatorPage, SecondStep};
 pub use confirm::ConfirmItsYou;
 pub use link::{Approved, ConfirmLink};
 pub use not_you::NotYou;

@@ -76,7 +76,8 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
         | Notice::Confirmed
         | Notice::Reported
         | Notice::ReportedEndedSession
-        | Notice::AlreadyReported => None,
+        | Notice::AlreadyReported
+        | Notice::AuthenticatorOff => None,
     });
 
     let approval = approval_section(&pending, check, check_error);

@@ -270,8 +270,24 @@ impl ChallengeStore for SqlStore {
         let mut ended = 0;
         if reported.try_get::<Option<i64>, _>("consumed_at")?.is_some() {
             let id: String = reported.try_get("id")?;
+            // With an authenticator app on, the sign-in may still be waiting
+            // for its code: it ends before it can open a session. First, so
+            // that a finish racing this (which deletes the same row) is
+            // waited for, and the session it opened is seen below.
+            sqlx::query("DELETE FROM second_steps WHERE challenge_id = $1").bind(&id).execute(&mut *tx).await?;
+            // An authenticator app the intruder's session turned on would
+            // keep the owner out: it goes with that session.
+            let stripped = sqlx::query("DELETE FROM authenticators WHERE enabled_by = $1 RETURNING user_id")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in stripped {
+                let user_id: String = row.try_get("user_id")?;
+                sqlx::query("DELETE FROM backup_codes WHERE user_id = $1").bind(&user_id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM second_steps WHERE user_id = $1").bind(&user_id).execute(&mut *tx).await?;
+            }
             ended = sqlx::query("DELETE FROM sessions WHERE opened_by = $1")
-                .bind(id)
+                .bind(&id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

@@ -6,7 +6,7 @@ impl SqlStore {
     /// Deletes what nobody needs any more. Each DELETE is idempotent, so
     /// several instances may run this at the same time.
     pub async fn purge(&self, now: i64, audit_keep_ms: i64, session_idle_ms: i64) -> Result<u64, sqlx::Error> {
-        let statements: [(&str, i64); 9] = [
+        let statements: [(&str, i64); 11] = [
             // A day after expiry a challenge is no longer worth explaining.
             ("DELETE FROM challenges WHERE expires_at < $1", now - DAY_MS),
             ("DELETE FROM sessions WHERE expires_at < $1", now),
@@ -17,6 +17,10 @@ impl SqlStore {
             ("DELETE FROM audit_events WHERE at < $1", now - audit_keep_ms),
             ("DELETE FROM outbox WHERE sent_at < $1", now - DAY_MS),
             ("DELETE FROM sms_senders WHERE hour_start < $1", now - DAY_MS),
+            // Sign-ins that never got their authenticator code.
+            ("DELETE FROM second_steps WHERE expires_at <= $1", now),
+            // An authenticator app scanned and never confirmed with a code.
+            ("DELETE FROM authenticators WHERE enabled_at IS NULL AND created_at < $1", now - DAY_MS),
             // "That wasn't me" tightens an address for a day.
             ("DELETE FROM reported_addresses WHERE reported_until <= $1", now),
             // Counters whose every window is over carry no information.

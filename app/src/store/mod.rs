@@ -45,6 +45,7 @@ macro_rules! hourly_claim {
 }
 
 mod audit;
+mod authenticators;
 mod challenges;
 mod limits;
 mod maintenance;

@@ -4,8 +4,8 @@
 use sqlx::Row;
 
 use crate::auth::{
-    AuditEvent, ChallengeKey, NewSessionRow, SessionRow, SessionStore, SignInEvent, SignedIn, StoreResult, UserRow,
-    failure_key,
+    AuditEvent, ChallengeKey, NewSecondStep, NewSessionRow, SessionRow, SessionStore, SignInEvent, SignedIn,
+    StoreResult, UserRow, failure_key,
 };
 use crate::domain::{ChallengeId, Channel, SessionToken};
 
@@ -113,6 +113,7 @@ impl SessionStore for SqlStore {
         key: ChallengeKey<'_>,
         new_user_id: &str,
         session: &NewSessionRow<'_>,
+        second_step: &NewSecondStep<'_>,
         replaces: Option<&SessionToken>,
         audit: impl Fn(SignInEvent<'_>) -> AuditEvent + Send,
     ) -> StoreResult<Option<SignedIn>> {
@@ -173,9 +174,71 @@ impl SessionStore for SqlStore {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
+        // Decided in the same transaction as the consume: an app turned on
+        // a moment ago is asked for, never skipped.
+        let asks_app = sqlx::query("SELECT 1 AS one FROM authenticators WHERE user_id = $1 AND enabled_at IS NOT NULL")
+            .bind(&user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if asks_app {
+            sqlx::query(
+                "INSERT INTO second_steps \
+                   (token_hash, user_id, destination, challenge_id, method, failures, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+            )
+            .bind(second_step.token_hash)
+            .bind(&user_id)
+            .bind(&destination)
+            .bind(&challenge_id)
+            .bind(second_step.method)
+            .bind(now)
+            .bind(second_step.expires_at)
+            .execute(&mut *tx)
+            .await?;
+            insert_audit(
+                &mut *tx,
+                &audit(SignInEvent::SecondStepAsked { destination: &destination, user_id: &user_id }),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Some(SignedIn { user_id, destination, second_step: true }));
+        }
         open_session(&mut tx, &user_id, &destination, Some(&challenge_id), session, replaces, audit).await?;
         tx.commit().await?;
-        Ok(Some(SignedIn { user_id, destination }))
+        Ok(Some(SignedIn { user_id, destination, second_step: false }))
+    }
+
+    async fn finish_second_step(
+        &self,
+        token_hash: &str,
+        now: i64,
+        session: &NewSessionRow<'_>,
+        replaces: Option<&SessionToken>,
+        audit: impl Fn(SignInEvent<'_>) -> AuditEvent + Send,
+    ) -> StoreResult<Option<SignedIn>> {
+        let mut tx = self.pool.begin().await?;
+        // Taken, not read: of two right answers at once, one opens a session.
+        let taken = sqlx::query(
+            "DELETE FROM second_steps WHERE token_hash = $1 AND expires_at > $2 \
+             RETURNING user_id, destination, challenge_id",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .next();
+        let Some(taken) = taken else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let user_id: String = taken.try_get("user_id")?;
+        let destination: String = taken.try_get("destination")?;
+        let challenge_id: Option<String> = taken.try_get("challenge_id")?;
+        open_session(&mut tx, &user_id, &destination, challenge_id.as_deref(), session, replaces, audit).await?;
+        tx.commit().await?;
+        Ok(Some(SignedIn { user_id, destination, second_step: false }))
     }
 
     /// Looks a session up by the hash of its token: the comparison happens on
@@ -274,7 +337,7 @@ impl SessionStore for SqlStore {
         let destination: String = user.try_get("identifier")?;
         open_session(&mut tx, user_id, &destination, None, session, replaces, audit).await?;
         tx.commit().await?;
-        Ok(Some(SignedIn { user_id: user_id.to_owned(), destination }))
+        Ok(Some(SignedIn { user_id: user_id.to_owned(), destination, second_step: false }))
     }
 
     async fn mark_proved(&self, session_id: &str, now: i64) -> StoreResult<bool> {

@@ -46,6 +46,13 @@ pub const PASSKEY_LATER_SECS: i64 = 30 * 24 * 3600;
 /// The code this browser asked for to confirm a signed-in session (kept
 /// apart from the pending sign-in code: it opens no session).
 pub const CONFIRM_COOKIE: &str = "__Host-passcode_confirm";
+/// A sign-in waiting for the authenticator app's code (see
+/// `auth::authenticator`): the token whose hash finds it.
+pub const SECOND_STEP_COOKIE: &str = "__Host-passcode_second_step";
+/// Backup codes just made, sealed for this session, between the post that
+/// made them and the page that shows them once (which clears it).
+pub const BACKUP_CODES_COOKIE: &str = "__Host-passcode_backup_codes";
+const BACKUP_CODES_SECS: i64 = 600;
 /// Long enough for the redirect back to the page, short enough that a
 /// later visit never shows it.
 const NOTICE_SECS: i64 = 60;
@@ -175,6 +182,31 @@ pub fn set_session_cookie(jar: &SessionCookie, token: &SessionToken, max_age_sec
     append_cookie(jar.build(token.expose().to_owned(), max_age_secs));
 }
 
+pub fn second_step_token() -> Option<crate::domain::SecondStepToken> {
+    cookie_value(SECOND_STEP_COOKIE).and_then(|v| crate::domain::SecondStepToken::parse(&v).ok())
+}
+
+pub fn set_second_step_cookie(token: &crate::domain::SecondStepToken, max_age_secs: i64) {
+    set_cookie(SECOND_STEP_COOKIE, token.expose().to_owned(), max_age_secs);
+}
+
+pub fn clear_second_step_cookie() {
+    if cookie_value(SECOND_STEP_COOKIE).is_some() {
+        set_cookie(SECOND_STEP_COOKIE, String::new(), 0);
+    }
+}
+
+pub fn set_backup_codes_cookie(sealed: String) {
+    set_cookie(BACKUP_CODES_COOKIE, sealed, BACKUP_CODES_SECS);
+}
+
+/// The sealed backup codes left for this page, if any; shown once.
+pub fn take_backup_codes_cookie() -> Option<String> {
+    let value = cookie_value(BACKUP_CODES_COOKIE)?;
+    set_cookie(BACKUP_CODES_COOKIE, String::new(), 0);
+    Some(value)
+}
+
 pub fn set_pending_cookie(id: &ChallengeId, max_age_secs: i64) {
     set_cookie(PENDING_COOKIE, id.as_ref().to_owned(), max_age_secs);
 }
@@ -242,9 +274,17 @@ pub fn sign_out_browser(jar: &SessionCookie) {
         );
     }
     clear_session_cookie(jar);
-    for name in
-        [PENDING_COOKIE, LINK_COOKIE, RETURN_COOKIE, NOTICE_COOKIE, FORM_ERROR_COOKIE, CEREMONY_COOKIE, CONFIRM_COOKIE]
-    {
+    for name in [
+        PENDING_COOKIE,
+        LINK_COOKIE,
+        RETURN_COOKIE,
+        NOTICE_COOKIE,
+        FORM_ERROR_COOKIE,
+        CEREMONY_COOKIE,
+        CONFIRM_COOKIE,
+        SECOND_STEP_COOKIE,
+        BACKUP_CODES_COOKIE,
+    ] {
         if cookie_value(name).is_some() {
             set_cookie(name, String::new(), 0);
         }

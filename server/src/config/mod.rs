@@ -29,7 +29,7 @@ pub use database::DatabaseSettings;
 pub use email::EmailConfig;
 pub use helpers::is_loopback;
 pub use mode::Mode;
-pub use secret::Secret;
+pub use secret::{Secret, TotpKeys, parse_totp_key};
 pub use server::{ServerSettings, leptos_options};
 pub use sms::{SmsProvider, SmsSettings};
 
@@ -55,6 +55,9 @@ pub struct Config {
     pub database: DatabaseSettings,
     /// `None`: generate one in `data_dir` (development only).
     pub secret: Option<Secret>,
+    /// Seal authenticator-app secrets. `None`: generate one in `data_dir`
+    /// (development only); in production, authenticator apps are off.
+    pub totp_keys: Option<TotpKeys>,
     pub auth: AuthSettings,
     pub hashing: HashSettings,
     pub email: EmailConfig,
@@ -94,6 +97,7 @@ impl Config {
         let data_dir = PathBuf::from(src.get("PASSCODE_DATA_DIR").unwrap_or_else(|| "data".into()));
         let database = DatabaseSettings::read(src, &data_dir)?;
         let secret = secret::read(src, &rules)?;
+        let totp_keys = secret::read_totp(src)?;
         let hashing = HashSettings::read(src)?;
         let email = EmailConfig::read(src, &rules)?;
         let sms = SmsSettings::read(src, &rules)?;
@@ -106,6 +110,7 @@ impl Config {
             data_dir,
             database,
             secret,
+            totp_keys,
             auth,
             hashing,
             email,

@@ -3,6 +3,7 @@
 
 mod approve;
 mod assets;
+mod authenticator;
 mod config_extremes;
 mod email;
 mod forward_auth;

@@ -388,6 +388,39 @@ async fn sensitive_actions_need_a_fresh_proof() {
     assert!(error_words(res).await.contains("isn't registered with us"));
 }
 
+#[tokio::test]
+async fn a_passkey_signs_in_past_the_authenticator_app() {
+    use crate::authenticator::{base32_decode, codes_after, totp};
+    use app::auth::Clock;
+    let app = passkey_app().await;
+    let mut auth = SoftAuthenticator::new();
+    app.with_passkey(&mut auth).await;
+    let res = app.post("/api/start_authenticator", &[]).await;
+    assert_eq!(res.headers()[LOCATION], "/account/authenticator");
+    let page = app.get("/account/authenticator").await.text().await.unwrap();
+    let secret = base32_decode(&codes_after(&page, "data-testid=\"totp-secret\"")[0]);
+    let res = app.post("/api/enable_authenticator", &[("code", &totp(&secret, app.clock.now_ms()))]).await;
+    assert_eq!(res.headers()[LOCATION], "/account/authenticator");
+
+    // A passkey is both steps: straight in.
+    app.post("/api/sign_out", &[]).await;
+    let res = app.passkey_sign_in(&mut auth).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["go"], "/account");
+    assert!(app.cookie("__Host-passcode_session").is_some());
+    assert_eq!(app.count("SELECT COUNT(*) FROM second_steps").await, 0);
+
+    // A code is the first of two.
+    app.post("/api/sign_out", &[]).await;
+    app.clock.advance_ms(120_000);
+    app.request_code(EMAIL).await;
+    let code = app.latest_code(EMAIL).await;
+    let res = app.verify(&code).await;
+    assert_eq!(res.headers()[LOCATION], "/sign-in/authenticator");
+    assert!(app.cookie("__Host-passcode_session").is_none());
+}
+
 /// Signs the same account in from a second browser; its session's handle.
 async fn spawn_second_session(app: &TestApp) -> String {
     let mine = app.cookie_header();
