@@ -18,7 +18,7 @@ use super::error::AuthError;
 use super::keys::keyed_hash;
 use super::sealing::SealingKeys;
 use super::service::{AuthService, IpAction, NewSession, RequestContext, SignInMethod, SignedInUser};
-use super::store::{AuthenticatorRow, Store};
+use super::store::{AuthenticatorRow, SecondFactorSpend, Store};
 use super::totp::{BACKUP_CODES, BackupCode, SecondFactor, TotpCode, TotpSecret};
 
 /// How long a half-finished sign-in waits for the app's code.
@@ -121,22 +121,35 @@ impl<S: Store> AuthService<S> {
     /// uses it up: the app's step (refused if that step or a later one was
     /// used), or the backup code.
     async fn second_factor_right(&self, user_id: &str, answer: &SecondFactor, now: i64) -> Result<bool, AuthError> {
+        Ok(match self.spend_for(user_id, answer, now).await? {
+            Some(SecondFactorSpend::Step(step)) => self.store.use_totp_step(user_id, step).await?,
+            Some(SecondFactorSpend::Backup(hash)) => self.store.use_backup_code(user_id, &hash, now).await?,
+            None => false,
+        })
+    }
+
+    /// What `answer` would use up if right: the app's step it is a code of
+    /// (`None`: not a code of the app now), or the backup code's hash
+    /// (whether it is one of the account's, spending it tells). Takes one
+    /// of the account's answers this hour first.
+    async fn spend_for(
+        &self,
+        user_id: &str,
+        answer: &SecondFactor,
+        now: i64,
+    ) -> Result<Option<SecondFactorSpend>, AuthError> {
         if let Err(retry_at) = self.store.claim_authenticator_answer(user_id, now, APP_ANSWERS_PER_HOUR).await? {
             return Err(AuthError::VerifyLimited { retry_after_secs: super::service::secs_until(now, retry_at) });
         }
-        match answer {
+        Ok(match answer {
             SecondFactor::App(code) => {
                 let Some(stored) = self.store.authenticator(user_id).await?.filter(|r| r.enabled_at.is_some()) else {
-                    return Ok(false);
+                    return Ok(None);
                 };
-                let secret = self.open_secret(user_id, &stored).await?;
-                Ok(match secret.check(code, now) {
-                    Some(step) => self.store.use_totp_step(user_id, step).await?,
-                    None => false,
-                })
+                self.open_secret(user_id, &stored).await?.check(code, now).map(SecondFactorSpend::Step)
             }
-            SecondFactor::Backup(code) => Ok(self.store.use_backup_code(user_id, &self.backup_hash(code), now).await?),
-        }
+            SecondFactor::Backup(code) => Some(SecondFactorSpend::Backup(self.backup_hash(code))),
+        })
     }
 
     /// Changing the second step itself (new backup codes, turning it off)
@@ -356,27 +369,35 @@ impl<S: Store> AuthService<S> {
             .ok_or(AuthError::SecondStepGone)?;
         let first = SignInMethod::parse_first(&row.method)
             .ok_or_else(|| AuthError::Unexpected(anyhow::anyhow!("a second step after {:?}", row.method)))?;
-        let right = self.second_factor_right(&row.user_id, &answer, now).await?;
         let with = match answer {
             SecondFactor::App(_) => SignInMethod::ThenApp(first),
             SecondFactor::Backup(_) => SignInMethod::ThenBackup(first),
         };
-        let dest = row.destination.as_str();
-        if !right {
-            let left = (MAX_SECOND_STEP_ANSWERS - row.failures).max(0) as u32;
-            tracing::info!(ip = ?ctx.client_ip, answers_left = left, "wrong authenticator code");
-            let note = AuditKind::SecondStepFailed.note().to(dest).user(row.user_id.clone());
-            self.audit(note.detail(format!("{left} tries left")), ctx).await;
-            if left == 0 {
-                self.store.end_second_step(&hash).await?;
-                self.audit(AuditKind::SecondStepEnded.note().to(dest).user(row.user_id.clone()), ctx).await;
-                return Err(AuthError::SecondStepEnded);
+        // Spent in the same transaction that opens the session: a right
+        // answer either signs in or is left unused.
+        if let Some(spend) = self.spend_for(&row.user_id, &answer, now).await? {
+            if let Some(session) = self.open_second_step_session(token, &spend, with, ctx).await? {
+                if matches!(spend, SecondFactorSpend::Backup(_)) {
+                    tracing::info!(user = %row.user_id, "a backup code was used");
+                }
+                return Ok(session);
             }
-            return Err(AuthError::WrongCode { attempts_left: left });
+            // Nothing opened: the sign-in is gone, or the answer was spent
+            // already (a used step or backup code: as wrong as any).
+            if self.store.second_step(&hash, now).await?.is_none() {
+                return Err(AuthError::SecondStepGone);
+            }
         }
-        if matches!(answer, SecondFactor::Backup(_)) {
-            tracing::info!(user = %row.user_id, "a backup code was used");
+        let dest = row.destination.as_str();
+        let left = (MAX_SECOND_STEP_ANSWERS - row.failures).max(0) as u32;
+        tracing::info!(ip = ?ctx.client_ip, answers_left = left, "wrong authenticator code");
+        let note = AuditKind::SecondStepFailed.note().to(dest).user(row.user_id.clone());
+        self.audit(note.detail(format!("{left} tries left")), ctx).await;
+        if left == 0 {
+            self.store.end_second_step(&hash).await?;
+            self.audit(AuditKind::SecondStepEnded.note().to(dest).user(row.user_id.clone()), ctx).await;
+            return Err(AuthError::SecondStepEnded);
         }
-        self.open_second_step_session(token, with, ctx).await?.ok_or(AuthError::SecondStepGone)
+        Err(AuthError::WrongCode { attempts_left: left })
     }
 }

@@ -64,7 +64,7 @@ pub use sessions::{AccountOverview, ActivityEntry, ENDED_ELSEWHERE, REPLACED, Re
 pub use store::{
     AuditStore, AuthenticatorRow, AuthenticatorStore, CeremonyKind, CeremonyRow, ChallengeKey, ChallengeState,
     ChallengeStore, ChallengeView, LimitStore, NewCeremony, NewChallenge, NewReport, NewSecondStep, NewSessionRow,
-    PasskeyRow, PasskeyStore, ReportOf, Reservation, ReservedAttempt, SecondStepRow, SendClaim, SessionRow,
-    SessionStore, SignInEvent, SignedIn, Store, StoreError, StoreResult, UserRow,
+    PasskeyRow, PasskeyStore, ReportOf, Reservation, ReservedAttempt, SecondFactorSpend, SecondStepRow, SendClaim,
+    SessionRow, SessionStore, SignInEvent, SignedIn, Store, StoreError, StoreResult, UserRow,
 };
 pub use user_agent::{describe_user_agent, where_from};

@@ -179,6 +179,14 @@ pub struct NewSecondStep<'a> {
     pub expires_at: i64,
 }
 
+/// What a right-looking second-step answer uses up, once.
+pub enum SecondFactorSpend {
+    /// The app's 30-second step: refused unless later than the last used.
+    Step(i64),
+    /// A backup code's stored hash.
+    Backup(String),
+}
+
 /// A half-finished sign-in, as its page and its answer read it.
 pub struct SecondStepRow {
     pub user_id: String,
@@ -354,12 +362,15 @@ pub trait SessionStore: Send + Sync + 'static {
         replaces: Option<&SessionToken>,
         audit: impl Fn(SignInEvent<'_>) -> AuditEvent + Send,
     ) -> impl Future<Output = StoreResult<Option<SignedIn>>> + Send;
-    /// Deletes the half-finished sign-in and opens its session, in one
-    /// transaction, as `consume_and_sign_in` would have. `None`: it was
-    /// gone (expired, ended, or finished by a racing request).
+    /// Deletes the half-finished sign-in, spends the answer (`spend`) and
+    /// opens its session, in one transaction, as `consume_and_sign_in`
+    /// would have. `None` (nothing changed): the sign-in was gone (expired,
+    /// ended, or finished by a racing request), or the answer was spent
+    /// already (a used step, a used backup code).
     fn finish_second_step(
         &self,
         token_hash: &str,
+        spend: &SecondFactorSpend,
         now: i64,
         session: &NewSessionRow<'_>,
         replaces: Option<&SessionToken>,

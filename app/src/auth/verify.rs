@@ -14,7 +14,8 @@ use super::service::{
 };
 use super::sessions::REPLACED;
 use super::store::{
-    ChallengeKey, ChallengeState, ChallengeView, NewSecondStep, NewSessionRow, Reservation, SignInEvent, Store,
+    ChallengeKey, ChallengeState, ChallengeView, NewSecondStep, NewSessionRow, Reservation, SecondFactorSpend,
+    SignInEvent, Store,
 };
 use super::user_agent::describe_user_agent;
 
@@ -24,9 +25,9 @@ enum Opens<'a> {
     Challenge(ChallengeKey<'a>),
     /// An existing account that proved itself another way.
     User(&'a str),
-    /// A half-finished sign-in (its token's hash) whose authenticator
-    /// code was right, taken with it.
-    SecondStep(&'a str),
+    /// A half-finished sign-in (its token's hash), taken with the answer
+    /// it spends.
+    SecondStep(&'a str, &'a SecondFactorSpend),
 }
 
 impl<S: Store> AuthService<S> {
@@ -115,15 +116,18 @@ impl<S: Store> AuthService<S> {
         self.open_session_with(Opens::Challenge(key), with, ctx).await
     }
 
-    /// Opens the session of a half-finished sign-in whose authenticator
-    /// code was right (`with`: both steps). `None`: it was gone.
+    /// Opens the session of a half-finished sign-in, spending its answer
+    /// (`with`: both steps). `None`: it was gone, or the answer was spent.
     pub(super) async fn open_second_step_session(
         &self,
         token: &SecondStepToken,
+        spend: &SecondFactorSpend,
         with: SignInMethod,
         ctx: &RequestContext,
     ) -> Result<Option<NewSession>, AuthError> {
-        Ok(self.open_session_with(Opens::SecondStep(&token.hash()), with, ctx).await?.and_then(SignInOutcome::session))
+        let hash = token.hash();
+        let opens = Opens::SecondStep(&hash, spend);
+        Ok(self.open_session_with(opens, with, ctx).await?.and_then(SignInOutcome::session))
     }
 
     /// Opens a session for an account that proved itself without a
@@ -187,7 +191,9 @@ impl<S: Store> AuthService<S> {
                 self.store.consume_and_sign_in(key, &new_user_id, &session, &second_step, replaces, audit).await?
             }
             Opens::User(user_id) => self.store.sign_in_user(user_id, &session, replaces, audit).await?,
-            Opens::SecondStep(hash) => self.store.finish_second_step(hash, now, &session, replaces, audit).await?,
+            Opens::SecondStep(hash, spend) => {
+                self.store.finish_second_step(hash, spend, now, &session, replaces, audit).await?
+            }
         };
         let Some(signed_in) = signed_in else { return Ok(None) };
         if signed_in.second_step {

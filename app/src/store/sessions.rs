@@ -4,8 +4,8 @@
 use sqlx::Row;
 
 use crate::auth::{
-    AuditEvent, ChallengeKey, NewSecondStep, NewSessionRow, SessionRow, SessionStore, SignInEvent, SignedIn,
-    StoreResult, UserRow, failure_key,
+    AuditEvent, ChallengeKey, NewSecondStep, NewSessionRow, SecondFactorSpend, SessionRow, SessionStore, SignInEvent,
+    SignedIn, StoreResult, UserRow, failure_key,
 };
 use crate::domain::{ChallengeId, Channel, SessionToken};
 
@@ -212,6 +212,7 @@ impl SessionStore for SqlStore {
     async fn finish_second_step(
         &self,
         token_hash: &str,
+        spend: &SecondFactorSpend,
         now: i64,
         session: &NewSessionRow<'_>,
         replaces: Option<&SessionToken>,
@@ -236,6 +237,33 @@ impl SessionStore for SqlStore {
         let user_id: String = taken.try_get("user_id")?;
         let destination: String = taken.try_get("destination")?;
         let challenge_id: Option<String> = taken.try_get("challenge_id")?;
+        // The answer is used up with the session it opens, or not at all: a
+        // right answer that loses a race (the sign-in expired, another tab
+        // finished it) keeps its step or backup code.
+        let spent = match spend {
+            SecondFactorSpend::Step(step) => sqlx::query(
+                "UPDATE authenticators SET last_step = $1 \
+                 WHERE user_id = $2 AND enabled_at IS NOT NULL AND last_step < $1",
+            )
+            .bind(step)
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+            SecondFactorSpend::Backup(hash) => sqlx::query(
+                "UPDATE backup_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+            )
+            .bind(now)
+            .bind(&user_id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+        };
+        if spent == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         open_session(&mut tx, &user_id, &destination, challenge_id.as_deref(), session, replaces, audit).await?;
         tx.commit().await?;
         Ok(Some(SignedIn { user_id, destination, second_step: false }))

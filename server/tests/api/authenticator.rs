@@ -576,3 +576,59 @@ async fn not_you_turns_off_an_app_an_intruder_turned_on() {
     assert_eq!(app.count("SELECT COUNT(*) FROM backup_codes").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
 }
+
+#[tokio::test]
+async fn an_approval_from_another_device_asks_for_the_app_on_the_laptop() {
+    let a = with_app(&[]).await;
+    let app = &a.app;
+    app.post("/api/sign_out", &[]).await;
+    a.request_code().await;
+    let link = link_in_latest(app, "/sign-in/email-link").await;
+    // The phone opens the link and approves; the laptop is asked for the
+    // app next, and the phone gets nothing.
+    let phone = Browser::new();
+    let base = app.url("");
+    phone.get(&base, &link).await;
+    let page = phone.get(&base, "/sign-in/confirm").await.text().await.unwrap();
+    let shown = crate::helpers::shown_on(&page).expect("the page names its link");
+    let res = phone.post(&base, "/api/approve_link", &[("shown", &shown)]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    let res = app.post("/api/check_approval", &[]).await;
+    assert_eq!(res.headers()[LOCATION], SECOND_STEP);
+    assert!(app.cookie("__Host-passcode_session").is_none());
+    app.clock.advance_ms(STEP_MS);
+    let res = a.answer(&a.code_now()).await;
+    assert_eq!(res.headers()[LOCATION], "/account");
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE detail = 'approved+app'").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 1, "the laptop's only");
+}
+
+#[tokio::test]
+async fn right_answers_that_lose_the_race_are_not_spent() {
+    let a = with_app(&[]).await;
+    let app = &a.app;
+    a.first_step().await;
+    // Five tabs send five different backup codes at once: one signs in, and
+    // the codes of the others, which found the sign-in finished, stay
+    // unused (each is spent in the transaction that opens the session).
+    let cookie = app.cookie_header();
+    let url = app.url("/api/finish_sign_in");
+    let handles: Vec<_> = a.backup[..5]
+        .iter()
+        .map(|code| {
+            let (client, url, cookie, code) = (app.client.clone(), url.clone(), cookie.clone(), code.clone());
+            tokio::spawn(async move {
+                client.post(url).header("cookie", cookie).form(&[("code", code)]).send().await.unwrap().status()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for h in handles {
+        statuses.push(h.await.unwrap());
+    }
+    let won = statuses.iter().filter(|s| s.is_success() || s.is_redirection()).count();
+    assert_eq!(won, 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::GONE).count(), 4, "{statuses:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM backup_codes WHERE used_at IS NOT NULL").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 1);
+}
