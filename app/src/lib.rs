@@ -6,6 +6,7 @@
 //! - `store`: the SQL that implements the core's storage traits.
 //! - `delivery`: SMTP, SMS providers and the development outbox.
 //! - `web`: what server functions read and write (state, cookies, client IP).
+//! - `metrics`: every exported metric, named and described in one list.
 //! - `api`: the server functions; `pages` and `islands`: what people see.
 //!
 //! Everything but `domain`'s wire half, `api`'s declarations, `pages` and
@@ -20,6 +21,8 @@ mod pages;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod delivery;
+#[cfg(feature = "ssr")]
+pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]

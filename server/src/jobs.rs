@@ -91,3 +91,32 @@ pub fn spawn_refusal_summaries(auth: Arc<app::web::Auth>) {
         }
     });
 }
+
+/// Samples what is a level rather than an event, for the metrics: the
+/// database pool every 5 s (connections in use and idle, and how long a
+/// probe waits for one: the wait a request meets), and the live sessions
+/// every 30 s (one COUNT over the whole table, never per request).
+pub fn spawn_metrics_sampler(pool: sqlx::AnyPool, store: SqlStore, clock: Arc<dyn Clock>, session_idle: Duration) {
+    let session_idle_ms = millis(session_idle);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for n in 0u64.. {
+            tick.tick().await;
+            let max = pool.options().get_max_connections();
+            app::metrics::db_pool(pool.size(), pool.num_idle(), max);
+            let started = std::time::Instant::now();
+            // Given back at once; a pool that can't give one in time shows
+            // as a long wait (the probe gives up with the pool's timeout).
+            if pool.acquire().await.is_ok() {
+                app::metrics::db_acquire(started.elapsed());
+            }
+            if n % 6 == 0 {
+                match store.live_sessions(clock.now_ms(), session_idle_ms).await {
+                    Ok(live) => app::metrics::sessions_live(live),
+                    Err(e) => tracing::debug!(error = %e, "could not count live sessions for the metrics"),
+                }
+            }
+        }
+    });
+}

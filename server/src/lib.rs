@@ -122,6 +122,9 @@ fn delivery(config: &Config, outbox: &Outbox) -> anyhow::Result<Arc<dyn Delivery
 /// the auth service (for tests that drive its background work).
 pub struct Server {
     pub router: Router,
+    /// The metrics listener's router (`PASSCODE_METRICS_ADDR` set), to be
+    /// served on its own address.
+    pub metrics: Option<Router>,
     pub pool: sqlx::AnyPool,
     pub auth: Arc<app::web::Auth>,
 }
@@ -131,10 +134,22 @@ pub struct Server {
 pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
     tracing::info!(mode = ?config.mode, because = %config.mode_reason, "rules in force");
     let secret = load_or_create_secret(config)?;
+    // Before anything records: without a recorder every metric is a no-op.
+    let metrics = match config.metrics.addr {
+        Some(_) => {
+            let handle = web::metrics::recorder().context("installing the metrics recorder")?;
+            web::metrics::spawn_upkeep(handle.clone());
+            Some(web::metrics::router(handle))
+        }
+        None => None,
+    };
     let (pool, backend) = db::pool(&config.database.url, &config.database.pool)?;
     db::migrate(&pool, backend).await?;
     let store = SqlStore::new(pool.clone());
     jobs::spawn_purge(store.clone(), clock.clone(), &config.database, config.auth.session_idle);
+    if metrics.is_some() {
+        jobs::spawn_metrics_sampler(pool.clone(), store.clone(), clock.clone(), config.auth.session_idle);
+    }
     let outbox = Outbox::new(pool.clone(), clock.clone());
     let delivery = delivery(config, &outbox)?;
     let hashing = &config.hashing;
@@ -175,7 +190,7 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let form_errors = web::form_errors::FormErrorKey::derive(secret.expose());
     let assets = Arc::new(load_assets(config)?);
     let router = web::router(config, state, form_errors, pool.clone(), backend, assets);
-    Ok(Server { router, pool, auth })
+    Ok(Server { router, metrics, pool, auth })
 }
 
 /// Says at start-up where client addresses come from, so that a proxy

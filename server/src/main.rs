@@ -53,11 +53,34 @@ async fn main() {
 async fn run(config: Config) -> anyhow::Result<()> {
     let server = passcode::build(&config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(config.server.addr).await?;
+    // The metrics listener (said before "listening on", which tells the
+    // world we're up) stops with the public one.
+    let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(());
+    let metrics = match (config.metrics.addr, server.metrics) {
+        (Some(addr), Some(router)) => {
+            let metrics_listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("PASSCODE_METRICS_ADDR {addr}: {e}"))?;
+            tracing::info!("metrics on http://{}/metrics", metrics_listener.local_addr()?);
+            let mut stopped = metrics_stopped;
+            Some(tokio::spawn(async move {
+                let until = async move {
+                    let _ = stopped.changed().await;
+                };
+                axum::serve(metrics_listener, router).with_graceful_shutdown(until).await
+            }))
+        }
+        _ => None,
+    };
     tracing::info!("listening on http://{} (public URL {})", listener.local_addr()?, config.server.public_url);
     if config.outbox_enabled() {
         tracing::info!("dev outbox: {}/dev/outbox", config.server.public_url);
     }
     passcode::serve(listener, server.router, shutdown_signal()).await?;
+    let _ = stop_metrics.send(());
+    if let Some(task) = metrics {
+        let _ = task.await;
+    }
     server.pool.close().await;
     tracing::info!("stopped");
     Ok(())

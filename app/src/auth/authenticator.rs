@@ -139,7 +139,10 @@ impl<S: Store> AuthService<S> {
         now: i64,
     ) -> Result<Option<SecondFactorSpend>, AuthError> {
         if let Err(retry_at) = self.store.claim_authenticator_answer(user_id, now, APP_ANSWERS_PER_HOUR).await? {
-            return Err(AuthError::VerifyLimited { retry_after_secs: super::service::secs_until(now, retry_at) });
+            return Err(AuthError::VerifyLimited {
+                retry_after_secs: super::service::secs_until(now, retry_at),
+                limit: super::limits::Limit::AppAnswers,
+            });
         }
         Ok(match answer {
             SecondFactor::App(code) => {
@@ -348,6 +351,17 @@ impl<S: Store> AuthService<S> {
     /// opens and the half-finished sign-in is gone with it; wrong for the
     /// fifth time, it ends.
     pub async fn finish_second_step(
+        &self,
+        token: &SecondStepToken,
+        raw: &str,
+        ctx: &RequestContext,
+    ) -> Result<NewSession, AuthError> {
+        let result = self.answer_second_step(token, raw, ctx).await;
+        crate::metrics::second_step_answer(&result);
+        result
+    }
+
+    async fn answer_second_step(
         &self,
         token: &SecondStepToken,
         raw: &str,

@@ -12,6 +12,7 @@
 use anyhow::Context;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -56,6 +57,8 @@ pub struct CodeHasher {
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
     /// Longest a request waits for a permit: the queue is bounded in time.
     max_wait: Duration,
+    /// Requests waiting for a permit now (for the metrics).
+    waiting: Arc<AtomicUsize>,
     /// Verifying against this when there is nothing to verify keeps the work
     /// (and so the timing) the same.
     dummy: Arc<str>,
@@ -72,9 +75,12 @@ impl CodeHasher {
             permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
             memory: Arc::new(Mutex::new(Vec::new())),
             max_wait,
+            waiting: Arc::new(AtomicUsize::new(0)),
             dummy: Arc::from(""),
         };
         hasher.dummy = Arc::from(hasher.with_memory(|memory| hasher.hash_blocking("000000", memory))?);
+        // Exported from the start, not from the first wait.
+        crate::metrics::hash_queue(0);
         Ok(hasher)
     }
 
@@ -144,7 +150,18 @@ impl CodeHasher {
     /// before they spend anything (a send from the address's allowance, an
     /// attempt from the code's), so a "busy" answer costs the person nothing.
     pub async fn slot(&self) -> Result<HashSlot, HashError> {
-        match tokio::time::timeout(self.max_wait, self.permits.clone().acquire_owned()).await {
+        // Counted for the metrics only when there is a wait: a free turn
+        // costs no shared counter.
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            crate::metrics::hash_wait(Duration::ZERO);
+            return Ok(HashSlot(permit));
+        }
+        let started = std::time::Instant::now();
+        crate::metrics::hash_queue(self.waiting.fetch_add(1, Ordering::Relaxed) + 1);
+        let waited = tokio::time::timeout(self.max_wait, self.permits.clone().acquire_owned()).await;
+        crate::metrics::hash_queue(self.waiting.fetch_sub(1, Ordering::Relaxed).saturating_sub(1));
+        crate::metrics::hash_wait(started.elapsed());
+        match waited {
             Ok(permit) => Ok(HashSlot(permit.context("hash pool closed")?)),
             Err(_) => Err(HashError::Busy),
         }

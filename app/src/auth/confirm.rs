@@ -9,7 +9,7 @@ use crate::domain::{ChallengeId, SessionToken};
 
 use super::audit::AuditKind;
 use super::error::AuthError;
-use super::service::{AuthService, IpAction, Pending, RequestContext};
+use super::service::{AuthService, Pending, RequestContext};
 use super::store::Store;
 
 impl<S: Store> AuthService<S> {
@@ -22,7 +22,6 @@ impl<S: Store> AuthService<S> {
         ctx: &RequestContext,
     ) -> Result<Pending, AuthError> {
         let user = self.current_user(token).await?.ok_or(AuthError::NotSignedIn)?;
-        self.ip_limited(IpAction::Send, ctx).await?;
         self.send_new_code(user.identifier, ctx).await
     }
 

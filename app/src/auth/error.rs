@@ -2,6 +2,7 @@ use crate::domain::AppError;
 use crate::domain::{Channel, CodeError, IdentifierError};
 
 use super::delivery::DeliveryError;
+use super::limits::Limit;
 
 /// What can go wrong in the auth core. Expected outcomes are variants;
 /// everything else is `Unexpected`, whose cause is logged and never shown.
@@ -38,12 +39,12 @@ pub enum AuthError {
     Delivery { masked: String, channel: Channel, source: DeliveryError },
     #[error("not signed in")]
     NotSignedIn,
-    #[error("too many codes requested; retry after {retry_after_secs} s")]
-    SendLimited { retry_after_secs: u64 },
-    #[error("too many verification attempts; retry after {retry_after_secs} s")]
-    VerifyLimited { retry_after_secs: u64 },
-    #[error("the hourly SMS budget is spent")]
-    SmsUnavailable,
+    #[error("too many codes requested ({}); retry after {retry_after_secs} s", limit.as_str())]
+    SendLimited { retry_after_secs: u64, limit: Limit },
+    #[error("too many verification attempts ({}); retry after {retry_after_secs} s", limit.as_str())]
+    VerifyLimited { retry_after_secs: u64, limit: Limit },
+    #[error("no text message now ({})", limit.as_str())]
+    SmsUnavailable { limit: Limit },
     #[error("SMS to that country calling code are not allowed")]
     SmsCountryNotAllowed,
     #[error("SMS delivery is switched off")]
@@ -141,9 +142,9 @@ impl From<AuthError> for AppError {
             AuthError::Reported => AppError::CodeExpired,
             AuthError::ReportUnusable => AppError::ReportUnusable,
             AuthError::NotSignedIn => AppError::NotSignedIn,
-            AuthError::SendLimited { retry_after_secs } => AppError::SendLimited { retry_after_secs },
-            AuthError::VerifyLimited { retry_after_secs } => AppError::VerifyLimited { retry_after_secs },
-            AuthError::SmsUnavailable => AppError::SmsUnavailable,
+            AuthError::SendLimited { retry_after_secs, .. } => AppError::SendLimited { retry_after_secs },
+            AuthError::VerifyLimited { retry_after_secs, .. } => AppError::VerifyLimited { retry_after_secs },
+            AuthError::SmsUnavailable { .. } => AppError::SmsUnavailable,
             // A full hashing queue reads like a full delivery queue.
             AuthError::Delivery { source: DeliveryError::Busy, .. } | AuthError::Busy => AppError::DeliveryBusy,
             AuthError::Delivery { masked, channel, source } => {

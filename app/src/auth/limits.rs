@@ -19,6 +19,42 @@ use governor::state::StateStore;
 use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
 use governor::{Quota, RateLimiter};
 
+/// Which limit refused a request. Carried by the refusal itself, so the
+/// metrics (`passcode_codes_refused_total{reason}`) say which limit spoke
+/// without reading the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The in-process (or shared) per-IP bucket.
+    PerIp,
+    /// The wait between codes to one address.
+    Cooldown,
+    HourlyCap,
+    DailyCap,
+    /// Too many wrong codes for the address or device: locked for a while.
+    Locked,
+    /// A client IP's (or its network's) hourly share of text messages.
+    SmsPerIp,
+    /// Every instance's hourly SMS budget.
+    SmsBudget,
+    /// An account's hourly answers to the authenticator step.
+    AppAnswers,
+}
+
+impl Limit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::PerIp => "per_ip",
+            Limit::Cooldown => "cooldown",
+            Limit::HourlyCap => "hourly_cap",
+            Limit::DailyCap => "daily_cap",
+            Limit::Locked => "locked",
+            Limit::SmsPerIp => "sms_per_ip",
+            Limit::SmsBudget => "sms_budget",
+            Limit::AppAnswers => "app_answers",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Wait after the first code of an hour; doubles with each further code

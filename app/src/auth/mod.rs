@@ -51,7 +51,9 @@ pub use delivery::{Delivery, DeliveryError, DeliveryFuture, DeliveryTurn, Messag
 pub use error::AuthError;
 pub use forward::{Access, REFUSAL_AUDIT_WINDOW_MS, Visitor};
 pub use keys::{constant_time_eq, keyed_hash};
-pub use limits::{IpLimiter, Limits, SendRow, client_key, failure_key, ip_key, key_text, network_key, send_rows};
+pub use limits::{
+    IpLimiter, Limit, Limits, SendRow, client_key, failure_key, ip_key, key_text, network_key, send_rows,
+};
 pub use message::{clock_time_utc, escape_html, utc_date_time};
 pub use passkeys::{CEREMONY_MS, CeremonyStart, PasskeySummary};
 pub use report::{REPORT_WINDOW_MS, ReportInfo, Reported};

@@ -8,7 +8,7 @@ use super::approve::Approval;
 use super::audit::AuditKind;
 use super::clock::millis;
 use super::error::AuthError;
-use super::limits::{client_key, key_text, network_key, send_rows};
+use super::limits::{Limit, client_key, key_text, network_key, send_rows};
 use super::message;
 use super::service::{AuthService, IpAction, Pending, RequestContext, secs_until};
 use super::store::{NewChallenge, SendClaim, Store};
@@ -20,7 +20,6 @@ impl<S: Store> AuthService<S> {
     /// usable code exists that nobody received.
     pub async fn request_code(&self, raw_identifier: &str, ctx: &RequestContext) -> Result<Pending, AuthError> {
         let to = Identifier::parse(raw_identifier, self.settings.default_region.as_deref())?;
-        self.ip_limited(IpAction::Send, ctx).await?;
         self.send_new_code(to, ctx).await
     }
 
@@ -28,7 +27,6 @@ impl<S: Store> AuthService<S> {
     /// code page: only an email address will do.
     pub async fn request_email_code(&self, raw_email: &str, ctx: &RequestContext) -> Result<Pending, AuthError> {
         let to = Identifier::Email(EmailAddress::parse(raw_email)?);
-        self.ip_limited(IpAction::Send, ctx).await?;
         self.send_new_code(to, ctx).await
     }
 
@@ -37,11 +35,23 @@ impl<S: Store> AuthService<S> {
     pub async fn resend_code(&self, previous: &ChallengeId, ctx: &RequestContext) -> Result<Pending, AuthError> {
         let view = self.store.challenge_view(previous).await?.ok_or(AuthError::NoChallenge)?;
         let to = view.identifier()?;
-        self.ip_limited(IpAction::Send, ctx).await?;
         self.send_new_code(to, ctx).await
     }
 
+    /// Every way a code is asked for ends here: the client's per-IP
+    /// allowance first, then `send_to`, counted for the metrics.
     pub(super) async fn send_new_code(&self, to: Identifier, ctx: &RequestContext) -> Result<Pending, AuthError> {
+        let channel = to.channel();
+        crate::metrics::code_requested(channel);
+        let result = match self.ip_limited(IpAction::Send, ctx).await {
+            Ok(()) => self.send_to(to, ctx).await,
+            Err(refused) => Err(refused),
+        };
+        crate::metrics::code_refused_if(channel, &result);
+        result
+    }
+
+    async fn send_to(&self, to: Identifier, ctx: &RequestContext) -> Result<Pending, AuthError> {
         if to.channel() == Channel::Sms && !self.settings.sms_enabled {
             return Err(AuthError::SmsNotOffered);
         }
@@ -80,7 +90,7 @@ impl<S: Store> AuthService<S> {
                 "client IP or its network over its hourly SMS share (PASSCODE_SMS_PER_IP_PER_HOUR)"
             );
             self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail("SMS per IP"), ctx).await;
-            return Err(AuthError::SmsUnavailable);
+            return Err(AuthError::SmsUnavailable { limit: Limit::SmsPerIp });
         }
         let lane = self.device_lane(ctx, dest).unwrap_or_default();
         // An address whose owner said "that wasn't me" in the last day: codes
@@ -95,11 +105,11 @@ impl<S: Store> AuthService<S> {
         let rows = send_rows(&allowance, &lane, ctx.client_ip, l);
         let next_send_at = match self.store.claim_send(&rows, now).await? {
             SendClaim::Granted { next_send_at } => next_send_at,
-            SendClaim::Refused { retry_at } => {
+            SendClaim::Refused { retry_at, limit } => {
                 let retry_after_secs = secs_until(now, retry_at);
                 let detail = format!("send; retry after {retry_after_secs} s");
                 self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail(detail), ctx).await;
-                return Err(AuthError::SendLimited { retry_after_secs });
+                return Err(AuthError::SendLimited { retry_after_secs, limit });
             }
         };
         // A stranger asking for a reported address gets the answer anyone
@@ -113,7 +123,7 @@ impl<S: Store> AuthService<S> {
             tracing::warn!("hourly SMS budget spent (PASSCODE_SMS_PER_HOUR); refusing SMS until the hour is over");
             self.audit(AuditKind::RateLimited.note().to(dest).masked(to.masked()).detail("global SMS budget"), ctx)
                 .await;
-            return Err(AuthError::SmsUnavailable);
+            return Err(AuthError::SmsUnavailable { limit: Limit::SmsBudget });
         }
         let code = Code::generate(&self.settings.code);
         let code_hash = self.hasher.hash(slot, &code).await?;
@@ -158,13 +168,17 @@ impl<S: Store> AuthService<S> {
         };
         let Some(report) = report else {
             tracing::info!(to = %to.masked(), ip = ?ctx.client_ip, "code withheld: address reported, browser unknown");
+            crate::metrics::code_withheld(to.channel());
             self.audit(AuditKind::CodeWithheld.note().to(dest).masked(to.masked()).detail(to.channel().as_str()), ctx)
                 .await;
             return Ok(pending);
         };
         let links = message::Links { sign_in: link.as_ref(), report: &report };
         let message = message::compose(&self.settings, &to, &code, &links, now, expires_at, ctx);
-        if let Err(source) = self.delivery.send(turn, &message).await {
+        let started = std::time::Instant::now();
+        let sent = self.delivery.send(turn, &message).await;
+        crate::metrics::delivery(to.channel(), sent.is_ok(), started.elapsed());
+        if let Err(source) = sent {
             let source = source.masking(dest, &to.masked());
             self.store.retire_challenge(&pending.challenge, self.clock.now_ms()).await?;
             self.audit(AuditKind::DeliveryFailed.note().to(dest).masked(to.masked()).detail(source.to_string()), ctx)
@@ -172,6 +186,7 @@ impl<S: Store> AuthService<S> {
             return Err(AuthError::Delivery { masked: to.masked(), channel: to.channel(), source });
         }
         tracing::info!(to = %to.masked(), channel = to.channel().as_str(), ip = ?ctx.client_ip, "code sent");
+        crate::metrics::code_sent(to.channel());
         self.audit(AuditKind::CodeSent.note().to(dest).masked(to.masked()).detail(to.channel().as_str()), ctx).await;
         Ok(pending)
     }

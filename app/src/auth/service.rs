@@ -331,9 +331,10 @@ impl<S: Store> AuthService<S> {
         // flood of refused requests must not become a flood of writes.
         tracing::debug!(ip = ?ctx.client_ip, what = action.as_str(), "client IP over its limit");
         self.refused.note(ctx.client_ip, ctx.user_agent.as_deref(), action, retry_after_secs);
+        let limit = super::limits::Limit::PerIp;
         Err(match action {
-            IpAction::Send => AuthError::SendLimited { retry_after_secs },
-            IpAction::Verify => AuthError::VerifyLimited { retry_after_secs },
+            IpAction::Send => AuthError::SendLimited { retry_after_secs, limit },
+            IpAction::Verify => AuthError::VerifyLimited { retry_after_secs, limit },
         })
     }
 

@@ -120,8 +120,9 @@ pub enum Reservation {
 pub enum SendClaim {
     /// Go ahead; the next code may follow after `next_send_at`.
     Granted { next_send_at: i64 },
-    /// Not now; try again at `retry_at`.
-    Refused { retry_at: i64 },
+    /// Not now; try again at `retry_at`, when `limit` (the one that holds
+    /// longest) lets go.
+    Refused { retry_at: i64, limit: super::limits::Limit },
 }
 
 /// Which challenge to consume: the one this browser's cookie names (after its

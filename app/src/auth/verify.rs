@@ -9,6 +9,7 @@ use super::authenticator::{SECOND_STEP_MS, SignInOutcome};
 use super::clock::millis;
 use super::error::AuthError;
 use super::keys::{constant_time_eq, keyed_hash};
+use super::limits::Limit;
 use super::service::{
     AuthService, IpAction, LinkInfo, NewSession, RequestContext, RequestedFrom, SignInMethod, secs_until,
 };
@@ -32,6 +33,17 @@ enum Opens<'a> {
 
 impl<S: Store> AuthService<S> {
     pub async fn verify_code(
+        &self,
+        challenge: &ChallengeId,
+        raw_code: &str,
+        ctx: &RequestContext,
+    ) -> Result<SignInOutcome, AuthError> {
+        let result = self.verify_code_once(challenge, raw_code, ctx).await;
+        crate::metrics::verification("code", &result);
+        result
+    }
+
+    async fn verify_code_once(
         &self,
         challenge: &ChallengeId,
         raw_code: &str,
@@ -70,7 +82,7 @@ impl<S: Store> AuthService<S> {
                 let retry_after_secs = secs_until(now, retry_at);
                 let detail = format!("verify; retry after {retry_after_secs} s");
                 self.audit(AuditKind::RateLimited.note().detail(detail), ctx).await;
-                return Err(AuthError::VerifyLimited { retry_after_secs });
+                return Err(AuthError::VerifyLimited { retry_after_secs, limit: Limit::Locked });
             }
             Reservation::ChallengeClosed => return Err(self.why_closed(challenge, now).await?),
         };
@@ -205,6 +217,7 @@ impl<S: Store> AuthService<S> {
             self.sessions_ended().await;
         }
         tracing::info!(user = %signed_in.user_id, ip = ?ctx.client_ip, with = with.as_str(), "signed in");
+        crate::metrics::signed_in(with.as_str());
         let device = self.remember_device(ctx, &signed_in.destination);
         Ok(Some(SignInOutcome::Session(NewSession { token, expires_at, device, user_id: signed_in.user_id })))
     }
@@ -260,11 +273,16 @@ impl<S: Store> AuthService<S> {
         shown: &str,
         ctx: &RequestContext,
     ) -> Result<SignInOutcome, AuthError> {
-        self.ip_limited(IpAction::Verify, ctx).await?;
-        self.link_as_shown(link, shown, ctx).await?;
-        self.open_session(ChallengeKey::Link(&link.hash()), SignInMethod::Link, ctx)
-            .await?
-            .ok_or(AuthError::LinkUnusable)
+        let result = async {
+            self.ip_limited(IpAction::Verify, ctx).await?;
+            self.link_as_shown(link, shown, ctx).await?;
+            self.open_session(ChallengeKey::Link(&link.hash()), SignInMethod::Link, ctx)
+                .await?
+                .ok_or(AuthError::LinkUnusable)
+        }
+        .await;
+        crate::metrics::verification("link", &result);
+        result
     }
 }
 

@@ -5,7 +5,9 @@
 
 use sqlx::Row;
 
-use crate::auth::{LimitStore, Reservation, ReservedAttempt, SendClaim, SendRow, StoreError, StoreResult, failure_key};
+use crate::auth::{
+    Limit, LimitStore, Reservation, ReservedAttempt, SendClaim, SendRow, StoreError, StoreResult, failure_key,
+};
 use crate::domain::ChallengeId;
 
 use super::{DAY_MS, HOUR_MS, SqlStore};
@@ -137,8 +139,8 @@ impl LimitStore for SqlStore {
                 return Ok(SendClaim::Granted { next_send_at });
             };
             tx.rollback().await?;
-            if let Some(at) = self.send_window(&row.key, now, row.per_hour, row.per_day).await? {
-                return Ok(SendClaim::Refused { retry_at: at.max(now + 1000) });
+            if let Some((at, limit)) = self.send_window(&row.key, now, row.per_hour, row.per_day).await? {
+                return Ok(SendClaim::Refused { retry_at: at.max(now + 1000), limit });
             }
         }
         Err(StoreError(anyhow::anyhow!("a limits row kept disappearing")))
@@ -148,7 +150,7 @@ impl LimitStore for SqlStore {
     async fn next_send_time(&self, rows: &[SendRow], now: i64) -> StoreResult<i64> {
         let mut at = now;
         for row in rows {
-            if let Some(t) = self.send_window(&row.key, now, row.per_hour, row.per_day).await? {
+            if let Some((t, _)) = self.send_window(&row.key, now, row.per_hour, row.per_day).await? {
                 at = at.max(t);
             }
         }
@@ -247,14 +249,15 @@ async fn claim_row(
 }
 
 impl SqlStore {
-    /// Like `next_send_time` for one row, but `None` when it has no row.
+    /// Like `next_send_time` for one row, with the limit that holds
+    /// longest; `None` when it has no row.
     async fn send_window(
         &self,
         destination: &str,
         now: i64,
         per_hour: i64,
         per_day: i64,
-    ) -> Result<Option<i64>, sqlx::Error> {
+    ) -> Result<Option<(i64, Limit)>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT hour_start, hour_count, day_start, day_count, next_send_at, locked_until \
              FROM destinations WHERE destination = $1",
@@ -264,14 +267,15 @@ impl SqlStore {
         .await?;
         let Some(r) = row else { return Ok(None) };
         let get = |c: &str| r.try_get::<i64, _>(c);
-        let mut at = get("next_send_at")?.max(get("locked_until")?);
-        if get("hour_count")? >= per_hour && get("hour_start")? + HOUR_MS > now {
-            at = at.max(get("hour_start")? + HOUR_MS);
-        }
-        if get("day_count")? >= per_day && get("day_start")? + DAY_MS > now {
-            at = at.max(get("day_start")? + DAY_MS);
-        }
-        Ok(Some(at))
+        let row = WindowRow {
+            next_send_at: get("next_send_at")?,
+            locked_until: get("locked_until")?,
+            hour_start: get("hour_start")?,
+            hour_count: get("hour_count")?,
+            day_start: get("day_start")?,
+            day_count: get("day_count")?,
+        };
+        Ok(Some(row.holds_until(now, per_hour, per_day)))
     }
 
     /// One conditional UPDATE from `hourly_claim!`: of concurrent claims on
@@ -288,5 +292,69 @@ impl SqlStore {
             query = query.bind(key);
         }
         Ok(query.execute(&self.pool).await?.rows_affected() > 0)
+    }
+}
+
+/// One `destinations` row's send windows, as read back after a refusal.
+struct WindowRow {
+    next_send_at: i64,
+    locked_until: i64,
+    hour_start: i64,
+    hour_count: i64,
+    day_start: i64,
+    day_count: i64,
+}
+
+impl WindowRow {
+    /// When the next code may go on this row (`<= now`: now), and which
+    /// limit holds until then: the latest of the cooldown, a lock and a
+    /// full hourly or daily cap (a later one wins a tie, so a full day
+    /// reads as the daily cap, not the hour inside it).
+    fn holds_until(&self, now: i64, per_hour: i64, per_day: i64) -> (i64, Limit) {
+        let mut held = (self.next_send_at, Limit::Cooldown);
+        let mut consider = |at: i64, limit: Limit| {
+            if at >= held.0 {
+                held = (at, limit);
+            }
+        };
+        if self.locked_until > now {
+            consider(self.locked_until, Limit::Locked);
+        }
+        if self.hour_count >= per_hour && self.hour_start + HOUR_MS > now {
+            consider(self.hour_start + HOUR_MS, Limit::HourlyCap);
+        }
+        if self.day_count >= per_day && self.day_start + DAY_MS > now {
+            consider(self.day_start + DAY_MS, Limit::DailyCap);
+        }
+        held
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_that_holds_longest_is_the_reason() {
+        let now = 10 * DAY_MS;
+        let open = WindowRow {
+            next_send_at: 0,
+            locked_until: 0,
+            hour_start: now - 60_000,
+            hour_count: 1,
+            day_start: now - 60_000,
+            day_count: 1,
+        };
+        let cooling = WindowRow { next_send_at: now + 30_000, ..open };
+        assert_eq!(cooling.holds_until(now, 5, 10), (now + 30_000, Limit::Cooldown));
+        let hour_full = WindowRow { hour_count: 5, day_count: 5, ..cooling };
+        assert_eq!(hour_full.holds_until(now, 5, 10), (now - 60_000 + HOUR_MS, Limit::HourlyCap));
+        let day_full = WindowRow { day_count: 10, ..hour_full };
+        assert_eq!(day_full.holds_until(now, 5, 10), (now - 60_000 + DAY_MS, Limit::DailyCap));
+        let locked = WindowRow { locked_until: now + 2 * DAY_MS, ..day_full };
+        assert_eq!(locked.holds_until(now, 5, 10), (now + 2 * DAY_MS, Limit::Locked));
+        // A full hour that is over no longer holds.
+        let old_hour = WindowRow { hour_start: now - HOUR_MS, hour_count: 5, ..open };
+        assert_eq!(old_hour.holds_until(now, 5, 10), (0, Limit::Cooldown));
     }
 }

@@ -1,4 +1,5 @@
-//! Housekeeping that no rule depends on: deleting what nobody needs.
+//! Housekeeping that no rule depends on: deleting what nobody needs, and
+//! counting what the metrics sample.
 
 use super::{DAY_MS, SqlStore};
 
@@ -34,5 +35,17 @@ impl SqlStore {
             removed += sqlx::query(sql).bind(cutoff).execute(&self.pool).await?.rows_affected();
         }
         Ok(removed)
+    }
+
+    /// Sessions that still open apps: neither past their end nor idle past
+    /// the timeout (what the purge would leave). Sampled for the metrics.
+    pub async fn live_sessions(&self, now: i64, session_idle_ms: i64) -> Result<i64, sqlx::Error> {
+        use sqlx::Row;
+        sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE expires_at >= $1 AND last_seen_at > $2")
+            .bind(now)
+            .bind(now - session_idle_ms)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")
     }
 }

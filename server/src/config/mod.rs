@@ -6,7 +6,7 @@
 //! `server` (listener, public URL, proxies, the cookie domain, Leptos),
 //! `mode` (development or production rules), `database`, `secret`, `auth`
 //! (codes, sessions, hashing, limits), `access` (who may open which app
-//! behind forward auth), `email` and `sms`; `helpers` holds how numbers,
+//! behind forward auth), `email`, `sms` and `metrics`; `helpers` holds how numbers,
 //! switches and URLs are read.
 
 mod access;
@@ -14,6 +14,7 @@ mod auth;
 mod database;
 mod email;
 mod helpers;
+mod metrics;
 mod mode;
 mod secret;
 mod server;
@@ -28,6 +29,7 @@ pub use auth::HashSettings;
 pub use database::DatabaseSettings;
 pub use email::EmailConfig;
 pub use helpers::is_loopback;
+pub use metrics::MetricsSettings;
 pub use mode::Mode;
 pub use secret::{Secret, TotpKeys, parse_totp_key};
 pub use server::{ServerSettings, leptos_options};
@@ -62,6 +64,7 @@ pub struct Config {
     pub hashing: HashSettings,
     pub email: EmailConfig,
     pub sms: SmsSettings,
+    pub metrics: MetricsSettings,
 }
 
 /// Where values come from: the process environment in production, a map in
@@ -102,6 +105,7 @@ impl Config {
         let email = EmailConfig::read(src, &rules)?;
         let sms = SmsSettings::read(src, &rules)?;
         let auth = auth::read(src, &server, &sms)?;
+        let metrics = MetricsSettings::read(src, server.addr)?;
         Ok(Self {
             mode: rules.mode,
             mode_reason: rules.reason,
@@ -115,6 +119,7 @@ impl Config {
             hashing,
             email,
             sms,
+            metrics,
         })
     }
 

@@ -1,6 +1,6 @@
 //! Everything HTTP at the router level: the routes (pages, server
 //! functions, the sign-in link, forward auth for reverse proxies, health,
-//! the dev outbox), the cross-site
+//! the dev outbox), the metrics listener, the cross-site
 //! guard, cache rules, compression, security headers and static files.
 //! Cookies and the client IP that server functions read are in
 //! `app/src/web/`.
@@ -14,6 +14,7 @@ mod guard;
 mod headers;
 mod health;
 mod link;
+pub mod metrics;
 mod outbox;
 mod passkeys;
 
@@ -134,13 +135,20 @@ pub fn router(
             forwarding::warn_once_about_untrusted_forwarding,
         ));
     }
-    router
+    router = router
         .layer(axum::middleware::from_fn(caching::default_cache_control))
         .layer(axum::middleware::from_fn_with_state(form_errors, form_errors::sign_and_check))
         .layer(axum::middleware::from_fn_with_state(origin, guard::cross_site_guard))
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(config.server.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(headers, headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(headers, headers::security_headers));
+    // Outside every refusal (the cross-site guard, the body limit), so
+    // those are counted too. Layers on a router run after routing, so the
+    // route's template is known here.
+    if config.metrics.addr.is_some() {
+        router = router.layer(axum::middleware::from_fn(metrics::track));
+    }
+    router
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &http::Request<_>| {

@@ -11,6 +11,7 @@ mod hardening;
 mod headers;
 mod helpers;
 mod limits;
+mod metrics;
 mod operations;
 mod pages;
 mod passkeys;
