@@ -60,6 +60,8 @@ pub const DB_CONNECTIONS: &str = "passcode_db_pool_connections";
 pub const DB_MAX_CONNECTIONS: &str = "passcode_db_pool_max_connections";
 pub const DB_ACQUIRE: &str = "passcode_db_pool_acquire_seconds";
 pub const SESSIONS_LIVE: &str = "passcode_sessions_live";
+pub const IP_LIMITS_SHARED: &str = "passcode_ip_limits_shared";
+pub const IP_LIMITS_FALLBACKS: &str = "passcode_ip_limits_fallbacks_total";
 
 /// Everything exported, in the order `docs/metrics.md` lists it.
 pub const CATALOGUE: &[Metric] = &[
@@ -168,6 +170,19 @@ pub const CATALOGUE: &[Metric] = &[
         kind: Kind::Gauge,
         labels: &[],
         help: "Sessions neither expired nor idle too long, in the whole database (sampled every 30 s).",
+    },
+    Metric {
+        name: IP_LIMITS_SHARED,
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "1 while the per-IP limits are counted in Redis (PASSCODE_REDIS_URL), 0 while this instance counts on \
+               its own because Redis can't be reached; absent without Redis.",
+    },
+    Metric {
+        name: IP_LIMITS_FALLBACKS,
+        kind: Kind::Counter,
+        labels: &[],
+        help: "Requests whose per-IP limit this instance decided on its own because Redis could not be reached.",
     },
 ];
 
@@ -290,6 +305,14 @@ pub fn db_pool(size: u32, idle: usize, max: u32) {
 
 pub fn db_acquire(waited: Duration) {
     histogram!(DB_ACQUIRE).record(waited.as_secs_f64());
+}
+
+pub fn ip_limits_shared(shared: bool) {
+    gauge!(IP_LIMITS_SHARED).set(if shared { 1.0 } else { 0.0 });
+}
+
+pub fn ip_limits_fallback() {
+    counter!(IP_LIMITS_FALLBACKS).increment(1);
 }
 
 pub fn sessions_live(count: i64) {

@@ -158,6 +158,15 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     if let Some(keys) = load_or_create_totp_keys(config)? {
         auth = auth.with_sealing_keys(keys);
     }
+    if let Some(redis) = &config.redis {
+        let buckets = app::store::RedisBuckets::new(&redis.url, &redis.prefix, redis.timeout)?;
+        tracing::info!(
+            buckets = %app::auth::SharedBuckets::describe(&buckets),
+            "per-IP limits shared by every instance through Redis (each instance counts on its own while Redis \
+             can't be reached)"
+        );
+        auth = auth.with_shared_ip_limits(Arc::new(buckets));
+    }
     let auth = Arc::new(auth);
     jobs::spawn_refusal_summaries(auth.clone());
     // With several instances on Postgres, a session ended on one must stop

@@ -5,7 +5,7 @@
 //! [`AuthService`]; tests call it directly.
 //!
 //! Where things are decided: codes hashed in `code_hash`, limits in
-//! `limits` (counted through `LimitStore`), sending in `send`, checking in
+//! `limits` (counted through `LimitStore`; per client IP in `ip_limits`), sending in `send`, checking in
 //! `verify`, sessions in `sessions`, passkeys in `passkeys`,
 //! a session proving itself again by code in `confirm`, approving a sign-in
 //! from another device in `approve`, "Not you?" in `report`, the
@@ -23,6 +23,7 @@ mod confirm;
 mod delivery;
 mod error;
 mod forward;
+mod ip_limits;
 mod keys;
 mod limits;
 pub mod message;
@@ -50,6 +51,7 @@ pub use code_hash::{CodeHasher, HashError, HashParams, HashSlot};
 pub use delivery::{Delivery, DeliveryError, DeliveryFuture, DeliveryTurn, Message};
 pub use error::AuthError;
 pub use forward::{Access, REFUSAL_AUDIT_WINDOW_MS, Visitor};
+pub use ip_limits::{Bucket, IpLimits, SHARED_RETRY, SharedBuckets, SharedBucketsError, TakeFuture};
 pub use keys::{constant_time_eq, keyed_hash};
 pub use limits::{
     IpLimiter, Limit, Limits, SendRow, client_key, failure_key, ip_key, key_text, network_key, send_rows,

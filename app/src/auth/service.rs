@@ -14,8 +14,9 @@ use super::code_hash::CodeHasher;
 use super::delivery::Delivery;
 use super::error::AuthError;
 use super::forward::REFUSAL_AUDIT_WINDOW_MS;
+use super::ip_limits::{IpLimits, SharedBuckets};
 use super::keys::{constant_time_eq, keyed_hash};
-use super::limits::{IpLimiter, Limits};
+use super::limits::Limits;
 use super::refusals::RefusalTally;
 use super::session_cache::SessionCache;
 use super::store::Store;
@@ -179,8 +180,8 @@ pub struct AuthService<S> {
     pub(super) delivery: Arc<dyn Delivery>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) settings: AuthSettings,
-    pub(super) ip_sends: IpLimiter,
-    pub(super) ip_verifies: IpLimiter,
+    /// Per client IP: in this process, or shared by every instance.
+    pub(super) ip_limits: IpLimits,
     /// Keys the audit trail's destination hashes (derived from the server
     /// secret, so a leaked audit table cannot be reversed by guessing).
     pub(super) audit_key: Vec<u8>,
@@ -218,8 +219,7 @@ impl<S: Store> AuthService<S> {
         server_secret: &[u8],
     ) -> Self {
         let l = &settings.limits;
-        let ip_sends = IpLimiter::new(l.ip_sends_per_10_min, l.ip_send_burst, l.ip_network_factor);
-        let ip_verifies = IpLimiter::new(l.ip_verifies_per_10_min, l.ip_verify_burst, l.ip_network_factor);
+        let ip_limits = IpLimits::new(l);
         let audit_key = keyed_hash(server_secret, "passcode audit key").into_bytes();
         let device_key = keyed_hash(server_secret, "passcode device cookie key").into_bytes();
         let link_page_key = keyed_hash(server_secret, "passcode link page key").into_bytes();
@@ -246,8 +246,7 @@ impl<S: Store> AuthService<S> {
             delivery,
             clock,
             settings,
-            ip_sends,
-            ip_verifies,
+            ip_limits,
             audit_key,
             device_key,
             link_page_key,
@@ -258,6 +257,13 @@ impl<S: Store> AuthService<S> {
             backup_key,
             flash_keys,
         }
+    }
+
+    /// Per-IP limits in buckets every instance shares (Redis), this
+    /// instance's own standing in while those can't be reached.
+    pub fn with_shared_ip_limits(mut self, buckets: std::sync::Arc<dyn SharedBuckets>) -> Self {
+        self.ip_limits = self.ip_limits.with_shared(buckets);
+        self
     }
 
     /// Authenticator apps on, their secrets sealed with `keys` (a key apart
@@ -322,11 +328,7 @@ impl<S: Store> AuthService<S> {
     }
 
     pub(super) async fn ip_limited(&self, action: IpAction, ctx: &RequestContext) -> Result<(), AuthError> {
-        let limiter = match action {
-            IpAction::Send => &self.ip_sends,
-            IpAction::Verify => &self.ip_verifies,
-        };
-        let Err(retry_after_secs) = limiter.check(ctx.client_ip) else { return Ok(()) };
+        let Err(retry_after_secs) = self.ip_limits.check(action, ctx.client_ip).await else { return Ok(()) };
         // Counted in memory, written as a summary by `flush_refusals`: a
         // flood of refused requests must not become a flood of writes.
         tracing::debug!(ip = ?ctx.client_ip, what = action.as_str(), "client IP over its limit");

@@ -6,6 +6,9 @@
 //! Statements that write and return rows (`… RETURNING`) are read with
 //! `fetch_all`, so each runs to completion before its connection goes back
 //! to the pool; a half-read SQLite statement would keep its transaction open.
+//!
+//! One store is not SQL: the per-IP token buckets that instances share
+//! through Redis (`redis_buckets`).
 
 /// When a sign-in link still works ($1: now, $2: the token's hash): the
 /// confirmation page and its buttons must agree, so all use this. A link
@@ -50,7 +53,10 @@ mod challenges;
 mod limits;
 mod maintenance;
 mod passkeys;
+mod redis_buckets;
 mod sessions;
+
+pub use redis_buckets::RedisBuckets;
 
 use sqlx::AnyPool;
 

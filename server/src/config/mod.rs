@@ -6,7 +6,8 @@
 //! `server` (listener, public URL, proxies, the cookie domain, Leptos),
 //! `mode` (development or production rules), `database`, `secret`, `auth`
 //! (codes, sessions, hashing, limits), `access` (who may open which app
-//! behind forward auth), `email`, `sms` and `metrics`; `helpers` holds how numbers,
+//! behind forward auth), `email`, `sms`, `metrics` and `redis` (per-IP limits shared by every
+//! instance); `helpers` holds how numbers,
 //! switches and URLs are read.
 
 mod access;
@@ -16,6 +17,7 @@ mod email;
 mod helpers;
 mod metrics;
 mod mode;
+mod redis;
 mod secret;
 mod server;
 mod sms;
@@ -31,6 +33,7 @@ pub use email::EmailConfig;
 pub use helpers::is_loopback;
 pub use metrics::MetricsSettings;
 pub use mode::Mode;
+pub use redis::RedisSettings;
 pub use secret::{Secret, TotpKeys, parse_totp_key};
 pub use server::{ServerSettings, leptos_options};
 pub use sms::{SmsProvider, SmsSettings};
@@ -65,6 +68,8 @@ pub struct Config {
     pub email: EmailConfig,
     pub sms: SmsSettings,
     pub metrics: MetricsSettings,
+    /// `None`: per-IP limits in each instance's memory.
+    pub redis: Option<RedisSettings>,
 }
 
 /// Where values come from: the process environment in production, a map in
@@ -106,6 +111,7 @@ impl Config {
         let sms = SmsSettings::read(src, &rules)?;
         let auth = auth::read(src, &server, &sms)?;
         let metrics = MetricsSettings::read(src, server.addr)?;
+        let redis = RedisSettings::read(src)?;
         Ok(Self {
             mode: rules.mode,
             mode_reason: rules.reason,
@@ -120,6 +126,7 @@ impl Config {
             email,
             sms,
             metrics,
+            redis,
         })
     }
 

@@ -17,6 +17,7 @@ mod pages;
 mod passkeys;
 mod proxies;
 mod sessions;
+mod shared_limits;
 mod sign_in;
 mod sms;
 mod two_instances;
