@@ -41,17 +41,29 @@ impl Maildev {
     async fn start_with(extra: &[&str]) -> Self {
         let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/node_modules/.bin/maildev");
         assert!(bin.exists(), "{} is missing: run ./scripts/setup (it installs end2end's npm packages)", bin.display());
-        let (smtp_port, web_port) = (free_port(), free_port());
-        let child = std::process::Command::new(&bin)
-            .args(["--ip", "127.0.0.1", "--smtp", &smtp_port.to_string(), "--web", &web_port.to_string()])
-            .args(extra)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-        let web = format!("http://127.0.0.1:{web_port}");
+        let spawn = || {
+            let (smtp_port, web_port) = (free_port(), free_port());
+            let child = std::process::Command::new(&bin)
+                .args(["--ip", "127.0.0.1", "--smtp", &smtp_port.to_string(), "--web", &web_port.to_string()])
+                .args(extra)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+            (child, smtp_port, web_port)
+        };
+        let (mut child, mut smtp_port, mut web_port) = spawn();
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut tries = 1;
         loop {
+            // A free port picked here can be taken by another test's
+            // process before maildev binds it (EADDRINUSE): then maildev
+            // exits, and it starts again on other ports.
+            if child.try_wait().unwrap().is_some() && tries < 5 {
+                (child, smtp_port, web_port) = spawn();
+                tries += 1;
+            }
+            let web = format!("http://127.0.0.1:{web_port}");
             let web_up = client.get(format!("{web}/email")).send().await.is_ok_and(|r| r.status().is_success());
             let smtp_up = tokio::net::TcpStream::connect(("127.0.0.1", smtp_port)).await.is_ok();
             if web_up && smtp_up {
@@ -60,6 +72,7 @@ impl Maildev {
             assert!(Instant::now() < deadline, "maildev did not start within 20 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let web = format!("http://127.0.0.1:{web_port}");
         Maildev { child, smtp_port, web, client }
     }
 

@@ -23,6 +23,7 @@ struct RedisServer {
 
 impl RedisServer {
     fn start(dir: &Path, port: Option<u16>) -> Self {
+        let fixed = port;
         // Its own directory (Redis refuses to start in one that is missing).
         let dir = dir.join("redis");
         std::fs::create_dir_all(&dir).unwrap();
@@ -35,8 +36,15 @@ impl RedisServer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("redis-server runs (Debian's redis-server package)");
+        let mut child = child;
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            // The free port picked above was taken by another test's
+            // process first: another one (only when none was asked for).
+            if child.try_wait().unwrap().is_some() {
+                assert!(fixed.is_none(), "redis-server could not listen on {port} again");
+                return Self::start(dir.parent().unwrap(), None);
+            }
             assert!(Instant::now() < deadline, "redis-server did not listen on {port}");
             std::thread::sleep(Duration::from_millis(20));
         }
