@@ -58,7 +58,7 @@ struct Quota {
 
 impl Quota {
     fn interval(self) -> Duration {
-        Duration::from_nanos(600_000_000_000 / u64::from(self.per_10_min.max(1)))
+        super::limits::period(self.per_10_min)
     }
 }
 
@@ -103,8 +103,8 @@ impl IpLimits {
         self
     }
 
-    /// The in-process buckets of one kind (for tests of their bounds).
-    pub fn local(&self, action: IpAction) -> &IpLimiter {
+    /// The in-process buckets of one kind.
+    fn local(&self, action: IpAction) -> &IpLimiter {
         match action {
             IpAction::Send => &self.sends.0,
             IpAction::Verify => &self.verifies.0,
@@ -183,7 +183,7 @@ impl Shared {
                 }
                 Some(match wait {
                     None => Ok(()),
-                    Some(wait) => Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+                    Some(wait) => Err(super::limits::whole_secs(wait)),
                 })
             }
             Err(e) => {

@@ -188,11 +188,20 @@ pub fn ip_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// One request's worth of time in a bucket that takes `per_10_min`
+/// requests per 10 minutes. Nanoseconds, not milliseconds: above 600,000
+/// per 10 minutes a millisecond period would round to zero.
+pub(super) fn period(per_10_min: u32) -> Duration {
+    Duration::from_nanos(600_000_000_000 / u64::from(per_10_min.max(1)))
+}
+
+/// A wait as the whole seconds a person is told (rounded up).
+pub(super) fn whole_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 fn quota(per_10_min: u32, burst: u32) -> Quota {
-    // Nanoseconds, not milliseconds: above 600,000 per 10 minutes a
-    // millisecond period would round to zero.
-    let period = Duration::from_nanos(600_000_000_000 / u64::from(per_10_min.max(1)));
-    Quota::with_period(period)
+    Quota::with_period(period(per_10_min))
         .expect("period is positive: at most 600,000,000,000 / u32::MAX ns")
         .allow_burst(NonZeroU32::new(burst.max(1)).expect("burst is positive"))
 }
@@ -317,10 +326,7 @@ impl Buckets {
     }
 
     fn check(&self, key: &Key) -> Result<(), u64> {
-        self.limiter.check_key(key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(MonotonicClock.now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        })
+        self.limiter.check_key(key).map_err(|not_until| whole_secs(not_until.wait_time_from(MonotonicClock.now())))
     }
 
     /// Forgets keys whose buckets are full again, at most once per
