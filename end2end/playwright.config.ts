@@ -57,7 +57,7 @@ function server(url: string, name: string, extra: Record<string, string> = {}) {
 }
 
 // Passcode behind a proxy for every host under the stage's domain, as
-// README "Protect an app" sets it up. Codes come from the outbox, read
+// docs/deploying.md, "Protect an app", sets it up. Codes come from the outbox, read
 // directly (never through the proxy) at http://127.0.0.1:<passcodePort>.
 function protectedServer(site: { domain: string; port: number; passcodePort: number }, name: string) {
   const s = server(`http://127.0.0.1:${site.passcodePort}`, name, {

@@ -4,7 +4,7 @@
 //   node proxies.js nginx   Debian's nginx with docs/proxies/nginx.conf
 //   node proxies.js app PORT   the app behind them: a page that shows the
 //                              identity headers it was given
-// The proxies run the README's own example files with only example.com, the
+// The proxies run the example files docs/deploying.md shows with only example.com, the
 // ports and the certificates swapped (the Rust tests in
 // server/tests/api/proxies.rs do the same), so the examples can't rot.
 const { spawn, execFileSync } = require('child_process');

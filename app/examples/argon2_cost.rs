@@ -1,5 +1,5 @@
 //! Measures what one code hash costs for a few argon2id settings, to choose
-//! the defaults (README, "Argon2 parameters").
+//! the defaults (docs/codes.md, "Argon2 parameters").
 //!
 //!     cargo run -p app --features ssr --release --example argon2_cost
 

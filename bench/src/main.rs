@@ -20,8 +20,13 @@
 //!
 //! Usage:
 //!   passcode-bench --url http://127.0.0.1:3000 --database-url sqlite://data/passcode.db \
-//!     --server-pid PID [--db-process postgres] [--addresses 2000] [--concurrency 32] \
+//!     --server-pid PID[,PID…] [--db-process postgres] [--addresses 2000] [--concurrency 32] \
 //!     [--checks 200000] [--label TEXT] [--json FILE]
+//! (several server pids: instances behind a proxy, their CPU summed).
+//!
+//! `passcode-bench faults …` is the fault run (`faults/`), and
+//! `passcode-bench scale …` the scale curve over 1, 2 and 4 instances behind
+//! Caddy (`scale.rs`); each starts what it measures itself.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,9 +37,12 @@ use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 use serde_json::json;
 
+mod faults;
 mod form;
 mod forward;
 mod proc;
+mod scale;
+mod services;
 
 use form::{form_value, post, redirect_error, set_cookie, wrong_code};
 use proc::{cpu_secs, cpu_secs_named, peak_rss_mib, ticks_per_sec};
@@ -42,10 +50,14 @@ use proc::{cpu_secs, cpu_secs_named, peak_rss_mib, ticks_per_sec};
 const PENDING_COOKIE: &str = "__Host-passcode_pending";
 const SESSION_COOKIE: &str = "__Host-passcode_session";
 
+#[derive(Clone)]
 struct Options {
     url: url::Url,
     database_url: String,
-    server_pid: u32,
+    /// Every instance's process (one, or several behind a proxy).
+    server_pids: Vec<u32>,
+    /// The proxy in front, whose CPU is reported apart.
+    proxy_pid: Option<u32>,
     db_process: Option<String>,
     addresses: usize,
     concurrency: usize,
@@ -64,7 +76,10 @@ fn options() -> anyhow::Result<Options> {
         match arg.as_str() {
             "--url" => url = Some(value()?),
             "--database-url" => database_url = Some(value()?),
-            "--server-pid" => server_pid = Some(value()?.parse().context("--server-pid")?),
+            "--server-pid" => {
+                let pids: Result<Vec<u32>, _> = value()?.split(',').map(|p| p.trim().parse()).collect();
+                server_pid = Some(pids.context("--server-pid")?);
+            }
             "--db-process" => db_process = Some(value()?),
             "--addresses" => addresses = value()?.parse().context("--addresses")?,
             "--concurrency" => concurrency = value()?.parse().context("--concurrency")?,
@@ -88,7 +103,8 @@ fn options() -> anyhow::Result<Options> {
     Ok(Options {
         url,
         database_url: database_url.context("--database-url is required (to read the codes from the outbox)")?,
-        server_pid: server_pid.context("--server-pid is required")?,
+        server_pids: server_pid.context("--server-pid is required")?,
+        proxy_pid: None,
         db_process,
         addresses: addresses.max(1),
         concurrency: concurrency.max(1),
@@ -114,6 +130,8 @@ struct Phase {
     /// This process's own CPU: on a small machine the load generator
     /// competes with the server for the same cores.
     client_cpu_ms: f64,
+    /// The proxy's, when there is one in front.
+    proxy_cpu_ms: Option<f64>,
     peak_rss_mib: f64,
 }
 
@@ -141,6 +159,7 @@ impl Phase {
             "server_cpu_ms_per_request": self.server_cpu_ms / self.requests as f64,
             "db_cpu_ms_per_request": self.db_cpu_ms.map(|ms| ms / self.requests as f64),
             "client_cpu_ms_per_request": self.client_cpu_ms / self.requests as f64,
+            "proxy_cpu_ms_per_request": self.proxy_cpu_ms.map(|ms| ms / self.requests as f64),
             "server_peak_rss_mib": self.peak_rss_mib,
         })
     }
@@ -153,6 +172,11 @@ struct Bench {
 }
 
 impl Bench {
+    /// CPU seconds of every instance together.
+    fn servers_cpu(&self) -> Option<f64> {
+        self.opts.server_pids.iter().map(|pid| cpu_secs(*pid, self.ticks)).sum()
+    }
+
     /// Runs `request(i)` for every address, `concurrency` at a time.
     async fn phase<F, Fut>(&self, name: &'static str, request: F) -> anyhow::Result<(Phase, Vec<Option<String>>)>
     where
@@ -176,7 +200,8 @@ impl Bench {
     {
         let request = Arc::new(request);
         let next = Arc::new(AtomicUsize::new(0));
-        let cpu_before = cpu_secs(self.opts.server_pid, self.ticks).context("the server process is gone")?;
+        let cpu_before = self.servers_cpu().context("a server process is gone")?;
+        let proxy_before = self.opts.proxy_pid.and_then(|pid| cpu_secs(pid, self.ticks));
         let db_before = self.opts.db_process.as_deref().map(|p| cpu_secs_named(p, self.ticks));
         let client_before = cpu_secs(std::process::id(), self.ticks).unwrap_or(0.0);
         let started = Instant::now();
@@ -216,11 +241,14 @@ impl Bench {
             }
         }
         let wall = started.elapsed();
-        let server_cpu_ms = (cpu_secs(self.opts.server_pid, self.ticks).unwrap_or(cpu_before) - cpu_before) * 1000.0;
+        let server_cpu_ms = (self.servers_cpu().unwrap_or(cpu_before) - cpu_before) * 1000.0;
+        let proxy_cpu_ms =
+            proxy_before.and_then(|before| Some((cpu_secs(self.opts.proxy_pid?, self.ticks)? - before) * 1000.0));
         let db_cpu_ms = db_before
             .map(|before| (cpu_secs_named(self.opts.db_process.as_deref().unwrap(), self.ticks) - before) * 1000.0);
         let client_cpu_ms = (cpu_secs(std::process::id(), self.ticks).unwrap_or(0.0) - client_before) * 1000.0;
-        let peak_rss_mib = peak_rss_mib(self.opts.server_pid).unwrap_or(0.0);
+        // The largest instance's.
+        let peak_rss_mib = self.opts.server_pids.iter().filter_map(|pid| peak_rss_mib(*pid)).fold(0.0, f64::max);
         let phase = Phase {
             name,
             requests: n,
@@ -231,6 +259,7 @@ impl Bench {
             server_cpu_ms,
             db_cpu_ms,
             client_cpu_ms,
+            proxy_cpu_ms,
             peak_rss_mib,
         };
         Ok((phase, cookies))
@@ -239,7 +268,34 @@ impl Bench {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    match std::env::args().nth(1).as_deref() {
+        Some("faults") => return faults::main(std::env::args().skip(2)).await,
+        Some("scale") => return scale::main(std::env::args().skip(2)).await,
+        _ => {}
+    }
     let opts = options()?;
+    let phases = measure(&opts).await?;
+    print_table(&opts, &phases);
+    if let Some(path) = &opts.json {
+        let out = json!({
+            "label": opts.label,
+            "addresses": opts.addresses,
+            "concurrency": opts.concurrency,
+            "phases": phases.iter().map(Phase::json).collect::<Vec<_>>(),
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&out)?).with_context(|| format!("writing {path}"))?;
+    }
+    let failed: usize = phases.iter().map(|p| p.requests - p.ok).sum();
+    if failed > 0 {
+        eprintln!("{failed} requests did not do what they should (see errors above)");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Runs the phases against the server `opts` names.
+async fn measure(opts: &Options) -> anyhow::Result<Vec<Phase>> {
+    let opts = opts.clone();
     let client = reqwest::Client::builder()
         // Never through a proxy: the load stays on this machine.
         .no_proxy()
@@ -333,21 +389,23 @@ async fn main() -> anyhow::Result<()> {
             .0;
         phases.push(phase);
     }
+    Ok(phases)
+}
 
-    let o = &bench.opts;
+fn print_table(o: &Options, phases: &[Phase]) {
     println!(
         "\n{}{} addresses, {} in flight, server pid {}{}",
         if o.label.is_empty() { String::new() } else { format!("{}: ", o.label) },
         o.addresses,
         o.concurrency,
-        o.server_pid,
+        o.server_pids.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
         o.db_process.as_deref().map(|p| format!(", database CPU: every `{p}` process")).unwrap_or_default()
     );
     println!(
         "| phase | ok | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU ms/req | db CPU ms/req | load generator CPU ms/req | server peak RSS MiB |"
     );
     println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for p in &phases {
+    for p in phases {
         let errors = if p.errors.is_empty() {
             "0".to_owned()
         } else {
@@ -370,19 +428,4 @@ async fn main() -> anyhow::Result<()> {
             p.peak_rss_mib,
         );
     }
-    if let Some(path) = &o.json {
-        let out = json!({
-            "label": o.label,
-            "addresses": o.addresses,
-            "concurrency": o.concurrency,
-            "phases": phases.iter().map(Phase::json).collect::<Vec<_>>(),
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&out)?).with_context(|| format!("writing {path}"))?;
-    }
-    let failed: usize = phases.iter().map(|p| p.requests - p.ok).sum();
-    if failed > 0 {
-        eprintln!("{failed} requests did not do what they should (see errors above)");
-        std::process::exit(1);
-    }
-    Ok(())
 }

@@ -4,9 +4,9 @@ import { codeFor, enterCode, uniqueEmail } from './helpers';
 
 const { STAGE } = require('../stage.js');
 
-// Forward auth as a person meets it (README, "Protect an app"): an app
+// Forward auth as a person meets it (docs/deploying.md, "Protect an app"): an app
 // behind Caddy or nginx, a sign-in at login.<domain>, and back. The stage
-// (end2end/stage.js, end2end/proxies.js) runs the README's own proxy files.
+// (end2end/stage.js, end2end/proxies.js) runs the proxy files docs/deploying.md shows.
 // Certificates come from Caddy's local CA and a self-signed one for nginx.
 test.use({ ignoreHTTPSErrors: true });
 

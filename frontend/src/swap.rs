@@ -7,7 +7,7 @@
 //! render-blocking stylesheet: 80 to 200 ms from the press to the first
 //! paint on this machine, depending on the day. In place, the code field is
 //! on screen one round trip and one frame after the press, about 30 ms
-//! (README, "Speed where a person feels it"; `scripts/speed` measures both).
+//! (docs/benchmarks.md, "Speed where a person feels it"; `scripts/speed` measures both).
 //!
 //! The server cannot tell the difference, and needs none: the request is
 //! the form's own (its fields, form-encoded, `Accept: text/html`), so it gets

@@ -5,7 +5,10 @@
 pub mod config;
 pub mod db;
 mod jobs;
+pub mod shutdown;
 pub mod web;
+
+pub use jobs::Jobs;
 
 use std::sync::Arc;
 
@@ -118,10 +121,14 @@ fn delivery(config: &Config, outbox: &Outbox) -> anyhow::Result<Arc<dyn Delivery
     Ok(Arc::new(ByChannel { email, sms }))
 }
 
-/// A built server: the router to serve, the pool to close on shutdown, and
-/// the auth service (for tests that drive its background work).
+/// A built server: the router to serve, what its shutdown needs (the drain
+/// state, the background jobs, the pool to close), and the auth service
+/// (for tests that drive its background work). Dropping `jobs` without
+/// stopping them leaves them running.
 pub struct Server {
     pub router: Router,
+    pub drain: Arc<shutdown::Drain>,
+    pub jobs: Jobs,
     /// The metrics listener's router (`PASSCODE_METRICS_ADDR` set), to be
     /// served on its own address.
     pub metrics: Option<Router>,
@@ -146,9 +153,10 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     let (pool, backend) = db::pool(&config.database.url, &config.database.pool)?;
     db::migrate(&pool, backend).await?;
     let store = SqlStore::new(pool.clone());
-    jobs::spawn_purge(store.clone(), clock.clone(), &config.database, config.auth.session_idle);
+    let mut jobs = Jobs::default();
+    jobs::spawn_purge(&mut jobs, store.clone(), clock.clone(), &config.database, config.auth.session_idle);
     if metrics.is_some() {
-        jobs::spawn_metrics_sampler(pool.clone(), store.clone(), clock.clone(), config.auth.session_idle);
+        jobs::spawn_metrics_sampler(&mut jobs, pool.clone(), store.clone(), clock.clone(), config.auth.session_idle);
     }
     let outbox = Outbox::new(pool.clone(), clock.clone());
     let delivery = delivery(config, &outbox)?;
@@ -168,11 +176,11 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
         auth = auth.with_shared_ip_limits(Arc::new(buckets));
     }
     let auth = Arc::new(auth);
-    jobs::spawn_refusal_summaries(auth.clone());
+    jobs::spawn_refusal_summaries(&mut jobs, auth.clone());
     // With several instances on Postgres, a session ended on one must stop
     // opening apps on every other at once: they hear of it by NOTIFY.
     if backend == db::Backend::Postgres && !config.auth.forward_auth_cache.is_zero() {
-        jobs::spawn_session_listener(config.database.url.clone(), auth.clone());
+        jobs::spawn_session_listener(&mut jobs, config.database.url.clone(), auth.clone());
     }
     log_client_addresses(config);
     // A real provider only: texts to the development outbox cost nothing.
@@ -198,8 +206,9 @@ pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Ser
     };
     let form_errors = web::form_errors::FormErrorKey::derive(secret.expose());
     let assets = Arc::new(load_assets(config)?);
-    let router = web::router(config, state, form_errors, pool.clone(), backend, assets);
-    Ok(Server { router, metrics, pool, auth })
+    let drain = Arc::new(shutdown::Drain::default());
+    let router = web::router(config, state, form_errors, pool.clone(), backend, assets, drain.clone());
+    Ok(Server { router, drain, jobs, metrics, pool, auth })
 }
 
 /// Says at start-up where client addresses come from, so that a proxy

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use app::auth::SystemClock;
 use passcode::config::Config;
+use passcode::shutdown::{self, Signals};
 
 #[tokio::main]
 async fn main() {
@@ -51,6 +52,8 @@ async fn main() {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    // Before anything slow, so that a stop during start-up waits for it.
+    let signals = Signals::listen()?;
     let server = passcode::build(&config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(config.server.addr).await?;
     // The metrics listener (said before "listening on", which tells the
@@ -76,34 +79,20 @@ async fn run(config: Config) -> anyhow::Result<()> {
     if config.outbox_enabled() {
         tracing::info!("dev outbox: {}/dev/outbox", config.server.public_url);
     }
-    passcode::serve(listener, server.router, shutdown_signal()).await?;
+    let (_, left) =
+        shutdown::serve_until_stopped(listener, server.router, server.drain, config.shutdown, signals).await?;
+    // What is left of the grace, but a moment at least for the jobs to
+    // write what they hold (the last refusal summaries).
+    let left = left.max(std::time::Duration::from_secs(1));
+    server.jobs.stop(left).await;
     let _ = stop_metrics.send(());
     if let Some(task) = metrics {
-        let _ = task.await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), task).await;
     }
-    server.pool.close().await;
+    // Connections still lent to a request that was cut off are not waited for.
+    if tokio::time::timeout(left, server.pool.close()).await.is_err() {
+        tracing::warn!("the database pool did not close in time");
+    }
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
 }

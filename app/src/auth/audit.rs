@@ -2,7 +2,7 @@
 //! facts and the keyed hash of the destination (`AuthService::audit`).
 
 /// What an audit row records. Stored as its `as_str()` text, which queries
-/// and the README's examples use: renaming a variant must keep its text.
+/// and the examples in docs/ use: renaming a variant must keep its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditKind {
     CodeSent,

@@ -1,6 +1,6 @@
 //! Where codes are hashed: argon2id keyed with the server secret (argon2's
 //! "secret" input, a pepper). A stolen database alone cannot be brute-forced
-//! offline, which is why the work factor may be small (see README).
+//! offline, which is why the work factor may be small (see docs/configuration.md).
 //!
 //! Memory is bounded by design: each of the `max_in_flight` turns at
 //! hashing gets one argon2 working area, allocated the first time it is
@@ -26,7 +26,7 @@ pub struct HashParams {
     pub parallelism: u32,
 }
 
-/// 1 MiB, one pass, one lane: chosen by measurement (README, "Argon2
+/// 1 MiB, one pass, one lane: chosen by measurement (docs/codes.md, "Argon2
 /// parameters"). The server secret, not the work factor, is what keeps a
 /// six-digit code's hash from being guessed offline.
 impl Default for HashParams {

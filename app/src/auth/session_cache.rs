@@ -1,7 +1,7 @@
 //! Forward-auth checks remembered for a moment. A reverse proxy asks about
 //! every request of every protected app (a page and its thirty assets, an
 //! API polled each second), and on two cores a database round trip per
-//! check caps them near 12,000 a second (README, "Protect an app"). So a
+//! check caps them near 12,000 a second (docs/deploying.md, "Protect an app"). So a
 //! live session that was just looked up is taken from memory for
 //! `PASSCODE_FORWARD_AUTH_CACHE_MS` (1 s by default, 0 to look up every
 //! time); pages and server functions never use this and always ask the

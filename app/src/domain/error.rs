@@ -146,7 +146,9 @@ impl AppError {
             AppError::NotSignedIn => 401,
             AppError::SendLimited { .. } | AppError::VerifyLimited { .. } => 429,
             AppError::SmsUnavailable => 503,
-            AppError::DeliveryFailed { .. } => 502,
+            // The provider or the relay failed us: "unavailable, try again",
+            // never a 502, which a proxy in front says of us.
+            AppError::DeliveryFailed { .. } => 503,
             AppError::DeliveryBusy => 503,
             AppError::Unavailable => 503,
             AppError::Internal => 500,

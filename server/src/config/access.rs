@@ -1,5 +1,5 @@
 //! Who may open which app behind forward auth: `PASSCODE_ACCESS_FILE`, a
-//! TOML file read and checked once at start-up (README, "Protect an app").
+//! TOML file read and checked once at start-up (docs/deploying.md, "Protect an app").
 //! A mistake stops start-up with the file's line and what is wrong with it.
 //!
 //! ```toml

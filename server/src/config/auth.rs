@@ -1,6 +1,6 @@
 //! Sign-in: the codes (`PASSCODE_CODE_*`, `PASSCODE_MAX_ATTEMPTS`), sessions,
 //! the default phone region, how codes are hashed (`PASSCODE_ARGON2_*`,
-//! `PASSCODE_HASH_*`) and the limits (README, "Limits").
+//! `PASSCODE_HASH_*`) and the limits (docs/limits.md).
 
 use std::time::Duration;
 

@@ -1,14 +1,14 @@
 //! Configuration: environment variables (and `.env`, loaded by main), parsed
 //! once at start-up into `Config`. A bad value stops start-up with a message
-//! that names the variable. Every variable is listed in README.md.
+//! that names the variable. Every variable is listed in docs/configuration.md.
 //!
 //! Each section of the configuration is read in the file named after it:
 //! `server` (listener, public URL, proxies, the cookie domain, Leptos),
 //! `mode` (development or production rules), `database`, `secret`, `auth`
 //! (codes, sessions, hashing, limits), `access` (who may open which app
-//! behind forward auth), `email`, `sms`, `metrics` and `redis` (per-IP limits shared by every
-//! instance); `helpers` holds how numbers,
-//! switches and URLs are read.
+//! behind forward auth), `email`, `sms`, `metrics`, `redis` (per-IP limits
+//! shared by every instance) and `shutdown` (the grace a stop gets);
+//! `helpers` holds how numbers, switches and URLs are read.
 
 mod access;
 mod auth;
@@ -20,6 +20,7 @@ mod mode;
 mod redis;
 mod secret;
 mod server;
+mod shutdown;
 mod sms;
 
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ pub use mode::Mode;
 pub use redis::RedisSettings;
 pub use secret::{Secret, TotpKeys, parse_totp_key};
 pub use server::{ServerSettings, leptos_options};
+pub use shutdown::ShutdownSettings;
 pub use sms::{SmsProvider, SmsSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,7 @@ pub struct Config {
     pub metrics: MetricsSettings,
     /// `None`: per-IP limits in each instance's memory.
     pub redis: Option<RedisSettings>,
+    pub shutdown: ShutdownSettings,
 }
 
 /// Where values come from: the process environment in production, a map in
@@ -112,6 +115,7 @@ impl Config {
         let auth = auth::read(src, &server, &sms)?;
         let metrics = MetricsSettings::read(src, server.addr)?;
         let redis = RedisSettings::read(src)?;
+        let shutdown = ShutdownSettings::read(src)?;
         Ok(Self {
             mode: rules.mode,
             mode_reason: rules.reason,
@@ -127,6 +131,7 @@ impl Config {
             sms,
             metrics,
             redis,
+            shutdown,
         })
     }
 

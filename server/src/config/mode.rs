@@ -1,5 +1,5 @@
 //! Development or production rules: `PASSCODE_ENV`, what a deployment looks
-//! like, and `PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION` (README,
+//! like, and `PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION` (docs/configuration.md,
 //! "Development or production rules").
 
 use std::net::SocketAddr;
@@ -66,7 +66,7 @@ impl Rules {
                 var,
                 format!(
                     "{what}: the development outbox shows every code to anyone who opens /dev/outbox; \
-                     configure real delivery (see README), or set PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION=true \
+                     configure real delivery (see docs/configuration.md), or set PASSCODE_ALLOW_DEV_OUTBOX_IN_PRODUCTION=true \
                      if you really mean it"
                 ),
             ));

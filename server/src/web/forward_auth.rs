@@ -1,5 +1,5 @@
 //! Forward auth: the endpoints a reverse proxy asks before it lets a request
-//! through to an app (README, "Protect an app"). Two contracts, the ones
+//! through to an app (docs/deploying.md, "Protect an app"). Two contracts, the ones
 //! the proxies already speak (the same shape as Authelia's and Tinyauth's),
 //! over one decision in the auth core:
 //!
@@ -11,7 +11,7 @@
 //! - `GET /auth/request` (nginx `auth_request`): the original request in
 //!   `X-Original-URL` and `X-Original-Method`. nginx cannot pass a redirect
 //!   on, so every "not signed in" is a `401`; a browser's page load also
-//!   gets `X-Passcode-Redirect`, which the README's nginx example turns into
+//!   gets `X-Passcode-Redirect`, which the nginx example of docs/deploying.md turns into
 //!   the redirect (scripts keep the `401`).
 //!
 //! Every `401` carries the sign-in address (with `rd`, the original URL,
@@ -150,7 +150,7 @@ async fn answer(contract: Contract, state: &ForwardAuth, peer: SocketAddr, heade
     let original = match original(contract, headers) {
         Ok(original) => original,
         Err(Unreadable(why)) => {
-            tracing::error!(%why, "a forward-auth check could not be read: see README, \"Protect an app\", for the proxy's settings");
+            tracing::error!(%why, "a forward-auth check could not be read: see docs/deploying.md, \"Protect an app\", for the proxy's settings");
             return plain(
                 StatusCode::BAD_REQUEST,
                 "The reverse proxy did not say which page was asked for; see Passcode's log.",

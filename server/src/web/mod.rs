@@ -44,6 +44,7 @@ pub fn router(
     pool: sqlx::AnyPool,
     backend: db::Backend,
     assets: Arc<Assets>,
+    drain: Arc<crate::shutdown::Drain>,
 ) -> Router {
     let routes = generate_route_list(App);
     let app_fn = {
@@ -60,7 +61,10 @@ pub fn router(
     let mut router = Router::new()
         // Alive: the process answers. Ready: it can also serve sign-ins.
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(move || health::readyz(pool.clone(), backend)))
+        .route("/readyz", {
+            let drain = drain.clone();
+            get(move || health::readyz(pool.clone(), backend, drain.clone()))
+        })
         .route(app::auth::LINK_PATH, get(link::open_link))
         .route(app::auth::REPORT_PATH, get(link::open_report_link))
         .route(link::APPROVAL_PATH, get(link::approval_status))
@@ -95,7 +99,7 @@ pub fn router(
         })
         // Pages and server-function answers, compressed on the fly. Safe
         // from BREACH-style guessing because no response compressed here
-        // holds a secret next to text an attacker chooses (README,
+        // holds a secret next to text an attacker chooses (docs/architecture.md,
         // "Compression and caching"); the outbox, which would, is added
         // after this.
         .layer(
@@ -149,6 +153,9 @@ pub fn router(
         router = router.layer(axum::middleware::from_fn(metrics::track));
     }
     router
+        // Every request, until its response is ready: what a shutdown waits
+        // for (and counts in its log if the grace runs out).
+        .layer(axum::middleware::from_fn_with_state(drain, crate::shutdown::count_in_flight))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &http::Request<_>| {

@@ -186,8 +186,8 @@ async fn credentials_in_the_url_log_in_to_the_smtp_server() {
     // Wrong password: the server refuses, the person is told, nothing arrives.
     let wrong = format!("smtp://mailer:nope@127.0.0.1:{}", maildev.smtp_port);
     let app = spawn_app_with_smtp(&wrong, &[]).await;
-    assert_eq!(app.request_code("someone@example.com").await.status(), StatusCode::BAD_GATEWAY);
-    // Right one, percent-encoded as the README says.
+    assert_eq!(app.request_code("someone@example.com").await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Right one, percent-encoded as docs/configuration.md says.
     let right = format!("smtp://mailer:p%40ss%2Fword@127.0.0.1:{}", maildev.smtp_port);
     let app = spawn_app_with_smtp(&right, &[]).await;
     assert_eq!(app.request_code("someone@example.com").await.status(), StatusCode::OK);
@@ -494,7 +494,7 @@ async fn scripted_smtp(reply: Reply) -> (String, Arc<AtomicUsize>) {
 }
 
 async fn assert_delivery_failed(app: &TestApp, res: reqwest::Response) {
-    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = error_of(res).await.to_string();
     assert!(body.contains("s•••@example.com"), "{body}");
     // The challenge nobody received is not usable.

@@ -18,6 +18,7 @@ mod passkeys;
 mod proxies;
 mod sessions;
 mod shared_limits;
+mod shutdown;
 mod sign_in;
 mod sms;
 mod two_instances;

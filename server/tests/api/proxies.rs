@@ -1,5 +1,5 @@
 //! Behind real reverse proxies: Debian's Caddy and nginx (installed by
-//! `scripts/setup`), each run from the README's own example files in
+//! `scripts/setup`), each run from the example files docs/deploying.md shows in
 //! `docs/proxies/` with only `example.com`, the ports and the certificates
 //! swapped, in front of Passcode and a small app that echoes the headers it
 //! receives. One proxy per test, each test all of that proxy's cases.
@@ -493,18 +493,18 @@ fn the_traefik_example_names_the_same_endpoint_and_headers() {
     }
 }
 
-/// README "Protect an app" shows excerpts of the files these tests run:
-/// each fenced example there must be, word for word, in its file.
+/// docs/deploying.md, "Protect an app", shows excerpts of the files these
+/// tests run: each fenced example there must be, word for word, in its file.
 #[test]
-fn the_readme_shows_the_files_the_tests_run() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
-    let section = readme.split("## Protect an app").nth(1).unwrap().split("\n## ").next().unwrap();
+fn the_docs_show_the_files_the_tests_run() {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/deploying.md")).unwrap();
+    let section = page.split("## Protect an app").nth(1).unwrap().split("\n## ").next().unwrap();
     let mut checked = 0;
     for (fence, file) in [("```caddyfile\n", "Caddyfile"), ("```nginx\n", "nginx.conf"), ("```yaml\n", "traefik.yml")] {
         let example =
             section.split(fence).nth(1).unwrap_or_else(|| panic!("no {fence} example")).split("```").next().unwrap();
         assert!(example.lines().count() > 5, "{file}: {example}");
-        assert!(docs(file).contains(example), "README's {file} example is not the tested file:\n{example}");
+        assert!(docs(file).contains(example), "docs/deploying.md's {file} example is not the tested file:\n{example}");
         checked += 1;
     }
     assert_eq!(checked, 3);

@@ -196,7 +196,7 @@ async fn webhook_provider_gets_json_and_a_bearer_token() {
 }
 
 async fn assert_failed_cleanly(app: &TestApp, res: reqwest::Response) {
-    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(error_of(res).await, json!({"DeliveryFailed": {"destination": "+44 •••• •••456", "by_sms": true}}));
     // No usable code was left behind, and the operator can see why.
     assert_eq!(app.count("SELECT COUNT(*) FROM challenges WHERE superseded_at IS NULL").await, 0);
@@ -290,7 +290,7 @@ async fn a_slow_provider_gets_a_bounded_number_of_sends_and_the_rest_are_told_to
         assert_eq!(error_of(res).await, json!("DeliveryBusy"));
     }
     assert_eq!(spent().await, before, "busy answers spent nothing");
-    assert_eq!(slow.await.unwrap(), StatusCode::BAD_GATEWAY);
+    assert_eq!(slow.await.unwrap(), StatusCode::SERVICE_UNAVAILABLE);
 }
 
 #[tokio::test]

@@ -23,6 +23,34 @@ impl Drop for Instance {
     }
 }
 
+impl Instance {
+    /// Sends the signal `name` (TERM, INT, …) to the process.
+    pub(crate) fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap().success());
+    }
+
+    pub(crate) fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the process to end, failing the test past `limit`; the
+    /// log is complete when this returns.
+    pub(crate) async fn exited_within(&mut self, limit: std::time::Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(std::time::Instant::now() < deadline, "still running {limit:?} later");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        // The pipe's last lines reach the log.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        status
+    }
+}
+
 /// Starts the real binary and waits for its "listening on" line.
 pub(crate) fn start(data_dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -> Instance {
     // Production rules refuse to start without a built front end.
@@ -202,31 +230,6 @@ async fn limits_and_sessions_hold_across_two_processes_on_one_database() {
         }
     }
     drop((a, b));
-    drop(db);
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[tokio::test]
-async fn sigterm_stops_the_server_cleanly() {
-    let dir = std::env::temp_dir().join(format!("passcode-term-{}", app::domain::random_id()));
-    let db = TestDatabase::create(&dir).await;
-    let mut instance = start(&dir, &db.url, &[]);
-    assert_eq!(reqwest::get(format!("{}/healthz", instance.base)).await.unwrap().status(), StatusCode::OK);
-    let pid = instance.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = instance.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "still running 10 s after SIGTERM");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
-    assert!(status.success(), "{status:?}");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let log = instance.log.lock().unwrap().join("\n");
-    assert!(log.contains("shutting down") && log.contains("stopped"), "{log}");
-    drop(instance);
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }

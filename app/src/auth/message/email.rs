@@ -19,7 +19,7 @@ pub struct EmailDetails<'a> {
     /// The full "Not you?" link.
     pub report: &'a str,
     pub context: &'a RequestContext,
-    /// See `PASSCODE_EMAIL_CODE_IN_SUBJECT` in the README for why this is off
+    /// See `PASSCODE_EMAIL_CODE_IN_SUBJECT` in docs/configuration.md for why this is off
     /// by default.
     pub code_in_subject: bool,
 }
