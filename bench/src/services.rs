@@ -14,9 +14,15 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Runs `cmd` to the end, failing with its output if it fails.
+/// Runs `cmd` to the end, failing with its output if it fails. On the
+/// runtime, its worker thread is handed over first: `pg_ctl` takes seconds,
+/// and the load keeps running meanwhile.
 fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let out = cmd.output().with_context(|| format!("starting {cmd:?}"))?;
+    let out = match tokio::runtime::Handle::try_current() {
+        Ok(_) => tokio::task::block_in_place(|| cmd.output()),
+        Err(_) => cmd.output(),
+    }
+    .with_context(|| format!("starting {cmd:?}"))?;
     if !out.status.success() {
         bail!(
             "{cmd:?} failed ({}):\n{}{}",

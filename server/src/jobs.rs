@@ -1,8 +1,10 @@
 //! Background jobs. Each instance runs them; they are written so that
 //! several instances running them at once is harmless. At shutdown each is
-//! asked to stop (`Jobs::stop`) and stops between two pieces of work, never
-//! in the middle of one: a purge under way finishes, and the refusals not
-//! yet written are written.
+//! asked to stop (`Jobs::stop`) and stops between two pieces of work: a
+//! purge under way finishes, and the refusals not yet written are written.
+//! One still busy when the shutdown's time is up is cut off (and named in
+//! the log); a purge cut off leaves what it had not deleted to the next
+//! run (each of its deletes is one statement: whole or not at all).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -84,8 +86,10 @@ pub fn spawn_purge(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = tick.tick() => {}
+                // A stop asked for wins over a tick that is also due.
+                biased;
                 () = stop.asked() => return,
+                _ = tick.tick() => {}
             }
             match store.purge(clock.now_ms(), audit_keep_ms, session_idle_ms).await {
                 Ok(0) => {}
@@ -107,9 +111,12 @@ pub fn spawn_session_listener(jobs: &mut Jobs, database_url: String, auth: Arc<a
     // It only listens: stopping it anywhere loses nothing.
     jobs.spawn("session listener", |mut stop| async move {
         tokio::select! {
-            () = listen_for_ended_sessions(database_url, auth) => {}
+            () = listen_for_ended_sessions(database_url, auth.clone()) => {}
             () = stop.asked() => {}
         }
+        // Nobody listens any more: a request still being answered must ask
+        // the database, never trust what it remembers.
+        auth.session_cache().set_enabled(false);
     });
 }
 
@@ -160,8 +167,9 @@ pub fn spawn_refusal_summaries(jobs: &mut Jobs, auth: Arc<app::web::Auth>) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let stopping = tokio::select! {
-                _ = tick.tick() => false,
+                biased;
                 () = stop.asked() => true,
+                _ = tick.tick() => false,
             };
             auth.flush_refusals().await;
             if stopping {
@@ -188,8 +196,9 @@ pub fn spawn_metrics_sampler(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         for n in 0u64.. {
             tokio::select! {
-                _ = tick.tick() => {}
+                biased;
                 () = stop.asked() => return,
+                _ = tick.tick() => {}
             }
             let max = pool.options().get_max_connections();
             app::metrics::db_pool(pool.size(), pool.num_idle(), max);

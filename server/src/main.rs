@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use app::auth::SystemClock;
 use passcode::config::Config;
-use passcode::shutdown::{self, Signals};
+use passcode::shutdown::{self, Drained, Signals};
 
 #[tokio::main]
 async fn main() {
@@ -45,16 +45,31 @@ async fn main() {
         tracing::info!("migrations applied");
         return;
     }
-    if let Err(e) = run(config).await {
-        tracing::error!("{e:#}");
-        std::process::exit(1);
+    match run(config).await {
+        // At once: requests cut off by the grace (each on a task of its
+        // own) end here, and nothing else is waited for.
+        Ok(()) => {
+            tracing::info!("stopped");
+            std::process::exit(0);
+        }
+        Err(e) => {
+            tracing::error!("{e:#}");
+            std::process::exit(1);
+        }
     }
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    // Before anything slow, so that a stop during start-up waits for it.
-    let signals = Signals::listen()?;
-    let server = passcode::build(&config, Arc::new(SystemClock)).await?;
+    // Before anything slow: a stop during start-up (migrations may wait for
+    // another instance's lock) ends it there, and nothing is served.
+    let mut signals = Signals::listen()?;
+    let server = tokio::select! {
+        built = passcode::build(&config, Arc::new(SystemClock)) => built?,
+        signal = signals.next() => {
+            tracing::info!(?signal, "stopped during start-up");
+            return Ok(());
+        }
+    };
     let listener = tokio::net::TcpListener::bind(config.server.addr).await?;
     // The metrics listener (said before "listening on", which tells the
     // world we're up) stops with the public one.
@@ -79,20 +94,30 @@ async fn run(config: Config) -> anyhow::Result<()> {
     if config.outbox_enabled() {
         tracing::info!("dev outbox: {}/dev/outbox", config.server.public_url);
     }
-    let (_, left) =
+    let mut stopping =
         shutdown::serve_until_stopped(listener, server.router, server.drain, config.shutdown, signals).await?;
-    // What is left of the grace, but a moment at least for the jobs to
-    // write what they hold (the last refusal summaries).
-    let left = left.max(std::time::Duration::from_secs(1));
-    server.jobs.stop(left).await;
-    let _ = stop_metrics.send(());
-    if let Some(task) = metrics {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), task).await;
+    if stopping.drained == Drained::Hurried {
+        return Ok(());
     }
-    // Connections still lent to a request that was cut off are not waited for.
-    if tokio::time::timeout(left, server.pool.close()).await.is_err() {
-        tracing::warn!("the database pool did not close in time");
+    let (jobs, pool, drained, deadline) = (server.jobs, server.pool, stopping.drained, stopping.deadline);
+    let rest = async move {
+        // What is left of the grace, and a second at least for the jobs to
+        // write what they hold (the last refusal summaries).
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        jobs.stop(left.max(std::time::Duration::from_secs(1))).await;
+        let _ = stop_metrics.send(());
+        if let Some(task) = metrics {
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(500), task).await;
+        }
+        // A request that ran past the grace may still hold a connection:
+        // closing the pool would wait for it, so only a clean drain does.
+        if drained == Drained::Finished && tokio::time::timeout_at(deadline, pool.close()).await.is_err() {
+            tracing::warn!("the database pool did not close within the grace");
+        }
+    };
+    tokio::select! {
+        () = rest => {}
+        _ = stopping.signals.next() => tracing::warn!("another signal: stopping now, without waiting for background jobs"),
     }
-    tracing::info!("stopped");
     Ok(())
 }

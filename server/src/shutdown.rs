@@ -5,10 +5,12 @@
 //! then no new connection is accepted, idle keep-alive connections close,
 //! and the requests in flight (a code being delivered among them: sending
 //! happens inside the request that asked for it) finish. Everything is
-//! bounded by `PASSCODE_SHUTDOWN_GRACE_SECS`: what is still running then is
-//! cut off and counted in the log. A Ctrl-C skips the unready time (a
-//! person at a terminal, no proxy to tell), and a second signal during the
-//! drain stops at once.
+//! bounded by `PASSCODE_SHUTDOWN_GRACE_SECS`: requests still running then
+//! are counted in the log and end with the process, which then gives its
+//! background jobs what is left of the grace (one second at least, to write
+//! what they hold) and exits. A Ctrl-C skips the unready time (a person at
+//! a terminal, no proxy to tell), and a second signal at any point exits at
+//! once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -114,21 +116,31 @@ impl Signals {
 pub enum Drained {
     /// Every request in flight finished.
     Finished,
-    /// Some were still running when the grace ran out (or a second signal
-    /// came): they were cut off.
-    CutOff { in_flight: usize },
+    /// Some were still running when the grace ran out: they end with the
+    /// process.
+    GraceOver,
+    /// A second signal: stop now, waiting for nothing more.
+    Hurried,
+}
+
+/// Where a shutdown stands once nothing more will be answered.
+pub struct Stopping {
+    pub drained: Drained,
+    /// The end of the grace.
+    pub deadline: Instant,
+    /// Still listening: a further signal ends the rest of the shutdown.
+    pub signals: Signals,
 }
 
 /// Serves `router` on `listener` until a stop signal, then drains as the
-/// module comment says. Returns once nothing more will be answered, with
-/// the time left of the grace for the rest of the shutdown (jobs, pool).
+/// module comment says. Returns once nothing more will be answered.
 pub async fn serve_until_stopped(
     listener: tokio::net::TcpListener,
     router: Router,
     drain: Arc<Drain>,
     settings: ShutdownSettings,
     mut signals: Signals,
-) -> std::io::Result<(Drained, Duration)> {
+) -> std::io::Result<Stopping> {
     let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
     let mut serving = tokio::spawn(crate::serve(listener, router, async move {
         let _ = accepting_stopped.await;
@@ -165,15 +177,15 @@ pub async fn serve_until_stopped(
         tracing::info!(in_flight = drain.in_flight(), "no longer accepting connections: finishing requests in flight");
     }
     let drained = if hurried {
-        Drained::CutOff { in_flight: drain.in_flight() }
+        Drained::Hurried
     } else {
         tokio::select! {
             result = &mut serving => {
                 result.map_err(std::io::Error::other)??;
                 Drained::Finished
             }
-            () = tokio::time::sleep_until(deadline) => Drained::CutOff { in_flight: drain.in_flight() },
-            _ = signals.next() => Drained::CutOff { in_flight: drain.in_flight() },
+            () = tokio::time::sleep_until(deadline) => Drained::GraceOver,
+            _ = signals.next() => Drained::Hurried,
         }
     };
     match drained {
@@ -181,16 +193,19 @@ pub async fn serve_until_stopped(
             secs = format_args!("{:.1}", started.elapsed().as_secs_f64()),
             "every request in flight finished"
         ),
-        Drained::CutOff { in_flight } => {
-            // Their connections close with the process; a person among them
-            // sees a connection error and tries again (on another instance).
-            tracing::warn!(
-                in_flight,
-                "stopping with requests still in flight: PASSCODE_SHUTDOWN_GRACE_SECS ran out, or a second signal \
-                 came"
-            );
-            serving.abort();
-        }
+        // Each connection runs in a task of its own, which ends with the
+        // process moments from now: a person among them sees a connection
+        // error (behind a proxy, its "try again") and tries again, on
+        // another instance.
+        Drained::GraceOver => tracing::warn!(
+            in_flight = drain.in_flight(),
+            "PASSCODE_SHUTDOWN_GRACE_SECS ran out: stopping with requests still in flight"
+        ),
+        Drained::Hurried => tracing::warn!(
+            in_flight = drain.in_flight(),
+            "a second signal: stopping now, with requests still in flight and without waiting for background jobs"
+        ),
     }
-    Ok((drained, deadline.saturating_duration_since(Instant::now())))
+    serving.abort();
+    Ok(Stopping { drained, deadline, signals })
 }

@@ -20,9 +20,12 @@ pub const HANG: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Answer {
     Ok,
-    /// A 503 with words for the person (ours, or the proxy's for an
-    /// instance that could not be reached).
+    /// A 503 with words for the person, from Passcode.
     TryAgain,
+    /// The proxy's 503 (`X-Proxy-Error`): no instance answered, or one died
+    /// while answering. Clear for the person, but a sign of a crash unless
+    /// a fault explains it.
+    ProxyTryAgain,
     /// A 429 with `Retry-After`: a limit said when (clear, and the person
     /// waits; the load moves on to another address).
     Limited,
@@ -61,6 +64,8 @@ pub struct Record {
     pub double: AtomicUsize,
     /// Sign-ins completed (a session cookie received).
     pub signed_in: AtomicUsize,
+    /// People who were told "try again" for a minute and gave up.
+    pub gave_up: AtomicUsize,
     /// Verifications whose answer was lost on the way (a cut connection)
     /// and whose code then turned out used: the session exists, the
     /// browser never got its cookie. Counted, not a failure.
@@ -70,7 +75,7 @@ pub struct Record {
 
 impl Record {
     fn note(&self, started: Instant, answer: Answer, what: &str, detail: impl FnOnce() -> String) {
-        if !matches!(answer, Answer::Ok | Answer::TryAgain | Answer::Limited) {
+        if !matches!(answer, Answer::Ok | Answer::TryAgain | Answer::ProxyTryAgain | Answer::Limited) {
             let mut unexpected = self.unexpected.lock().unwrap();
             if unexpected.len() < 20 {
                 unexpected.push(format!("{what}: {answer:?}: {}", detail()));
@@ -95,6 +100,7 @@ async fn classify(res: Result<reqwest::Response, reqwest::Error>) -> (Answer, Op
             let status = res.status().as_u16();
             let answer = match status {
                 200..=399 => Answer::Ok,
+                503 if res.headers().contains_key("x-proxy-error") => Answer::ProxyTryAgain,
                 503 => Answer::TryAgain,
                 429 if res.headers().contains_key("retry-after") => Answer::Limited,
                 500 => Answer::ServerError,
@@ -104,7 +110,7 @@ async fn classify(res: Result<reqwest::Response, reqwest::Error>) -> (Answer, Op
                 (answer, Some(res), String::new())
             } else {
                 let body = res.text().await.unwrap_or_default();
-                if answer == Answer::TryAgain && body.trim().is_empty() {
+                if matches!(answer, Answer::TryAgain | Answer::ProxyTryAgain) && body.trim().is_empty() {
                     // A 503 that says nothing is not an answer for a person.
                     return (Answer::Other(503), None, "a 503 without words".into());
                 }
@@ -130,43 +136,49 @@ impl Load {
         req.send().await
     }
 
+    /// Asks for a code for `address`: the answer, recorded, and the pending
+    /// cookie with the code when it was sent. A code told sent must reach
+    /// the mail server (a message newer than any before it): if not, it is
+    /// lost.
+    async fn send(&self, address: &str) -> (Answer, Option<(String, String)>) {
+        let before = self.sink.received(address);
+        let started = Instant::now();
+        let form = format!("identifier={}", form_value(address));
+        let (answer, res, detail) = classify(self.post("/api/request_code", &form, None).await).await;
+        let cookie = res.as_ref().and_then(|r| set_cookie(r, PENDING_COOKIE));
+        let answer = if answer == Answer::Ok && cookie.is_none() { Answer::Other(299) } else { answer };
+        self.record.note(started, answer, "send", || detail);
+        let Some(cookie) = cookie.filter(|_| answer == Answer::Ok) else { return (answer, None) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(code) = self.sink.code_after(address, before) {
+                return (answer, Some((cookie, code)));
+            }
+            if Instant::now() > deadline {
+                self.record.lost.lock().unwrap().push(started);
+                self.record.unexpected.lock().unwrap().push(format!("{address}: told sent, no message arrived"));
+                return (Answer::Other(299), None);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// One person's sign-in, start to end, trying again after each "try
     /// again" as a person would (a little later).
     async fn sign_in(&self, address: &str) {
         let record = &self.record;
-        let pending = loop {
+        let (pending, code) = loop {
             if self.stop.load(Ordering::Relaxed) {
                 return;
             }
-            let started = Instant::now();
-            let (answer, res, detail) =
-                classify(self.post("/api/request_code", &format!("identifier={}", form_value(address)), None).await)
-                    .await;
-            let cookie = res.as_ref().and_then(|r| set_cookie(r, PENDING_COOKIE));
-            let answer = if answer == Answer::Ok && cookie.is_none() { Answer::Other(299) } else { answer };
-            record.note(started, answer, "send", || detail);
-            match (answer, cookie) {
-                (Answer::Ok, Some(cookie)) => break cookie,
-                (Answer::TryAgain | Answer::NoConnection | Answer::Hung, _) => {
+            match self.send(address).await {
+                (_, Some(sent)) => break sent,
+                (Answer::TryAgain | Answer::ProxyTryAgain | Answer::NoConnection | Answer::Hung, None) => {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 // Anything else ends this person's attempt (and is counted).
                 _ => return,
             }
-        };
-        // Told "sent": the message must arrive.
-        let sent_at = Instant::now();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let code = loop {
-            if let Some(code) = self.sink.latest_code(address) {
-                break code;
-            }
-            if Instant::now() > deadline {
-                record.lost.lock().unwrap().push(sent_at);
-                record.unexpected.lock().unwrap().push(format!("{address}: told sent, no message arrived"));
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         };
         let form = format!("code={}", form_value(&code));
         let mut cut_off = false;
@@ -194,13 +206,17 @@ impl Load {
                     }
                     return;
                 }
-                Answer::TryAgain | Answer::Hung | Answer::NoConnection => {
+                Answer::TryAgain | Answer::ProxyTryAgain | Answer::Hung | Answer::NoConnection => {
+                    // The answer may be lost after the sign-in happened
+                    // (an instance killed between its commit and its reply).
                     cut_off |= answer != Answer::TryAgain;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 _ => return,
             }
         }
+        record.gave_up.fetch_add(1, Ordering::Relaxed);
+        record.unexpected.lock().unwrap().push(format!("{address}: told to try again for a minute; gave up"));
     }
 
     /// Signs in as `worker`'s people, one after another, until stopped.
@@ -215,20 +231,14 @@ impl Load {
 
     /// Seconds from now until a code can be asked for and is delivered
     /// (the whole path: proxy, instance, database, Redis, mail), asked for
-    /// every 100 ms; `None` if not within `limit`.
+    /// every 100 ms; `None` if not within `limit`. Every probe is recorded like the load's requests (a 500 or a lost
+    /// code while service comes back counts too).
     pub async fn recovery(&self, label: &str, limit: Duration) -> Option<f64> {
         let started = Instant::now();
         for n in 0.. {
             let address = format!("probe-{label}-{n}@{}.faults.example.com", self.run);
-            let res = self.post("/api/request_code", &format!("identifier={}", form_value(&address)), None).await;
-            if res.is_ok_and(|r| r.status().is_success()) {
-                let delivered = Instant::now() + Duration::from_secs(2);
-                while Instant::now() < delivered {
-                    if self.sink.latest_code(&address).is_some() {
-                        return Some(started.elapsed().as_secs_f64());
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
+            if let (Answer::Ok, Some(_)) = self.send(&address).await {
+                return Some(started.elapsed().as_secs_f64());
             }
             if started.elapsed() > limit {
                 return None;

@@ -8,12 +8,14 @@
 //!   (b) makes the mail server refuse every connection and command,
 //!   (c) kills one instance with SIGKILL (started again afterwards),
 //!   (d) restarts Redis (killed, down a while, started).
-//! For each it prints the requests that started in the fault's window and
+//! For each it prints the requests in flight during the fault's window and
 //! how they were answered, and how long after the fault ended a code could
-//! be asked for and was delivered again. It fails on any 500, any request
-//! unanswered for 15 s, any code told "sent" that never arrived, any code
-//! that opened two sessions, any session without its audit row, or a
-//! recovery slower than 5 s.
+//! be asked for and was delivered again. It fails on any 500, any answer
+//! that is neither a success nor a clear refusal, any request unanswered
+//! for 15 s, any code told "sent" that never arrived, any code that opened
+//! two sessions, any session without its audit row, anyone told "try
+//! again" for a minute, a proxy's 503 that no fault explains (an instance
+//! that crashed), or a recovery slower than 5 s.
 //!
 //! Usage: passcode-bench faults --passcode target/release/passcode
 //!   [--short] [--workers N] [--json FILE]
@@ -80,7 +82,20 @@ pub async fn main(args: impl Iterator<Item = String>) -> anyhow::Result<()> {
     let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis().to_string();
     let dir = std::env::temp_dir().join(format!("passcode-faults-{run}"));
     std::fs::create_dir_all(&dir)?;
-    let result = run_in(&opts, &passcode, &dir, run).await;
+    // Stopped from outside (Ctrl-C, a CI timeout): what the run started is
+    // dropped with it, which stops every process it started.
+    let stopped = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        anyhow::Ok(())
+    };
+    let result = tokio::select! {
+        result = run_in(&opts, &passcode, &dir, run) => result,
+        _ = stopped => Err(anyhow::anyhow!("stopped by a signal")),
+    };
     match &result {
         Ok(()) => {
             let _ = std::fs::remove_dir_all(&dir);
@@ -262,9 +277,9 @@ async fn run_in(opts: &Options, passcode: &std::path::Path, dir: &std::path::Pat
         opts.workers
     );
     println!(
-        "| fault | window s | requests in flight in the window | ok | 503 try again | 429 wait | other | 500 | hung | slowest answer s | recovered after s | lost |"
+        "| fault | window s | requests in flight in the window | ok | 503 try again | proxy's 503 | 429 wait | other | 500 | hung | slowest answer s | recovered after s | lost |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut failures = Vec::new();
     let mut rows = Vec::new();
     for w in &windows {
@@ -276,6 +291,7 @@ async fn run_in(opts: &Options, passcode: &std::path::Path, dir: &std::path::Pat
             let key = match r.answer {
                 Answer::Ok => "ok",
                 Answer::TryAgain => "503",
+                Answer::ProxyTryAgain => "proxy503",
                 Answer::Limited => "429",
                 Answer::ServerError => "500",
                 Answer::Hung => "hung",
@@ -287,11 +303,12 @@ async fn run_in(opts: &Options, passcode: &std::path::Path, dir: &std::path::Pat
         let secs = (w.ended - w.began).as_secs_f64();
         let recovered = w.recovered_secs.map(|s| format!("{s:.1}")).unwrap_or_else(|| "never".into());
         println!(
-            "| {} | {secs:.1} | {} | {} | {} | {} | {} | {} | {} | {slowest:.1} | {recovered} | {lost_here} |",
+            "| {} | {secs:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {slowest:.1} | {recovered} | {lost_here} |",
             w.fault,
             inside.len(),
             c("ok"),
             c("503"),
+            c("proxy503"),
             c("429"),
             c("other"),
             c("500"),
@@ -302,6 +319,7 @@ async fn run_in(opts: &Options, passcode: &std::path::Path, dir: &std::path::Pat
         }
         rows.push(json!({
             "fault": w.fault, "window_secs": secs, "requests": inside.len(), "ok": c("ok"), "try_again_503": c("503"),
+            "proxy_503": c("proxy503"),
             "limited_429": c("429"), "other": c("other"), "server_error_500": c("500"), "hung": c("hung"),
             "slowest_answer_secs": slowest, "recovered_secs": w.recovered_secs, "lost": lost_here,
         }));
@@ -313,9 +331,11 @@ async fn run_in(opts: &Options, passcode: &std::path::Path, dir: &std::path::Pat
     println!(
         "\nwhole run: {} requests ({}); {signed_in} sign-ins, {sessions} sessions in the database; lost codes: {lost}; \
          codes that opened two sessions: {double}; sessions without their audit row: {without_audit}; \
-         sign-ins whose answer was cut off (session made, cookie never received): {answers_lost}",
+         sign-ins whose answer was cut off (session made, cookie never received): {answers_lost}; people who gave \
+         up: {}",
         requests.len(),
-        all.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+        all.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "),
+        record.gave_up.load(Ordering::Relaxed),
     );
     for (what, n) in [("500s", all.get("ServerError")), ("hung requests", all.get("Hung"))] {
         if let Some(n) = n.filter(|n| **n > 0) {
@@ -328,6 +348,21 @@ async fn run_in(opts: &Options, passcode: &std::path::Path, dir: &std::path::Pat
     }
     if lost > 0 {
         failures.push(format!("{lost} codes told sent never arrived"));
+    }
+    // The proxy answers for an instance only when one can't: during a fault
+    // (or just after, while health checks catch up). Anywhere else, an
+    // instance crashed.
+    let unexplained = requests
+        .iter()
+        .filter(|r| r.answer == Answer::ProxyTryAgain)
+        .filter(|r| !windows.iter().any(|w| r.overlaps(w.began, w.ended + RECOVERY_LIMIT)))
+        .count();
+    if unexplained > 0 {
+        failures.push(format!("{unexplained} answers from the proxy for an instance outside any fault (a crash?)"));
+    }
+    let gave_up = record.gave_up.load(Ordering::Relaxed);
+    if gave_up > 0 {
+        failures.push(format!("{gave_up} people told to try again for a minute"));
     }
     if double > 0 {
         failures.push(format!("{double} codes opened more than one session"));

@@ -45,8 +45,19 @@ impl Sink {
     }
 
     /// The newest code sent to `to`.
+    #[cfg(test)]
     pub fn latest_code(&self, to: &str) -> Option<String> {
         self.codes.lock().unwrap().get(to).and_then(|codes| codes.last().cloned())
+    }
+
+    /// How many messages `to` has received.
+    pub fn received(&self, to: &str) -> usize {
+        self.codes.lock().unwrap().get(to).map_or(0, Vec::len)
+    }
+
+    /// The code of the message after the first `after` that `to` received.
+    pub fn code_after(&self, to: &str, after: usize) -> Option<String> {
+        self.codes.lock().unwrap().get(to).and_then(|codes| codes.get(after..)?.last().cloned())
     }
 
     async fn session(&self, stream: TcpStream) -> std::io::Result<()> {

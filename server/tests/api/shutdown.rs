@@ -84,9 +84,10 @@ fn log_of(instance: &Instance) -> String {
 async fn sigterm_turns_unready_first_then_finishes_what_is_in_flight() {
     let dir = std::env::temp_dir().join(format!("passcode-drain-{}", app::domain::random_id()));
     let db = TestDatabase::create(&dir).await;
-    let (provider, url) = SlowProvider::start(Duration::from_secs(4)).await;
+    // Generous times: some 160 tests share two cores with this one.
+    let (provider, url) = SlowProvider::start(Duration::from_secs(8)).await;
     let mut env = sms_through(&url);
-    env.extend([("PASSCODE_SHUTDOWN_UNREADY_SECS", "2".into()), ("PASSCODE_SHUTDOWN_GRACE_SECS", "20".into())]);
+    env.extend([("PASSCODE_SHUTDOWN_UNREADY_SECS", "4".into()), ("PASSCODE_SHUTDOWN_GRACE_SECS", "30".into())]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut instance = start(&dir, &db.url, &env);
     let base = instance.base.clone();
@@ -98,23 +99,23 @@ async fn sigterm_turns_unready_first_then_finishes_what_is_in_flight() {
     instance.signal("TERM");
 
     // Unready at once, for the proxy's health check...
-    let deadline = signalled + Duration::from_secs(1);
+    let deadline = signalled + Duration::from_secs(2);
     loop {
         let (status, body) = status_of(&base, "/readyz").await.unwrap();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             assert_eq!(body, "not ready: shutting down");
             break;
         }
-        assert!(Instant::now() < deadline, "/readyz still {status} a second after SIGTERM");
+        assert!(Instant::now() < deadline, "/readyz still {status} 2 s after SIGTERM");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // ...while requests are still answered, on new connections too.
     assert_eq!(status_of(&base, "/healthz").await.unwrap().0, StatusCode::OK);
-    assert!(signalled.elapsed() < Duration::from_secs(2), "the checks above took too long to prove anything");
+    assert!(signalled.elapsed() < Duration::from_millis(3500), "the checks above took too long to prove anything");
 
     // After the unready time nothing new is accepted, though the text is
     // still on its way.
-    tokio::time::sleep_until((signalled + Duration::from_millis(2500)).into()).await;
+    tokio::time::sleep_until((signalled + Duration::from_millis(5500)).into()).await;
     let refused = status_of(&base, "/healthz").await;
     assert!(refused.as_ref().is_err_and(reqwest::Error::is_connect), "{refused:?}");
     assert!(!send.is_finished(), "the send should still be waiting for the provider");
@@ -126,15 +127,16 @@ async fn sigterm_turns_unready_first_then_finishes_what_is_in_flight() {
         res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().contains(app::web::PENDING_COOKIE)),
         "the person can go on to the code page"
     );
-    let status = instance.exited_within(Duration::from_secs(10)).await;
+    let status = instance.exited_within(Duration::from_secs(15)).await;
     assert!(status.success(), "{status:?}");
     let took = signalled.elapsed();
-    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert!(took < Duration::from_secs(14), "took {took:?}");
     let log = log_of(&instance);
-    for said in ["shutting down", "every request in flight finished", "background jobs stopped", "stopped"] {
+    for said in ["shutting down", "every request in flight finished", "background jobs stopped"] {
         assert!(log.contains(said), "{said:?} missing from:\n{log}");
     }
-    assert!(!log.contains("cut off"), "{log}");
+    assert!(log.lines().last().is_some_and(|l| l.ends_with("passcode: stopped")), "{log}");
+    assert!(!log.contains("still in flight"), "{log}");
     drop(instance);
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
@@ -156,12 +158,15 @@ async fn what_is_still_running_when_the_grace_ends_is_cut_off() {
     let status = instance.exited_within(Duration::from_secs(10)).await;
     let took = signalled.elapsed();
     assert!(status.success(), "{status:?}");
-    assert!(took >= Duration::from_secs(3) && took < Duration::from_millis(5500), "took {took:?}");
+    // The grace, then a second for the jobs: never the minute the text
+    // would take.
+    assert!(took >= Duration::from_secs(3) && took < Duration::from_millis(7500), "took {took:?}");
     // The person's browser sees the connection end, never a session.
     let answer = tokio::time::timeout(Duration::from_secs(5), send).await.expect("not left hanging").unwrap();
     assert!(answer.is_err(), "{answer:?}");
     let log = log_of(&instance);
-    assert!(log.contains("stopping with requests still in flight") && log.contains("in_flight=1"), "{log}");
+    let cut = log.lines().find(|l| l.contains("ran out: stopping with requests still in flight"));
+    assert!(cut.is_some_and(|l| l.contains("in_flight=1")), "{log}");
     drop(instance);
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
@@ -195,6 +200,9 @@ async fn ctrl_c_skips_the_unready_time_and_a_second_signal_stops_at_once() {
     assert!(status.success(), "{status:?}");
     assert!(second.elapsed() < Duration::from_secs(2), "took {:?} after the second signal", second.elapsed());
     assert!(send.await.unwrap().is_err());
+    let log = log_of(&instance);
+    let hurried = log.lines().find(|l| l.contains("a second signal: stopping now"));
+    assert!(hurried.is_some_and(|l| l.contains("in_flight=1")), "{log}");
     drop(instance);
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
@@ -215,6 +223,9 @@ async fn refusals_not_yet_written_are_written_at_shutdown() {
             ("PASSCODE_SHUTDOWN_UNREADY_SECS", "0"),
         ],
     );
+    // The job's first tick (a flush of nothing) comes as it starts; these
+    // refusals come after it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let client = reqwest::Client::new();
     let url = format!("{}/api/request_code", instance.base);
     let statuses: Vec<StatusCode> = three_sends(&client, &url).await;

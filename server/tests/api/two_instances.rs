@@ -11,6 +11,8 @@ use crate::helpers::{CookieJar, SECRET, TestApp, TestDatabase, WASM, backend, re
 
 pub(crate) struct Instance {
     child: Child,
+    /// Reads the server's log until the pipe closes (the process ended).
+    reader: Option<std::thread::JoinHandle<()>>,
     pub(crate) base: String,
     /// Everything the server logged (INFO and up).
     pub(crate) log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -45,8 +47,11 @@ impl Instance {
             assert!(std::time::Instant::now() < deadline, "still running {limit:?} later");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         };
-        // The pipe's last lines reach the log.
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // The pipe's last lines reach the log: the reader ends when the
+        // pipe closes.
+        if let Some(reader) = self.reader.take() {
+            let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+        }
         status
     }
 }
@@ -88,12 +93,12 @@ pub(crate) fn start(data_dir: &std::path::Path, database_url: &str, extra: &[(&s
     };
     // Keep draining the pipe so the server never blocks on logging.
     let sink = log.clone();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
             sink.lock().unwrap().push(line);
         }
     });
-    Instance { child, base, log }
+    Instance { child, reader: Some(reader), base, log }
 }
 
 /// One browser talking to either instance: one cookie jar, any base URL.
