@@ -17,7 +17,9 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::services::{self, CADDYFILE, Caddy, Instance, Postgres, Redis, run_secret, stand_in_site};
+use crate::services::{
+    self, CADDYFILE, Caddy, Instance, ONE_CLIENT_LIMITS, Postgres, Redis, run_secret, stand_in_site,
+};
 use crate::{Options, Phase, measure, print_table};
 
 struct ScaleOptions {
@@ -106,14 +108,11 @@ async fn curve(o: &ScaleOptions, passcode: &std::path::Path, dir: &std::path::Pa
             ("PASSCODE_REDIS_URL", redis.url()),
             ("PASSCODE_REDIS_PREFIX", format!("{database}:")),
             ("PASSCODE_TRUSTED_PROXIES", "127.0.0.1".into()),
-            ("PASSCODE_IP_SENDS_PER_10_MIN", "600000".into()),
-            ("PASSCODE_IP_SEND_BURST", "100000".into()),
-            ("PASSCODE_IP_VERIFIES_PER_10_MIN", "600000".into()),
-            ("PASSCODE_IP_VERIFY_BURST", "100000".into()),
             ("PASSCODE_LOG", "warn".into()),
             ("NO_COLOR", "1".into()),
         ]
         .into_iter()
+        .chain(ONE_CLIENT_LIMITS.map(|(k, v)| (k, v.to_owned())))
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         say(&format!("{n} instance(s) behind Caddy on {public}"));

@@ -32,7 +32,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::services::{self, CADDYFILE, Caddy, Instance, Postgres, Redis, run_secret, stand_in_site};
+use crate::services::{
+    self, CADDYFILE, Caddy, Instance, ONE_CLIENT_LIMITS, Postgres, Redis, run_secret, stand_in_site,
+};
 use load::{Answer, Load, Record};
 
 /// Service must be back this soon after a fault ends.
@@ -131,11 +133,6 @@ async fn run_in(opts: &Options, passcode: &std::path::Path, dir: &std::path::Pat
         ("PASSCODE_EMAIL_CODE_IN_SUBJECT", "true".into()),
         ("PASSCODE_REDIS_URL", redis.url()),
         ("PASSCODE_TRUSTED_PROXIES", "127.0.0.1".into()),
-        // One client (the load generator, as Caddy reports it) is everybody.
-        ("PASSCODE_IP_SENDS_PER_10_MIN", "600000".into()),
-        ("PASSCODE_IP_SEND_BURST", "100000".into()),
-        ("PASSCODE_IP_VERIFIES_PER_10_MIN", "600000".into()),
-        ("PASSCODE_IP_VERIFY_BURST", "100000".into()),
         // The database's share of a request is what is measured, not hashing.
         ("PASSCODE_ARGON2_MEMORY_KIB", "1024".into()),
         ("PASSCODE_DB_ACQUIRE_TIMEOUT_MS", "3000".into()),
@@ -144,6 +141,7 @@ async fn run_in(opts: &Options, passcode: &std::path::Path, dir: &std::path::Pat
         ("NO_COLOR", "1".into()),
     ]
     .into_iter()
+    .chain(ONE_CLIENT_LIMITS.map(|(k, v)| (k, v.to_owned())))
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let mut instances = Vec::new();
