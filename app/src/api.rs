@@ -312,7 +312,9 @@ pub async fn confirm_with_code(code: String, #[server(default)] app_code: String
 
 #[cfg(feature = "ssr")]
 fn account_view(state: &crate::web::AppState, a: crate::auth::AccountOverview) -> AccountView {
-    use crate::auth::utc_date_time;
+    use crate::i18n::words::{ago, clock_time, date_time};
+    let l = crate::web::locale();
+    let now = state.auth.now_ms();
     // Apps behind the same proxy as the sign-in page: its scheme, and its
     // port when that is not the scheme's own.
     let public = url::Url::parse(&state.auth.settings().public_url).ok();
@@ -329,15 +331,18 @@ fn account_view(state: &crate::web::AppState, a: crate::auth::AccountOverview) -
         .into_iter()
         .map(|s| SessionView {
             id: s.id,
-            browser: s.browser.unwrap_or_else(|| "Unknown browser".into()),
+            browser: s.browser.map_or_else(
+                || crate::i18n::td_string!(l, account.unknown_browser).into(),
+                |b| crate::i18n::words::devices(&b, l),
+            ),
             ip: s.ip,
-            signed_in: utc_date_time(s.signed_in_at),
-            last_seen: utc_date_time(s.last_seen_at),
+            signed_in: ago(s.signed_in_at, now, l),
+            last_seen: ago(s.last_seen_at, now, l),
             this_browser: s.this_browser,
         })
         .collect();
     let words = |entries: Vec<crate::auth::ActivityEntry>| -> Vec<ActivityView> {
-        entries.into_iter().map(activity_view).collect()
+        entries.into_iter().map(|e| activity_view(e, l)).collect()
     };
     let (sign_ins, activity) = (words(a.sign_ins), words(a.activity));
     let passkeys = a
@@ -346,8 +351,8 @@ fn account_view(state: &crate::web::AppState, a: crate::auth::AccountOverview) -
         .map(|p| PasskeyView {
             id: p.id,
             name: p.name,
-            created: utc_date_time(p.created_at),
-            last_used: p.last_used_at.map(utc_date_time),
+            created: date_time(p.created_at, l),
+            last_used: p.last_used_at.map(|t| ago(t, now, l)),
         })
         .collect();
     AccountView {
@@ -358,84 +363,106 @@ fn account_view(state: &crate::web::AppState, a: crate::auth::AccountOverview) -
         apps,
         passkeys,
         passkeys_enabled: state.auth.passkeys_enabled(),
-        confirmed_until: a.fresh_until.map(|t| format!("until {} UTC", crate::auth::clock_time_utc(t))),
+        confirmed_until: a.fresh_until.map(|t| clock_time(t, l)),
         notice: None,
         authenticator: a.authenticator.offered.then(|| AuthenticatorView {
-            on_since: a.authenticator.on_since.map(utc_date_time),
+            on_since: a.authenticator.on_since.map(|t| date_time(t, l)),
             backup_codes_left: a.authenticator.backup_codes_left,
         }),
     }
 }
 
-/// How a sign-in's first step was made, in words ("a code"), from an audit
-/// detail such as `link+app`.
+/// How a sign-in's first step was made, from an audit detail such as
+/// `link+app`.
 #[cfg(feature = "ssr")]
-fn first_step_words(detail: &str) -> &'static str {
+#[derive(Clone, Copy)]
+enum FirstStep {
+    Code,
+    Link,
+    Approved,
+}
+
+#[cfg(feature = "ssr")]
+fn first_step(detail: &str) -> FirstStep {
     match detail.split('+').next() {
-        Some("link") => "the email's link",
-        Some("approved") => "an approval from another device",
-        _ => "a code",
+        Some("link") => FirstStep::Link,
+        Some("approved") => FirstStep::Approved,
+        _ => FirstStep::Code,
     }
 }
 
-/// One security event in words.
+/// One security event in words, in the page's language. Names and
+/// addresses in a detail (a passkey's name, "203.0.113.7 (Chrome on
+/// Linux)") are shown as they are; our own words come from the catalogue.
 #[cfg(feature = "ssr")]
-fn activity_view(e: crate::auth::ActivityEntry) -> ActivityView {
-    use crate::auth::{AuditKind, ENDED_ELSEWHERE, REPLACED, utc_date_time};
+fn activity_view(e: crate::auth::ActivityEntry, l: crate::i18n::Locale) -> ActivityView {
+    use crate::auth::{AuditKind, ENDED_ELSEWHERE, REPLACED};
+    use crate::i18n::td_string;
     let detail = e.detail.as_deref().unwrap_or("");
+    let s = |t: &dyn std::fmt::Display| t.to_string();
     let what = match e.kind {
-        AuditKind::CodeSent if detail == "sms" => "Sign-in code sent by text message".to_owned(),
-        AuditKind::CodeSent => "Sign-in code sent by email".to_owned(),
-        AuditKind::DeliveryFailed => "A sign-in code could not be delivered".to_owned(),
-        AuditKind::RateLimited => "A request was refused: too many in a short time".to_owned(),
-        AuditKind::VerificationFailed => "Wrong code entered".to_owned(),
-        AuditKind::ChallengeBurned => "A code stopped working after too many wrong tries".to_owned(),
-        AuditKind::DestinationLocked => "Sign-in locked for a while after too many wrong codes".to_owned(),
-        AuditKind::SignedIn if detail == "link" => "Signed in with the email's link".to_owned(),
-        AuditKind::SignedIn if detail == "passkey" => "Signed in with a passkey".to_owned(),
-        AuditKind::SignedIn if detail == "approved" => "Signed in, approved from another device".to_owned(),
-        AuditKind::SignedIn if detail.ends_with("+app") => {
-            format!("Signed in with {} and your authenticator app", first_step_words(detail))
+        AuditKind::CodeSent if detail == "sms" => s(&td_string!(l, activity.code_sent_sms)),
+        AuditKind::CodeSent => s(&td_string!(l, activity.code_sent_email)),
+        AuditKind::DeliveryFailed => s(&td_string!(l, activity.delivery_failed)),
+        AuditKind::RateLimited => s(&td_string!(l, activity.rate_limited)),
+        AuditKind::VerificationFailed => s(&td_string!(l, activity.verification_failed)),
+        AuditKind::ChallengeBurned => s(&td_string!(l, activity.challenge_burned)),
+        AuditKind::DestinationLocked => s(&td_string!(l, activity.destination_locked)),
+        AuditKind::SignedIn if detail == "link" => s(&td_string!(l, activity.signed_in_link)),
+        AuditKind::SignedIn if detail == "passkey" => s(&td_string!(l, activity.signed_in_passkey)),
+        AuditKind::SignedIn if detail == "approved" => s(&td_string!(l, activity.signed_in_approved)),
+        AuditKind::SignedIn if detail.ends_with("+app") => s(&match first_step(detail) {
+            FirstStep::Code => td_string!(l, activity.signed_in_code_app),
+            FirstStep::Link => td_string!(l, activity.signed_in_link_app),
+            FirstStep::Approved => td_string!(l, activity.signed_in_approved_app),
+        }),
+        AuditKind::SignedIn if detail.ends_with("+backup") => s(&match first_step(detail) {
+            FirstStep::Code => td_string!(l, activity.signed_in_code_backup),
+            FirstStep::Link => td_string!(l, activity.signed_in_link_backup),
+            FirstStep::Approved => td_string!(l, activity.signed_in_approved_backup),
+        }),
+        AuditKind::SignedIn => s(&td_string!(l, activity.signed_in_code)),
+        AuditKind::SignedOut if detail.is_empty() => s(&td_string!(l, activity.signed_out)),
+        AuditKind::SignedOut if detail == ENDED_ELSEWHERE => s(&td_string!(l, activity.ended_elsewhere)),
+        AuditKind::SignedOut if detail == REPLACED => s(&td_string!(l, activity.replaced)),
+        // "2 other sessions ended": the count, in the language's plural.
+        AuditKind::SignedOut => {
+            let n: u64 = detail.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(1);
+            s(&td_string!(l, activity.signed_out_others, count = n))
         }
-        AuditKind::SignedIn if detail.ends_with("+backup") => {
-            format!("Signed in with {} and a backup code", first_step_words(detail))
-        }
-        AuditKind::SignedIn => "Signed in with a code".to_owned(),
-        AuditKind::SignedOut if detail.is_empty() => "Signed out".to_owned(),
-        AuditKind::SignedOut if detail == ENDED_ELSEWHERE => "A session was ended from another browser".to_owned(),
-        AuditKind::SignedOut if detail == REPLACED => "Signed in again in the same browser".to_owned(),
-        AuditKind::SignedOut => format!("Signed out everywhere else ({detail})"),
         // The host came through a proxy from a request URL: the
         // audit trail has it, the page keeps to our own words.
-        AuditKind::AccessRefused => "This account was refused entry to an app".to_owned(),
+        AuditKind::AccessRefused => s(&td_string!(l, activity.access_refused)),
         // Passkey names are the owner's own words (or the maker's).
-        AuditKind::PasskeyAdded => format!("Passkey added: {detail}"),
-        AuditKind::PasskeyRemoved => format!("Passkey removed: {detail}"),
-        AuditKind::PasskeyRenamed => format!("Passkey renamed to {detail}"),
-        AuditKind::PasskeyRefused => format!("A passkey was refused ({detail})"),
-        AuditKind::IdentityConfirmed if detail == "passkey" => "Confirmed it's you with a passkey".to_owned(),
-        AuditKind::IdentityConfirmed => "Confirmed it's you with a code".to_owned(),
+        AuditKind::PasskeyAdded => s(&td_string!(l, activity.passkey_added, name = detail)),
+        AuditKind::PasskeyRemoved => s(&td_string!(l, activity.passkey_removed, name = detail)),
+        AuditKind::PasskeyRenamed => s(&td_string!(l, activity.passkey_renamed, name = detail)),
+        AuditKind::PasskeyRefused => s(&td_string!(l, activity.passkey_refused, detail = detail)),
+        AuditKind::IdentityConfirmed if detail == "passkey" => s(&td_string!(l, activity.confirmed_passkey)),
+        AuditKind::IdentityConfirmed => s(&td_string!(l, activity.confirmed_code)),
         // The row's facts are the approving device's; the detail names the
         // device let in ("for 203.0.113.7 (Chrome on Linux)").
-        AuditKind::SignInApproved => format!("Approved a sign-in {detail}").trim_end().to_owned(),
-        AuditKind::SignInReported if detail.ends_with("was ended") => {
-            "You reported a sign-in you didn't ask for; the session it opened was ended".to_owned()
-        }
-        AuditKind::SignInReported => "You reported a sign-in you didn't ask for".to_owned(),
-        AuditKind::CodeWithheld => {
-            "A code was asked for from a new browser and not sent (a sign-in was reported lately)".to_owned()
-        }
-        AuditKind::SecondStepAsked => {
-            format!("A sign-in with {} got as far as your authenticator app", first_step_words(detail))
-        }
-        AuditKind::SecondStepFailed => "Wrong authenticator or backup code entered".to_owned(),
-        AuditKind::SecondStepEnded => "A sign-in ended after too many wrong authenticator codes".to_owned(),
-        AuditKind::AuthenticatorOn => "Authenticator app turned on".to_owned(),
-        AuditKind::AuthenticatorOff => "Authenticator app turned off".to_owned(),
-        AuditKind::BackupCodesMade => "New backup codes made (the old ones no longer work)".to_owned(),
+        AuditKind::SignInApproved => match detail.strip_prefix("for ").filter(|d| !d.is_empty()) {
+            Some(device) => s(&td_string!(l, activity.approved_for, device = crate::i18n::words::devices(device, l))),
+            None => s(&td_string!(l, activity.approved)),
+        },
+        AuditKind::SignInReported if detail.ends_with("was ended") => s(&td_string!(l, activity.reported_ended)),
+        AuditKind::SignInReported => s(&td_string!(l, activity.reported)),
+        AuditKind::CodeWithheld => s(&td_string!(l, activity.code_withheld)),
+        AuditKind::SecondStepAsked => s(&match first_step(detail) {
+            FirstStep::Code => td_string!(l, activity.second_step_code),
+            FirstStep::Link => td_string!(l, activity.second_step_link),
+            FirstStep::Approved => td_string!(l, activity.second_step_approved),
+        }),
+        AuditKind::SecondStepFailed => s(&td_string!(l, activity.second_step_failed)),
+        AuditKind::SecondStepEnded => s(&td_string!(l, activity.second_step_ended)),
+        AuditKind::AuthenticatorOn => s(&td_string!(l, activity.authenticator_on)),
+        AuditKind::AuthenticatorOff => s(&td_string!(l, activity.authenticator_off)),
+        AuditKind::BackupCodesMade => s(&td_string!(l, activity.backup_codes_made)),
     };
-    let from = crate::auth::where_from(e.ip.as_deref(), e.browser.as_deref());
-    ActivityView { what, when: utc_date_time(e.at), from }
+    let from =
+        crate::auth::where_from(e.ip.as_deref(), e.browser.as_deref()).map(|f| crate::i18n::words::devices(&f, l));
+    ActivityView { what, when: crate::i18n::words::date_time(e.at, l), from }
 }
 
 #[server(prefix = "/api", endpoint = "current_user")]
@@ -503,9 +530,12 @@ pub async fn link_destination() -> Result<Option<LinkView>, AppError> {
             shown: i.shown,
             address: i.address,
             requested_elsewhere: elsewhere.is_some(),
-            from_browser: elsewhere.and_then(|r| r.browser.clone()),
+            from_browser: elsewhere
+                .and_then(|r| r.browser.as_deref().map(|b| crate::i18n::words::devices(b, crate::web::locale()))),
             from_ip: elsewhere.and_then(|r| r.ip.clone()),
-            requested_at: elsewhere.map(|r| crate::auth::utc_date_time(r.at_ms)).unwrap_or_default(),
+            requested_at: elsewhere
+                .map(|r| crate::i18n::words::date_time(r.at_ms, crate::web::locale()))
+                .unwrap_or_default(),
             pair_number: i.pair_number,
         }
     }))
@@ -576,9 +606,9 @@ pub async fn report_info() -> Result<(Option<Notice>, Option<ReportView>), AppEr
         info.map(|i| ReportView {
             masked_destination: i.masked_destination,
             by_sms: i.channel == crate::domain::Channel::Sms,
-            from_browser: i.requested.browser,
+            from_browser: i.requested.browser.map(|b| crate::i18n::words::devices(&b, crate::web::locale())),
             from_ip: i.requested.ip,
-            requested_at: crate::auth::utc_date_time(i.requested.at_ms),
+            requested_at: crate::i18n::words::date_time(i.requested.at_ms, crate::web::locale()),
             already: i.already,
         }),
     ))

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `button[data-busy]` | the first press sends the form and shows `data-busy` with `aria-disabled`; later presses send nothing |
 //! | `button[data-webauthn]` | also adds `webauthn=true` to the form when this device could make a passkey |
-//! | `#resend[data-counting]` in a `form[data-wait]` | disabled, counting down the seconds in place of `{}` |
+//! | `#resend[data-counting]` in a `form[data-wait]` | disabled, counting down: line *n* of `data-counting` is the label at *n* seconds left |
 //! | `#passkey[data-passkey][data-options][data-finish]` | shown where WebAuthn works; runs the ceremony (`frontend/src/passkey.rs`) |
 //! | `form#approval[data-approval]` | listens to the server-sent events at `data-approval` (the browser asks again as the server says, 2 s backing off to 10 s) and sends the form on its one event, `approved` (`frontend/src/approval.rs`) |
 //! | `form[data-swap]` | sent by script (XMLHttpRequest) as the browser would post it; the page the answer redirects to replaces this one in place, its address pushed onto the history (`frontend/src/swap.rs`) |
@@ -19,65 +19,88 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::td_string;
+use crate::pages::locale;
+
 /// The sign-in page's button.
 #[component]
 pub fn SendCodeButton() -> impl IntoView {
-    submit_button("Send code", "Sending…", "primary")
+    let l = locale();
+    submit_button(td_string!(l, buttons.send_code), td_string!(l, buttons.sending), "primary")
 }
 
 /// The code page's button.
 #[component]
 pub fn SignInButton() -> impl IntoView {
-    signing_in_button("Sign in", "Checking…")
+    let l = locale();
+    signing_in_button(td_string!(l, buttons.sign_in), td_string!(l, buttons.checking))
 }
 
 /// The code page's "send it by email instead" button.
 #[component]
 pub fn EmailCodeButton() -> impl IntoView {
-    submit_button("Email me a code", "Sending…", "secondary")
+    let l = locale();
+    submit_button(td_string!(l, buttons.email_me), td_string!(l, buttons.sending), "secondary")
 }
 
 /// The sign-in link's confirmation button ("Sign in on this device
 /// instead" where the code was asked for elsewhere).
 #[component]
 pub fn ConfirmLinkButton(
-    #[prop(default = "Sign in")] label: &'static str,
+    #[prop(optional)] label: Option<&'static str>,
     #[prop(default = "primary")] class: &'static str,
 ) -> impl IntoView {
-    signing_in_button_as(label, "Signing in…", class)
+    let l = locale();
+    signing_in_button_as(label.unwrap_or(td_string!(l, buttons.sign_in)), td_string!(l, buttons.signing_in), class)
 }
 
 /// "Approve sign-in on that device", on the link's page on another device.
 #[component]
 pub fn ApproveButton() -> impl IntoView {
-    submit_button("Approve sign-in on that device", "Approving…", "primary")
+    let l = locale();
+    submit_button(td_string!(l, buttons.approve), td_string!(l, buttons.approving), "primary")
 }
 
 /// "That wasn't me": on the "Not you?" page and the link's page.
 #[component]
 pub fn NotMeButton(#[prop(default = "danger")] class: &'static str) -> impl IntoView {
-    submit_button("That wasn't me", "Reporting…", class)
+    let l = locale();
+    submit_button(td_string!(l, buttons.not_me), td_string!(l, buttons.reporting), class)
 }
 
 /// The waiting code page's "I've approved it" ("Continue" once approved):
 /// it signs in here, so it tells the server about passkeys as "Sign in" does.
 #[component]
 pub fn ApprovedButton(label: &'static str, class: &'static str) -> impl IntoView {
-    signing_in_button_as(label, "Checking…", class)
+    signing_in_button_as(label, td_string!(locale(), buttons.checking), class)
 }
 
 /// "Send a new code" on the code page. The form around it carries the
 /// seconds until the server will send another code in `data-wait`; the
-/// browser counts them down on the button. Without JavaScript the button
-/// stays usable and the server answers with the wait in words.
+/// browser counts them down on the button, showing the label written here
+/// for each second (the language's plural forms are the server's to
+/// choose: the wasm carries no words and no plural rules). Without
+/// JavaScript the button stays usable and the server answers with the wait
+/// in words.
 #[component]
-pub fn ResendButton() -> impl IntoView {
+pub fn ResendButton(wait: u64) -> impl IntoView {
+    let l = locale();
+    let counting = (wait > 0).then(|| {
+        (1..=wait.min(MAX_COUNTDOWN_SECS))
+            .map(|n| td_string!(l, buttons.resend_counting, count = n).to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
     view! {
-        <button type="submit" id="resend" class="link-button" data-busy="Sending…" data-counting="Send a new code ({} s)">
-            "Send a new code"
+        <button type="submit" id="resend" class="link-button" data-busy=td_string!(l, buttons.sending) data-counting=counting>
+            {td_string!(l, buttons.resend)}
         </button>
     }
 }
+
+/// The longest countdown the button shows (a longer wait shows the plain
+/// label, and a press is answered with the wait in words).
+pub const MAX_COUNTDOWN_SECS: u64 = 600;
 
 /// A page's passkey controls, hidden until the browser code finds a
 /// browser that can use them. `mode`: "sign-in", "add" or "confirm";
@@ -93,25 +116,14 @@ pub fn PasskeyPanel(
     #[prop(optional)] lead: Option<&'static str>,
 ) -> impl IntoView {
     // Only the messages this ceremony can need.
+    let l = locale();
     let (not_used, not_created, already) = match mode {
-        "add" => (
-            None,
-            Some(
-                "No passkey was made: it was cancelled, or this device can't make one. You can add one later from your account page.",
-            ),
-            Some("This device already has a passkey for this account."),
-        ),
-        _ => (
-            Some(
-                "No passkey was used: it was cancelled, or this device has none for this site. You can use a code instead.",
-            ),
-            None,
-            None,
-        ),
+        "add" => (None, Some(td_string!(l, passkey_panel.not_created)), Some(td_string!(l, passkey_panel.already))),
+        _ => (Some(td_string!(l, passkey_panel.not_used)), None, None),
     };
     view! {
         <div id="passkey" class="passkey" data-passkey=mode data-options=options data-finish=finish hidden
-            data-failed="Something went wrong with the passkey. Please try again, or use a code instead."
+            data-failed=td_string!(l, passkey_panel.failed)
             data-not-used=not_used data-not-created=not_created data-already=already>
             {lead.map(|t| view! { <p class="or">{t}</p> })}
             <button type="button" id="passkey-button" class=class>{label}</button>

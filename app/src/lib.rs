@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod domain;
+pub mod i18n;
 pub mod islands;
 mod pages;
 
@@ -76,6 +77,42 @@ pub const APPROVED_PATH: &str = "/sign-in/approved";
 /// (`server/src/web/link.rs`).
 pub const APPROVAL_STATUS_PATH: &str = "/sign-in/approval";
 
+/// The footer's language menu links here (`server/src/web/language.rs`).
+pub const LANGUAGE_PATH: &str = "/language";
+
+/// Every page a person can be sent back to after choosing a language.
+pub const PAGE_PATHS: &[&str] = &[
+    "/",
+    "/sign-in",
+    "/verify",
+    "/account",
+    "/sign-in/confirm",
+    NOT_YOU_PATH,
+    APPROVED_PATH,
+    "/passkeys/offer",
+    "/sign-in/authenticator",
+    "/account/authenticator",
+    "/account/confirm",
+];
+
+/// A page of ours to go back to, from the menu link's `back`: its path one
+/// of `PAGE_PATHS` and its query, if any, only characters a query may hold
+/// unescaped (so nothing can end the header or leave this site). The page
+/// itself still checks what its query says (`rd` against the return rules).
+pub fn checked_page(back: &str) -> Option<String> {
+    let (path, query) = back.split_once('?').map_or((back, None), |(p, q)| (p, Some(q)));
+    if !PAGE_PATHS.contains(&path) {
+        return None;
+    }
+    let safe = |q: &str| {
+        q.len() <= 2048 && q.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b))
+    };
+    Some(match query.filter(|q| !q.is_empty()) {
+        Some(q) if safe(q) => format!("{path}?{q}"),
+        _ => path.to_owned(),
+    })
+}
+
 /// The pages that hold an island (see `islands`). Only these load the
 /// script and the wasm; every other page is plain HTML and CSS.
 pub const PAGES_WITH_ISLANDS: &[&str] = &["/", "/sign-in", "/verify", "/sign-in/confirm", "/sign-in/authenticator"];
@@ -109,7 +146,7 @@ pub fn shell(options: LeptosOptions, assets: AssetUrls) -> impl IntoView {
     let scripts = page_has_islands().then(|| islands_loader(&assets));
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=i18n::tag(pages::locale())>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -186,13 +223,38 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account/confirm") view=pages::ConfirmItsYou ssr=SsrMode::Async/>
                 </Routes>
             </main>
+            <pages::LanguageMenu/>
         </Router>
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::js_string;
+    use super::{checked_page, js_string};
+
+    #[test]
+    fn the_language_menu_goes_back_only_to_our_pages() {
+        assert_eq!(checked_page("/verify").as_deref(), Some("/verify"));
+        assert_eq!(
+            checked_page("/sign-in?with=phone&rd=https%3A%2F%2Fapp.example.com%2F").as_deref(),
+            Some("/sign-in?with=phone&rd=https%3A%2F%2Fapp.example.com%2F")
+        );
+        assert_eq!(checked_page("/sign-in?").as_deref(), Some("/sign-in"));
+        // A query that could break out of the header loses its query.
+        assert_eq!(checked_page("/sign-in?a=b\r\nSet-Cookie:x").as_deref(), Some("/sign-in"));
+        assert_eq!(checked_page("/sign-in?a=<script>").as_deref(), Some("/sign-in"));
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "/dev/outbox",
+            "",
+            "/verify/../x",
+            "sign-in",
+        ] {
+            assert_eq!(checked_page(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn a_url_becomes_a_string_literal_that_cannot_end_the_script() {

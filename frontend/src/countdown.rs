@@ -1,11 +1,14 @@
 //! "Send a new code" counts down: the button `#resend` is disabled until the
-//! server will send another code, and its `data-counting` label shows the
-//! seconds in place of `{}`. The form around it carries the wait in
+//! server will send another code, showing the label for the seconds left:
+//! line *n* of its `data-counting` is the label at *n* seconds, written by
+//! the server in the page's language and plural forms (this module carries
+//! no words and no plural rules). The form around it carries the wait in
 //! `data-wait`. Without JavaScript the button stays usable and the server
 //! answers with the wait in words.
 
 use alloc::rc::Rc;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::cell::Cell;
 
 use wasm_bindgen::JsCast;
@@ -23,19 +26,12 @@ pub fn start() {
     }
     let label = button.text_content().unwrap_or_default();
     let counting = button.get_attribute("data-counting").unwrap_or_default();
-    // The words before and after `{}`; without a `{}`, the plain label.
-    let around = counting
-        .split_once('{')
-        .and_then(|(before, rest)| Some((String::from(before), String::from(rest.strip_prefix('}')?))));
+    // Label n-1 is for n seconds; past the last one, the plain label.
+    let labels: Vec<String> = counting.split('\n').map(String::from).collect();
     let show = move |wait: u32| {
         button.set_disabled(wait > 0);
-        let text = match &around {
-            Some((before, after)) if wait > 0 => {
-                let mut text = before.clone();
-                text.push_str(&dom::digits(wait));
-                text.push_str(after);
-                text
-            }
+        let text = match labels.get((wait as usize).wrapping_sub(1)) {
+            Some(l) if wait > 0 && !l.is_empty() => l.clone(),
             _ => label.clone(),
         };
         button.set_text_content(Some(&text));

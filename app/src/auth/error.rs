@@ -151,12 +151,10 @@ impl From<AuthError> for AppError {
                 tracing::error!(to = %masked, error = %source, "delivery failed");
                 AppError::DeliveryFailed { destination: masked, by_sms: channel == Channel::Sms }
             }
-            AuthError::SmsCountryNotAllowed => AppError::InvalidIdentifier(
-                "We can't send text messages to numbers in that country. Please use your email address instead.".into(),
-            ),
-            AuthError::SmsNotOffered => AppError::InvalidIdentifier(
-                "We don't send codes by text message here. Please use your email address instead.".into(),
-            ),
+            AuthError::SmsCountryNotAllowed => {
+                AppError::InvalidIdentifier(crate::i18n::words::SMS_COUNTRY_NOT_ALLOWED.into())
+            }
+            AuthError::SmsNotOffered => AppError::InvalidIdentifier(crate::i18n::words::SMS_NOT_OFFERED.into()),
             AuthError::LinkUnusable => AppError::LinkUnusable,
             AuthError::LinkChanged => AppError::LinkChanged,
             AuthError::ProofNeeded => AppError::ProofNeeded,

@@ -37,7 +37,7 @@ mod session_cache;
 mod sessions;
 mod store;
 pub mod totp;
-mod user_agent;
+pub mod user_agent;
 mod verify;
 
 pub use access::{AccessDecision, AccessRule, AccessRules, Allowed, DecidedBy, DefaultAccess, HostPattern, Who};

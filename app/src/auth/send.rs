@@ -152,6 +152,7 @@ impl<S: Store> AuthService<S> {
                 pair_number,
                 report_hash: report.as_ref().map(ReportToken::hash).as_deref(),
                 allowance: &allowance,
+                locale: crate::i18n::tag(ctx.locale),
                 retires: ctx.pending.as_ref(),
             })
             .await?;

@@ -101,6 +101,9 @@ pub struct RequestContext {
     /// The code this browser asked for last (its pending cookie), if any: a
     /// new code from this browser retires it, and nobody else's does.
     pub pending: Option<ChallengeId>,
+    /// The language of the page that asked: a code's message is written in
+    /// it, and the challenge keeps it.
+    pub locale: crate::i18n::Locale,
 }
 
 /// A code is on its way; the browser keeps `challenge` in a cookie.

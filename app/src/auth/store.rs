@@ -45,6 +45,8 @@ pub struct NewChallenge<'a> {
     /// The destination's send allowance key (`Identifier::allowance_key`):
     /// a report ends every open code to the same inbox.
     pub allowance: &'a str,
+    /// The language its message is written in (`i18n::tag`).
+    pub locale: &'a str,
     /// The code this browser asked for before (its pending cookie): the
     /// only one a new code retires, so that nobody else's request ever
     /// retires the code somebody is about to type.

@@ -1,33 +1,34 @@
 //! A short, safe summary of a User-Agent header, and of where a request
 //! came from.
 
-/// "Firefox on Windows": enough for a person to recognise their own request
+/// Browsers by a marker in their User-Agent, and their names. Order
+/// matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
+pub const BROWSERS: [(&str, &str); 6] = [
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+];
+
+/// Operating systems, the same way.
+pub const SYSTEMS: [(&str, &str); 7] = [
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+];
+
+/// "Firefox on Windows" (stored so, in English: the `on` is put in a
+/// reader's language where it is shown, `i18n::words::devices`): enough for a person to recognise their own request
 /// (or not), never the raw header, which an attacker controls.
 pub fn describe_user_agent(ua: &str) -> Option<String> {
-    // Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
-    let browser = [
-        ("Edg/", "Edge"),
-        ("OPR/", "Opera"),
-        ("Firefox/", "Firefox"),
-        ("Chrome/", "Chrome"),
-        ("Chromium/", "Chromium"),
-        ("Safari/", "Safari"),
-    ]
-    .into_iter()
-    .find(|(marker, _)| ua.contains(marker))
-    .map(|(_, name)| name);
-    let os = [
-        ("Android", "Android"),
-        ("iPhone", "iOS"),
-        ("iPad", "iPadOS"),
-        ("Windows", "Windows"),
-        ("Mac OS X", "macOS"),
-        ("CrOS", "ChromeOS"),
-        ("Linux", "Linux"),
-    ]
-    .into_iter()
-    .find(|(marker, _)| ua.contains(marker))
-    .map(|(_, name)| name);
+    let browser = BROWSERS.into_iter().find(|(marker, _)| ua.contains(marker)).map(|(_, name)| name);
+    let os = SYSTEMS.into_iter().find(|(marker, _)| ua.contains(marker)).map(|(_, name)| name);
     match (browser, os) {
         (Some(b), Some(o)) => Some(format!("{b} on {o}")),
         (Some(b), None) => Some(b.to_owned()),

@@ -22,6 +22,27 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::domain::{AppError, Field};
+use crate::i18n::{Locale, td_string};
+
+/// The language this page is rendered in (`web::locale`).
+pub fn locale() -> Locale {
+    #[cfg(feature = "ssr")]
+    {
+        crate::web::locale()
+    }
+    #[cfg(not(feature = "ssr"))]
+    Locale::default()
+}
+
+/// An error's words in this page's language.
+pub fn words(e: &AppError) -> String {
+    #[cfg(feature = "ssr")]
+    {
+        crate::i18n::words::error(e, locale())
+    }
+    #[cfg(not(feature = "ssr"))]
+    e.to_string()
+}
 
 /// The card every page sits in.
 #[component]
@@ -31,7 +52,7 @@ pub fn Card(#[prop(into)] title: String, children: Children) -> impl IntoView {
         <section class="card" aria-labelledby="page-title">
             <p class="brand" aria-hidden="true">
                 <span class="brand-mark">"●"</span>
-                " Passcode"
+                " " {td_string!(locale(), brand)}
             </p>
             <h1 id="page-title">{title}</h1>
             {children()}
@@ -43,7 +64,7 @@ pub fn Card(#[prop(into)] title: String, children: Children) -> impl IntoView {
 /// It is always in the page (empty when there is nothing to say).
 #[component]
 pub fn FieldMessage(id: &'static str, field: Field, error: Option<AppError>) -> impl IntoView {
-    let text = error.filter(|e| e.field() == field).map(|e| e.to_string());
+    let text = error.filter(|e| e.field() == field).map(|e| words(&e));
     view! {
         <p id=id class="field-error" role="alert" aria-live="assertive">
             {text}
@@ -68,10 +89,72 @@ pub fn NotFound() -> impl IntoView {
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         res.set_status(http::StatusCode::NOT_FOUND);
     }
+    let l = locale();
     view! {
-        <Card title="Page not found">
-            <p>"There is nothing at this address."</p>
-            <p><a href="/sign-in">"Go to sign in"</a></p>
+        <Card title=td_string!(l, not_found.title)>
+            <p>{td_string!(l, not_found.body)}</p>
+            <p><a href="/sign-in">{td_string!(l, not_found.go_sign_in)}</a></p>
         </Card>
     }
+}
+
+/// The footer's language menu: each language named in itself, as a plain
+/// link (no script needed) to `LANGUAGE_PATH`, which keeps the choice in a
+/// cookie and comes back to this page.
+#[component]
+pub fn LanguageMenu() -> impl IntoView {
+    let here = locale();
+    let back = current_page();
+    let items = crate::i18n::all()
+        .iter()
+        .map(|&l| {
+            let tag = crate::i18n::tag(l);
+            let name = td_string!(l, language_name);
+            if l == here {
+                view! { <li><span lang=tag aria-current="true">{name}</span></li> }.into_any()
+            } else {
+                let href = format!("{}?set={tag}&back={}", crate::LANGUAGE_PATH, encode_component(&back));
+                view! { <li><a href=href lang=tag hreflang=tag class="link">{name}</a></li> }.into_any()
+            }
+        })
+        .collect_view();
+    view! {
+        <footer class="languages">
+            <nav aria-label=td_string!(here, language_menu)>
+                <ul class="language-list">{items}</ul>
+            </nav>
+        </footer>
+    }
+}
+
+/// This page, for coming back to it: one of our pages (else the sign-in
+/// page), without its query but for the sign-in page's own (the tab, and
+/// `rd` only where the return rules take it). The link never carries on
+/// anything a URL brought that the page would not use itself.
+fn current_page() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        let Some(parts) = use_context::<http::request::Parts>() else { return "/sign-in".to_owned() };
+        let path = parts.uri.path();
+        if path == "/" || path == "/sign-in" {
+            let by_phone = parts
+                .uri
+                .query()
+                .is_some_and(|q| url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "with" && v == "phone"));
+            return sign_in::sign_in_href(by_phone, sign_in::checked_return().as_deref());
+        }
+        if crate::PAGE_PATHS.contains(&path) { path.to_owned() } else { "/sign-in".to_owned() }
+    }
+    #[cfg(not(feature = "ssr"))]
+    "/sign-in".to_owned()
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn encode_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -1,8 +1,9 @@
 use leptos::prelude::*;
 
-use super::Card;
+use super::{Card, locale, words};
 use crate::api::{Notice, ReportNotMe, ReportView, report_info};
 use crate::domain::AppError;
+use crate::i18n::{td, td_string};
 use crate::islands::NotMeButton;
 
 /// Where a message's "Not you?" link lands (the server moved its token into
@@ -10,8 +11,9 @@ use crate::islands::NotMeButton;
 /// sign-in. Without signing in, and once.
 #[component]
 pub fn NotYou() -> impl IntoView {
+    let l = locale();
     view! {
-        <Suspense fallback=|| view! { <Card title="Didn't ask to sign in?"><p>"Loading…"</p></Card> }>
+        <Suspense fallback=move || view! { <Card title=td_string!(l, not_you.title)><p>{td_string!(l, loading)}</p></Card> }>
             {Suspend::new(async move {
                 match report_info().await {
                     Ok((Some(Notice::Reported), _)) => view! { <Thanks ended=false/> }.into_any(),
@@ -20,14 +22,14 @@ pub fn NotYou() -> impl IntoView {
                     Ok((None, Some(r))) if r.already => view! { <AlreadyReported/> }.into_any(),
                     Ok((None, Some(r))) => view! { <Ask r/> }.into_any(),
                     Ok((None, None)) => view! {
-                        <Card title="This link can't be used">
-                            <p>{AppError::ReportUnusable.to_string()}</p>
+                        <Card title=td_string!(l, not_you.unusable_title)>
+                            <p>{words(&AppError::ReportUnusable)}</p>
                         </Card>
                     }
                         .into_any(),
                     Err(e) => view! {
-                        <Card title="Didn't ask to sign in?">
-                            <p class="field-error" role="alert">{e.to_string()}</p>
+                        <Card title=td_string!(l, not_you.title)>
+                            <p class="field-error" role="alert">{words(&e)}</p>
                         </Card>
                     }
                         .into_any(),
@@ -41,28 +43,31 @@ pub fn NotYou() -> impl IntoView {
 fn Ask(r: ReportView) -> impl IntoView {
     let report = ServerAction::<ReportNotMe>::new();
     let error = report.value().get_untracked().and_then(Result::err);
-    let by = if r.by_sms { "text message" } else { "email" };
-    let browser = r.from_browser.unwrap_or_else(|| "A browser that didn't say which".to_owned());
-    let ip = r.from_ip.map(|ip| view! { <dt>"Address"</dt><dd>{ip}</dd> });
+    let l = locale();
+    let browser = r.from_browser.unwrap_or_else(|| td_string!(l, link.unknown_browser).to_owned());
+    let ip = r.from_ip.map(|ip| view! { <dt>{td_string!(l, link.address)}</dt><dd>{ip}</dd> });
+    let destination = r.masked_destination;
+    let asked = if r.by_sms {
+        td!(l, not_you.asked_by_sms, destination = move || destination.clone(), <strong> = |c: ChildrenFn| view! { <strong>{c()}</strong> })
+            .into_any()
+    } else {
+        td!(l, not_you.asked_by_email, destination = move || destination.clone(), <strong> = |c: ChildrenFn| view! { <strong>{c()}</strong> })
+            .into_any()
+    };
     view! {
-        <Card title="Didn't ask to sign in?">
-            <p class="lede">
-                "Someone asked for a sign-in code by " {by} " for " <strong>{r.masked_destination}</strong> "."
-            </p>
+        <Card title=td_string!(l, not_you.title)>
+            <p class="lede">{asked}</p>
             <dl class="request">
-                <dt>"Browser"</dt><dd>{browser}</dd>
+                <dt>{td_string!(l, link.browser)}</dt><dd>{browser}</dd>
                 {ip}
-                <dt>"When"</dt><dd>{r.requested_at}</dd>
+                <dt>{td_string!(l, link.when)}</dt><dd>{r.requested_at}</dd>
             </dl>
-            <p>
-                "If that wasn't you, say so: the code and link in that message stop working, and for the next "
-                "24 hours new codes go only to browsers that have signed in to this account before."
-            </p>
-            <p id="form-error" class="field-error" role="alert" aria-live="assertive">{error.map(|e| e.to_string())}</p>
+            <p>{td_string!(l, not_you.explain)}</p>
+            <p id="form-error" class="field-error" role="alert" aria-live="assertive">{error.map(|e| words(&e))}</p>
             <ActionForm action=report attr:class="form">
                 <NotMeButton class="primary"/>
             </ActionForm>
-            <p class="hint">"If it was you, close this page; nothing changes."</p>
+            <p class="hint">{td_string!(l, not_you.if_you)}</p>
         </Card>
     }
 }
@@ -71,27 +76,22 @@ fn Ask(r: ReportView) -> impl IntoView {
 /// opened was ended.
 #[component]
 fn Thanks(ended: bool) -> impl IntoView {
-    let what = if ended {
-        "That code had already been used to sign in. That session has been signed out, and no other code or link for this address works any more."
-    } else {
-        "That sign-in has been stopped: its code and link no longer work."
-    };
+    let l = locale();
+    let what = if ended { td_string!(l, not_you.thanks_ended) } else { td_string!(l, not_you.thanks_stopped) };
     view! {
-        <Card title="Thanks for telling us">
+        <Card title=td_string!(l, not_you.thanks_title)>
             <p class="lede" role="status">{what}</p>
-            <p>
-                "For the next 24 hours, new codes for this address go only to browsers that have signed in to it "
-                "before, and fewer of them. Nobody can sign in without a code, so there is nothing else you need to do."
-            </p>
+            <p>{td_string!(l, not_you.thanks_next)}</p>
         </Card>
     }
 }
 
 #[component]
 fn AlreadyReported() -> impl IntoView {
+    let l = locale();
     view! {
-        <Card title="Already reported">
-            <p class="lede" role="status">"This sign-in was reported already. Nothing more to do."</p>
+        <Card title=td_string!(l, not_you.already_title)>
+            <p class="lede" role="status">{td_string!(l, not_you.already_body)}</p>
         </Card>
     }
 }

@@ -1,9 +1,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::{Card, FieldMessage, PasskeyPanel, passkeys_on};
+use super::{Card, FieldMessage, PasskeyPanel, encode_component, locale, passkeys_on};
 use crate::api::{RequestCode, passkey_paths as paths};
 use crate::domain::{AppError, Field};
+use crate::i18n::td_string;
 use crate::islands::SendCodeButton;
 
 /// The sign-in page's address, by email or by phone, keeping `rd`.
@@ -22,21 +23,11 @@ pub fn sign_in_href(by_phone: bool, rd: Option<&str>) -> String {
     format!("/sign-in?{}", encoded.join("&"))
 }
 
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn encode_component(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// `rd` from the page's address, kept only if the return rules take it:
 /// the page never carries on (or shows) an address it would not go to. It
 /// is read from the request's own query string, decoded once: the router's
 /// query map decodes twice, which would turn an app's `%26` into `&`.
-fn checked_return() -> Option<String> {
+pub(super) fn checked_return() -> Option<String> {
     #[cfg(feature = "ssr")]
     {
         let state = use_context::<crate::web::AppState>()?;
@@ -63,6 +54,7 @@ pub fn SignIn() -> impl IntoView {
     let invalid = error.as_ref().is_some_and(|e| e.field() == Field::Identifier);
     let suggests_email = error.as_ref().is_some_and(AppError::suggests_email);
     let current = |yes: bool| yes.then_some("page");
+    let l = locale();
 
     let passkeys = passkeys_on();
     let passkey_finish = match &rd {
@@ -73,7 +65,7 @@ pub fn SignIn() -> impl IntoView {
     // label, "invalid" and the message (aria-describedby) on arrival.
     let input = if by_phone {
         view! {
-            <p class="hint" id="identifier-hint">"Include your country code, like +44 7911 123456."</p>
+            <p class="hint" id="identifier-hint">{td_string!(l, sign_in.phone_hint)}</p>
             <input id="identifier" name="identifier" type="tel" autocomplete=if passkeys { "tel webauthn" } else { "tel" } inputmode="tel"
                 required maxlength="64" aria-describedby="identifier-hint identifier-error"
                 aria-invalid=invalid.then_some("true") autofocus=invalid/>
@@ -92,12 +84,12 @@ pub fn SignIn() -> impl IntoView {
     };
 
     view! {
-        <Card title="Sign in">
-            <p class="lede">"We'll send you a one-time code. No password needed."</p>
-            <nav class="switch" aria-label="Sign in with">
+        <Card title=td_string!(l, sign_in.title)>
+            <p class="lede">{td_string!(l, sign_in.lede)}</p>
+            <nav class="switch" aria-label=td_string!(l, sign_in.with)>
                 // Two links to one path: <A> would mark both current.
-                <a href=sign_in_href(false, rd.as_deref()) class="switch-option" aria-current=current(!by_phone)>"Email"</a>
-                <a href=sign_in_href(true, rd.as_deref()) class="switch-option" aria-current=current(by_phone)>"Phone"</a>
+                <a href=sign_in_href(false, rd.as_deref()) class="switch-option" aria-current=current(!by_phone)>{td_string!(l, sign_in.email_tab)}</a>
+                <a href=sign_in_href(true, rd.as_deref()) class="switch-option" aria-current=current(by_phone)>{td_string!(l, sign_in.phone_tab)}</a>
             </nav>
             // novalidate: our own messages, next to the field, are clearer
             // than the browser's bubbles and work the same without JavaScript.
@@ -105,11 +97,11 @@ pub fn SignIn() -> impl IntoView {
             // code page shown in place (app/src/islands.rs).
             <ActionForm action attr:novalidate=true attr:class="form" attr:data-swap="">
                 <div class="field">
-                    <label for="identifier">{if by_phone { "Phone number" } else { "Email address" }}</label>
+                    <label for="identifier">{if by_phone { td_string!(l, sign_in.phone_label) } else { td_string!(l, sign_in.email_label) }}</label>
                     {input}
                     <FieldMessage id="identifier-error" field=Field::Identifier error=error.clone()/>
                     {suggests_email.then(|| view! {
-                        <p><a href=sign_in_href(false, rd.as_deref()) class="link">"Use your email address instead"</a></p>
+                        <p><a href=sign_in_href(false, rd.as_deref()) class="link">{td_string!(l, sign_in.use_email)}</a></p>
                     })}
                 </div>
                 <FieldMessage id="form-error" field=Field::Form error/>
@@ -123,7 +115,7 @@ pub fn SignIn() -> impl IntoView {
             {passkeys.then(|| view! {
                 <PasskeyPanel mode="sign-in" options=paths::SIGN_IN_OPTIONS
                     finish=passkey_finish.clone()
-                    label="Sign in with a passkey" class="secondary" lead="or"/>
+                    label=td_string!(l, sign_in.passkey) class="secondary" lead=td_string!(l, sign_in.or)/>
             })}
         </Card>
     }

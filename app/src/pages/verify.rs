@@ -2,22 +2,24 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
 use super::sign_in::sign_in_href;
-use super::{Card, FieldMessage};
+use super::{Card, FieldMessage, locale, words};
 use crate::api::{CheckApproval, Notice, PendingView, ResendCode, SwitchToEmail, VerifyCode, pending_challenge};
 use crate::domain::{AppError, Channel, Field};
+use crate::i18n::{td, td_string};
 use crate::islands::{ApprovedButton, EmailCodeButton, ResendButton, SignInButton};
 
 #[component]
 pub fn Verify() -> impl IntoView {
+    let l = locale();
     view! {
-        <Suspense fallback=|| view! { <Card title="Enter your code"><p>"Loading…"</p></Card> }>
+        <Suspense fallback=move || view! { <Card title=td_string!(l, verify.title)><p>{td_string!(l, loading)}</p></Card> }>
             {Suspend::new(async move {
                 match pending_challenge().await {
                     Ok(Some(p)) => view! { <CodeForm pending=p/> }.into_any(),
                     Ok(None) => view! { <NoChallenge/> }.into_any(),
                     Err(e) => view! {
-                        <Card title="Enter your code">
-                            <p class="field-error" role="alert">{e.to_string()}</p>
+                        <Card title=td_string!(l, verify.title)>
+                            <p class="field-error" role="alert">{words(&e)}</p>
                         </Card>
                     }.into_any(),
                 }
@@ -28,10 +30,11 @@ pub fn Verify() -> impl IntoView {
 
 #[component]
 fn NoChallenge() -> impl IntoView {
+    let l = locale();
     view! {
-        <Card title="Enter your code">
-            <p>{AppError::NoChallenge.to_string()}</p>
-            <p><a href="/sign-in" class="button primary">"Start again"</a></p>
+        <Card title=td_string!(l, verify.title)>
+            <p>{words(&AppError::NoChallenge)}</p>
+            <p><a href="/sign-in" class="button primary">{td_string!(l, verify.start_again)}</a></p>
         </Card>
     }
 }
@@ -50,26 +53,27 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
     let resend_error = resend.value().get_untracked().and_then(Result::err);
     let switch_error = switch.value().get_untracked().and_then(Result::err);
 
+    let l = locale();
     let by_sms = pending.channel == Channel::Sms;
     let invalid = verify_error.as_ref().is_some_and(|e| e.field() == Field::Code);
     let switch_invalid = switch_error.is_some();
     // A text that could not be sent opens the email option by itself.
     let open_switch = switch_invalid || resend_error.as_ref().is_some_and(AppError::suggests_email);
     let (other_way, other_label) = if by_sms {
-        (sign_in_href(true, pending.return_to.as_deref()), "Use a different number")
+        (sign_in_href(true, pending.return_to.as_deref()), td_string!(l, verify.different_number))
     } else {
-        (sign_in_href(false, pending.return_to.as_deref()), "Use a different email address")
+        (sign_in_href(false, pending.return_to.as_deref()), td_string!(l, verify.different_email))
     };
     let (inputmode, pattern) = if pending.numeric { ("numeric", "[0-9 -]*") } else { ("text", "[A-Za-z0-9 -]*") };
-    let hint = format!(
-        "We sent a {}-{} code to {}.",
-        pending.code_length,
-        if pending.numeric { "digit" } else { "character" },
-        pending.masked_destination
-    );
+    let (count, destination) = (pending.code_length, pending.masked_destination.as_str());
+    let hint = if pending.numeric {
+        td_string!(l, verify.hint_digits, count = count, destination = destination).to_string()
+    } else {
+        td_string!(l, verify.hint_characters, count = count, destination = destination).to_string()
+    };
     let notice = pending.notice.and_then(|n| match n {
-        Notice::Resent => Some("A new code is on its way. Earlier codes no longer work."),
-        Notice::Switched => Some("A code is on its way to your email."),
+        Notice::Resent => Some(td_string!(l, verify.resent)),
+        Notice::Switched => Some(td_string!(l, verify.switched)),
         // The account page's.
         Notice::PasskeyAdded
         | Notice::PasskeyRemoved
@@ -82,13 +86,13 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
 
     let approval = approval_section(&pending, check, check_error);
     view! {
-        <Card title="Enter your code">
+        <Card title=td_string!(l, verify.title)>
             {approval.0}
             <p class="lede" id="code-hint">{hint}</p>
             <p class="notice" id="code-notice" role="status" aria-live="polite">{notice}</p>
             <ActionForm action=verify attr:novalidate=true attr:class="form">
                 <div class="field">
-                    <label for="code">"Code"</label>
+                    <label for="code">{td_string!(l, verify.code_label)}</label>
                     // Focus lands here on every visit; the description reads
                     // out whatever the last post said, wherever it is shown.
                     <input id="code" name="code" type="text" autocomplete="one-time-code" inputmode=inputmode
@@ -105,26 +109,26 @@ fn CodeForm(pending: PendingView) -> impl IntoView {
                 // The countdown starts from the seconds left when the page
                 // was made.
                 <form action=ResendCode::url() method="post" class="inline-form" data-wait=pending.resend_in_secs>
-                    <ResendButton/>
+                    <ResendButton wait=pending.resend_in_secs/>
                 </form>
                 <a href=other_way class="link">{other_label}</a>
             </div>
             <p id="resend-error" class="field-error" role="alert" aria-live="assertive">
-                {resend_error.map(|e| e.to_string())}
+                {resend_error.map(|e| words(&e))}
             </p>
             // Without JavaScript <details> still opens, and the form posts
             // and comes back to this page showing the new destination.
             {by_sms.then(|| view! {
                 <details class="switch-channel" open=open_switch>
-                    <summary>"Send the code by email instead"</summary>
+                    <summary>{td_string!(l, verify.by_email_instead)}</summary>
                     <ActionForm action=switch attr:novalidate=true attr:class="form">
                         <div class="field">
-                            <label for="switch-email">"Email address"</label>
+                            <label for="switch-email">{td_string!(l, verify.email_label)}</label>
                             <input id="switch-email" name="email" type="email" autocomplete="email" spellcheck="false"
                                 autocapitalize="none" required maxlength="254" aria-describedby="switch-error"
                                 aria-invalid=switch_invalid.then_some("true") autofocus=switch_invalid/>
                             <p id="switch-error" class="field-error" role="alert" aria-live="assertive">
-                                {switch_error.map(|e| e.to_string())}
+                                {switch_error.map(|e| words(&e))}
                             </p>
                         </div>
                         <EmailCodeButton/>
@@ -146,14 +150,15 @@ fn approval_section(
     error: Option<AppError>,
 ) -> (Option<AnyView>, Option<AnyView>) {
     let Some(number) = pending.pair_number else { return (None, None) };
-    let error = view! { <p id="approval-error" class="field-error" role="alert" aria-live="assertive">{error.map(|e| e.to_string())}</p> };
+    let l = locale();
+    let error = view! { <p id="approval-error" class="field-error" role="alert" aria-live="assertive">{error.map(|e| words(&e))}</p> };
     if pending.approved {
         let approved = view! {
             <div class="approval" data-testid="approval">
-                <p class="notice" role="status">"Approved on your other device."</p>
+                <p class="notice" role="status">{td_string!(l, verify.approved)}</p>
                 {error}
                 <ActionForm action=check attr:class="form">
-                    <ApprovedButton label="Continue" class="primary"/>
+                    <ApprovedButton label=td_string!(l, verify.continue_button) class="primary"/>
                 </ActionForm>
             </div>
         };
@@ -170,13 +175,12 @@ fn approval_section(
     let waiting = view! {
         <div class="approval" data-testid="approval">
             <p class="hint">
-                "Opening the link in the email on another device? It shows "
-                <strong data-testid="pair-number">{number}</strong>
-                ". Approve there and this page signs you in."
+                {td!(l, verify.approval_waiting, number = move || number,
+                    <strong> = |children: ChildrenFn| view! { <strong data-testid="pair-number">{children()}</strong> })}
             </p>
             {error}
             <ActionForm action=check attr:id="approval" attr:class="inline-form" attr:data-approval=poll>
-                <ApprovedButton label="I've approved it" class="link-button"/>
+                <ApprovedButton label=td_string!(l, verify.i_approved) class="link-button"/>
             </ActionForm>
         </div>
     };

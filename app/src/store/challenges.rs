@@ -76,6 +76,7 @@ impl ChallengeStore for SqlStore {
             pair_number,
             report_hash,
             allowance,
+            locale,
             retires,
         } = *c;
         let mut tx = self.pool.begin().await?;
@@ -95,8 +96,8 @@ impl ChallengeStore for SqlStore {
         sqlx::query(
             "INSERT INTO challenges \
                (id, destination, channel, code_hash, created_at, expires_at, attempts, max_attempts, link_hash, \
-                lane, requested_from, requested_ip, pair_number, report_hash, allowance) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14)",
+                lane, requested_from, requested_ip, pair_number, report_hash, allowance, locale) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(id.as_ref())
         .bind(to.as_ref())
@@ -112,6 +113,7 @@ impl ChallengeStore for SqlStore {
         .bind(pair_number)
         .bind(report_hash)
         .bind(allowance)
+        .bind(locale)
         .execute(&mut *tx)
         .await?;
         Ok(tx.commit().await?)

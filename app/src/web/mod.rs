@@ -5,8 +5,10 @@
 
 pub mod client_ip;
 pub mod cookies;
+pub mod locale;
 pub mod state;
 
 pub use client_ip::{ForwardedHeader, TrustedProxies};
 pub use cookies::*;
+pub use locale::{LANGUAGE_COOKIE, locale, locale_in};
 pub use state::*;

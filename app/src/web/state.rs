@@ -79,6 +79,7 @@ pub fn request_context_in(parts: &Parts, proxies: &TrustedProxies, jar: &Session
         device: cookie_in(headers, DEVICE_COOKIE).and_then(|v| DeviceCookie::parse(&v).ok()),
         session: jar.token_in(headers),
         pending: cookie_in(headers, PENDING_COOKIE).and_then(|v| ChallengeId::parse(&v).ok()),
+        locale: super::locale::locale_in(headers),
     }
 }
 

@@ -7,7 +7,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use cookie::Cookie;
 use http::HeaderValue;
-use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
+use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
 
 use app::web::DEVICE_COOKIE;
 
@@ -17,13 +17,18 @@ use app::web::DEVICE_COOKIE;
 /// says); `no-cache` (reuse only after the server confirms) for the rest,
 /// such as the sign-in page of a stranger. Failing closed: a cookie added
 /// later is personal until someone says otherwise here. A handler that
-/// chose its own `Cache-Control` keeps it.
+/// chose its own `Cache-Control` keeps it. A page's words follow the
+/// browser's languages and the language cookie, so what may be reused says
+/// so (`Vary`), and a cache never hands a German page to an English browser.
 pub async fn default_cache_control(req: Request, next: Next) -> Response {
     let personal = req.uri().path().starts_with("/api/") || carries_personal_cookie(req.headers());
     let mut res = next.run(req).await;
     if !res.headers().contains_key(CACHE_CONTROL) {
         let value = if personal || res.headers().contains_key(SET_COOKIE) { "no-store" } else { "no-cache" };
         res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(value));
+        if value == "no-cache" {
+            res.headers_mut().append(VARY, HeaderValue::from_static("Accept-Language, Cookie"));
+        }
     }
     res
 }

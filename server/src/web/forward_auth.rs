@@ -166,7 +166,7 @@ async fn answer(contract: Contract, state: &ForwardAuth, peer: SocketAddr, heade
     match app.auth.check_access(token.as_ref(), &original.host, &ctx).await {
         Ok(Access::SignedOut) => sign_in_first(contract, state, &original, headers),
         Ok(Access::Allowed(visitor, _)) => let_through(&visitor),
-        Ok(Access::Refused(visitor, _)) => refused(state, &original, &visitor),
+        Ok(Access::Refused(visitor, _)) => refused(state, &original, &visitor, app::web::locale_in(headers)),
         // Fail closed: nobody through while we can't tell who is asking.
         Err(e) => {
             tracing::error!(error = %e, "a forward-auth check failed");
@@ -242,23 +242,32 @@ fn let_through(visitor: &Visitor) -> Response {
 /// and offer to sign in as someone else. The page is served under the
 /// app's host (the proxy passes it on), so everything it loads comes from
 /// the public URL, and its policy says so.
-fn refused(state: &ForwardAuth, original: &Original, visitor: &Visitor) -> Response {
+/// In the language the browser asks for (the proxy passes its headers on;
+/// the language cookie belongs to the sign-in host, so it is not sent here).
+fn refused(state: &ForwardAuth, original: &Original, visitor: &Visitor, l: app::i18n::Locale) -> Response {
+    use app::i18n::td_string;
     let public = &state.app.auth.settings().public_url;
     let stylesheet = format!("{public}{}", state.assets.urls().stylesheet);
     let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"color-scheme\" content=\"light dark\">\
-         <title>Not allowed · Passcode</title><link rel=\"stylesheet\" href=\"{stylesheet}\"></head>\
+         <title>{title} · Passcode</title><link rel=\"stylesheet\" href=\"{stylesheet}\"></head>\
          <body><main class=\"page\"><section class=\"card\" aria-labelledby=\"page-title\">\
          <p class=\"brand\" aria-hidden=\"true\"><span class=\"brand-mark\">●</span> Passcode</p>\
-         <h1 id=\"page-title\">This account can't open this site</h1>\
-         <p class=\"lede\">You're signed in as</p>\
+         <h1 id=\"page-title\">{title}</h1>\
+         <p class=\"lede\">{signed_in_as}</p>\
          <p class=\"identity\" data-testid=\"identity\">{who}</p>\
-         <p>This account isn't allowed into this site. If you have another address that is, sign in with it.</p>\
-         <p><a class=\"button primary\" href=\"{again}\">Sign in with another address</a></p>\
-         <p class=\"hint\"><a href=\"{public}/account\">Your account</a></p>\
+         <p>{body}</p>\
+         <p><a class=\"button primary\" href=\"{again}\">{other}</a></p>\
+         <p class=\"hint\"><a href=\"{public}/account\">{account}</a></p>\
          </section></main></body></html>\n",
+        lang = app::i18n::tag(l),
+        title = escape_html(td_string!(l, forbidden.app_title)),
+        signed_in_as = escape_html(td_string!(l, forbidden.signed_in_as)),
+        body = escape_html(td_string!(l, forbidden.app_body)),
+        other = escape_html(td_string!(l, forbidden.other_address)),
+        account = escape_html(td_string!(l, forbidden.your_account)),
         stylesheet = escape_html(&stylesheet),
         who = escape_html(&visitor.identifier),
         again = escape_html(&sign_in_url(state, original)),

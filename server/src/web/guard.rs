@@ -22,10 +22,12 @@ pub async fn cross_site_guard(State(origin): State<AllowedOrigin>, req: Request,
         return next.run(req).await;
     }
     tracing::warn!(method = %req.method(), path = %req.uri().path(), "refused a cross-site request");
+    // In the language the person's pages are in.
+    let l = app::web::locale_in(req.headers());
     (
         StatusCode::FORBIDDEN,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "This request came from another site and was refused. Open the sign-in page and try again.",
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CONTENT_LANGUAGE, app::i18n::tag(l))],
+        app::i18n::words::cross_site_refused(l),
     )
         .into_response()
 }

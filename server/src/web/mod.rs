@@ -13,6 +13,7 @@ mod forwarding;
 mod guard;
 mod headers;
 mod health;
+mod language;
 mod link;
 pub mod metrics;
 mod outbox;
@@ -65,6 +66,7 @@ pub fn router(
             let drain = drain.clone();
             get(move || health::readyz(pool.clone(), backend, drain.clone()))
         })
+        .route(language::LANGUAGE_PATH, get(language::choose))
         .route(app::auth::LINK_PATH, get(link::open_link))
         .route(app::auth::REPORT_PATH, get(link::open_report_link))
         .route(link::APPROVAL_PATH, get(link::approval_status))

@@ -11,6 +11,7 @@ mod hardening;
 mod headers;
 mod helpers;
 mod limits;
+mod locales;
 mod metrics;
 mod operations;
 mod pages;

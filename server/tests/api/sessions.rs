@@ -267,7 +267,7 @@ async fn the_account_page_lists_sessions_and_recent_activity() {
         "{html}"
     );
     assert!(html.find("Recent sign-ins").unwrap() < html.find("Other security activity").unwrap());
-    assert!(html.contains("2027-01-15 08:0"), "dates are shown in UTC: {html}");
+    assert!(html.contains("January 15, 2027, 08:0"), "dates are shown in UTC: {html}");
     // Someone else's activity is not shown.
     app.clear_cookies();
     app.request_code("b@example.com").await;

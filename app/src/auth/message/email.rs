@@ -7,6 +7,7 @@ use crate::domain::Code;
 
 use crate::auth::RequestContext;
 use crate::auth::user_agent::{describe_user_agent, where_from};
+use crate::i18n::td_string;
 
 /// What goes into one sign-in email besides the code.
 pub struct EmailDetails<'a> {
@@ -24,56 +25,72 @@ pub struct EmailDetails<'a> {
     pub code_in_subject: bool,
 }
 
-/// Subject, text and HTML of the sign-in email.
+/// Subject, text and HTML of the sign-in email, in the language of the
+/// page that asked (`RequestContext::locale`).
 pub fn compose(code: &Code, d: &EmailDetails<'_>) -> (String, String, String) {
+    let l = d.context.locale;
     let c = code.expose();
     let name = d.product_name;
-    let minutes = ((d.expires_at - d.requested_at) / 60_000).max(1);
+    let minutes = u64::try_from(((d.expires_at - d.requested_at) / 60_000).max(1)).unwrap_or(1);
     let expires = clock_time_utc(d.expires_at);
-    let subject =
-        if d.code_in_subject { format!("{c} is your {name} sign-in code") } else { "Your sign-in code".to_owned() };
-    let from_where = describe_request(d.context);
+    let requested = clock_time_utc(d.requested_at);
+    let subject = if d.code_in_subject {
+        td_string!(l, email.subject_with_code, code = c, product = name).to_string()
+    } else {
+        td_string!(l, email.subject).to_owned()
+    };
+    let intro = td_string!(l, email.intro, product = name).to_string();
+    let expiry = td_string!(l, email.expires, count = minutes, time = &expires).to_string();
+    let requested_line = match describe_request(d.context) {
+        Some(place) => td_string!(l, email.requested_from, place = place, time = &requested).to_string(),
+        None => td_string!(l, email.requested, time = &requested).to_string(),
+    };
+    let nobody = td_string!(l, email.nobody);
     let text = format!(
-        "Your {name} sign-in code is:\n\n    {c}\n\n\
-         It expires in {minutes} minutes (at {expires} UTC) and works once.\n\n\
-         Or sign in with this link (you'll be asked to confirm):\n{link}\n\n\
-         This was requested{from_where} at {requested} UTC.\n\
-         Not you? Tell us and this code stops working: {report}\n\
-         Nobody can sign in without the code or the link above.\n",
+        "{intro}\n\n    {c}\n\n{expiry}\n\n{or_link}\n{link}\n\n{requested_line}\n{not_you}\n{nobody}\n",
+        or_link = td_string!(l, email.or_link),
         link = d.link,
-        report = d.report,
-        requested = clock_time_utc(d.requested_at),
+        not_you = td_string!(l, email.not_you_text, link = d.report),
     );
+    // Our words are ours; everything else in the HTML (the product's name,
+    // addresses, the browser's description) is escaped where it goes in.
+    let report_h = escape_html(d.report);
+    let report_link = |f: &mut std::fmt::Formatter<'_>, children: leptos_i18n::display::Children<'_>| {
+        write!(f, r#"<a href="{report_h}" style="color:#2f5bd3">{}</a>"#, escape_html(&children.to_string()))
+    };
+    let not_you_h = td_string!(l, email.not_you_html, <a> = report_link).to_string();
     let html = format!(
         r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="color-scheme" content="light dark"><title>{subject_h}</title></head>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="color-scheme" content="light dark"><title>{subject_h}</title></head>
 <body style="margin:0;padding:24px;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;line-height:1.5">
 <div style="max-width:480px;margin:0 auto">
-<p style="margin:0 0 16px">Your {name_h} sign-in code is:</p>
+<p style="margin:0 0 16px">{intro_h}</p>
 <p style="margin:0 0 16px;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:32px;font-weight:700;letter-spacing:6px;user-select:all">{c_h}</p>
-<p style="margin:0 0 24px">It expires in {minutes} minutes (at {expires} UTC) and works once.</p>
-<p style="margin:0 0 24px"><a href="{link_h}" style="display:inline-block;padding:10px 18px;border-radius:8px;background:#2f5bd3;color:#ffffff;text-decoration:none;font-weight:600">Sign in to {name_h}</a></p>
-<p style="margin:0 0 8px;font-size:14px;color:#555">This was requested{from_where_h} at {requested} UTC.</p>
-<p style="margin:0;font-size:14px;color:#555">Not you? <a href="{report_h}" style="color:#2f5bd3">Tell us it wasn't you</a> and this code stops working. Nobody can sign in without the code or the link above.</p>
+<p style="margin:0 0 24px">{expiry_h}</p>
+<p style="margin:0 0 24px"><a href="{link_h}" style="display:inline-block;padding:10px 18px;border-radius:8px;background:#2f5bd3;color:#ffffff;text-decoration:none;font-weight:600">{button_h}</a></p>
+<p style="margin:0 0 8px;font-size:14px;color:#555">{requested_h}</p>
+<p style="margin:0;font-size:14px;color:#555">{not_you_h} {nobody_h}</p>
 </div>
 </body></html>
 "#,
+        lang = crate::i18n::tag(l),
         subject_h = escape_html(&subject),
-        name_h = escape_html(name),
+        intro_h = escape_html(&intro),
         c_h = escape_html(c),
+        expiry_h = escape_html(&expiry),
         link_h = escape_html(d.link),
-        report_h = escape_html(d.report),
-        from_where_h = escape_html(&from_where),
-        requested = clock_time_utc(d.requested_at),
+        button_h = escape_html(&td_string!(l, email.button, product = name).to_string()),
+        requested_h = escape_html(&requested_line),
+        nobody_h = escape_html(nobody),
     );
     (subject, text, html)
 }
 
-/// " from 203.0.113.7 (Firefox on Windows)", or as much of it as is known.
-fn describe_request(ctx: &RequestContext) -> String {
+/// "203.0.113.7 (Firefox on Windows)", or as much of it as is known.
+fn describe_request(ctx: &RequestContext) -> Option<String> {
     let ip = ctx.client_ip.map(|ip: IpAddr| ip.to_string());
     let agent = ctx.user_agent.as_deref().and_then(describe_user_agent);
-    where_from(ip.as_deref(), agent.as_deref()).map(|w| format!(" from {w}")).unwrap_or_default()
+    where_from(ip.as_deref(), agent.as_deref()).map(|w| crate::i18n::words::devices(&w, ctx.locale))
 }
 
 /// "Firefox on Windows": enough for a person to recognise their own request

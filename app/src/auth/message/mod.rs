@@ -54,8 +54,8 @@ pub fn compose(
         }
         Channel::Sms => {
             let minutes = ((expires_at - now) / 60_000).max(1);
-            let body = sms::compose(name, code, minutes, &report, &settings.public_host);
-            ("Your sign-in code".to_owned(), body, None)
+            let body = sms::compose(name, code, minutes, &report, &settings.public_host, ctx.locale);
+            (crate::i18n::td_string!(ctx.locale, sms.subject).to_owned(), body, None)
         }
     };
     Message { to: to.clone(), subject, body, html, code: code.clone() }
