@@ -288,10 +288,10 @@ test('asking again too soon shows the wait, and the button counts down', async (
   const resend = page.getByRole('button', { name: /Send a new code/ });
   // Right after a code was sent the button is waiting out the cooldown.
   await expect(resend).toBeDisabled();
-  await expect(resend).toHaveText(/Send a new code \((2\d|30) s\)/);
-  const first = Number((await resend.textContent())!.match(/\((\d+) s\)/)![1]);
+  await expect(resend).toHaveText(/Send a new code \((2\d|30) seconds\)/);
+  const first = Number((await resend.textContent())!.match(/\((\d+) seconds?\)/)![1]);
   await expect
-    .poll(async () => Number((await resend.textContent())!.match(/\((\d+) s\)/)?.[1] ?? 0), { timeout: 5_000 })
+    .poll(async () => Number((await resend.textContent())!.match(/\((\d+) seconds?\)/)?.[1] ?? 0), { timeout: 5_000 })
     .toBeLessThan(first);
   await page.screenshot({ path: `${shots}/code-cooldown.png`, fullPage: true });
 
