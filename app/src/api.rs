@@ -437,7 +437,17 @@ fn activity_view(e: crate::auth::ActivityEntry, l: crate::i18n::Locale) -> Activ
         AuditKind::PasskeyAdded => s(&td_string!(l, activity.passkey_added, name = detail)),
         AuditKind::PasskeyRemoved => s(&td_string!(l, activity.passkey_removed, name = detail)),
         AuditKind::PasskeyRenamed => s(&td_string!(l, activity.passkey_renamed, name = detail)),
-        AuditKind::PasskeyRefused => s(&td_string!(l, activity.passkey_refused, detail = detail)),
+        // "<name>: <why>", the why one of ours.
+        AuditKind::PasskeyRefused => {
+            use crate::auth::{REFUSED_COUNTER_WENT_BACK, REFUSED_REPLAYED, REFUSED_UNVERIFIED};
+            let (name, why) = detail.rsplit_once(": ").unwrap_or((detail, ""));
+            s(&match why {
+                REFUSED_COUNTER_WENT_BACK => td_string!(l, activity.passkey_refused_counter, name = name).to_string(),
+                REFUSED_UNVERIFIED => td_string!(l, activity.passkey_refused_unverified, name = name).to_string(),
+                REFUSED_REPLAYED => td_string!(l, activity.passkey_refused_replayed, name = name).to_string(),
+                _ => td_string!(l, activity.passkey_refused).to_owned(),
+            })
+        }
         AuditKind::IdentityConfirmed if detail == "passkey" => s(&td_string!(l, activity.confirmed_passkey)),
         AuditKind::IdentityConfirmed => s(&td_string!(l, activity.confirmed_code)),
         // The row's facts are the approving device's; the detail names the

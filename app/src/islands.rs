@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `button[data-busy]` | the first press sends the form and shows `data-busy` with `aria-disabled`; later presses send nothing |
 //! | `button[data-webauthn]` | also adds `webauthn=true` to the form when this device could make a passkey |
-//! | `#resend[data-counting]` in a `form[data-wait]` | disabled, counting down: line *n* of `data-counting` is the label at *n* seconds left |
+//! | `#resend[data-counting]` in a `form[data-wait]` | disabled, counting down: under 90 s left, line *n* of `data-counting` is the label at *n* seconds; under 90 minutes, line *m* of `data-counting-minutes` at *m* minutes (rounded up); else line *h* of `data-counting-hours` |
 //! | `#passkey[data-passkey][data-options][data-finish]` | shown where WebAuthn works; runs the ceremony (`frontend/src/passkey.rs`) |
 //! | `form#approval[data-approval]` | listens to the server-sent events at `data-approval` (the browser asks again as the server says, 2 s backing off to 10 s) and sends the form on its one event, `approved` (`frontend/src/approval.rs`) |
 //! | `form[data-swap]` | sent by script (XMLHttpRequest) as the browser would post it; the page the answer redirects to replaces this one in place, its address pushed onto the history (`frontend/src/swap.rs`) |
@@ -78,29 +78,34 @@ pub fn ApprovedButton(label: &'static str, class: &'static str) -> impl IntoView
 /// "Send a new code" on the code page. The form around it carries the
 /// seconds until the server will send another code in `data-wait`; the
 /// browser counts them down on the button, showing the label written here
-/// for each second (the language's plural forms are the server's to
-/// choose: the wasm carries no words and no plural rules). Without
-/// JavaScript the button stays usable and the server answers with the wait
-/// in words.
+/// for the time left, in the units `i18n::words::wait` uses (the language's
+/// plural forms are the server's to choose: the wasm carries no words and
+/// no plural rules). Without JavaScript the button stays usable and the
+/// server answers with the wait in words.
 #[component]
 pub fn ResendButton(wait: u64) -> impl IntoView {
     let l = locale();
-    let counting = (wait > 0).then(|| {
-        (1..=wait.min(MAX_COUNTDOWN_SECS))
-            .map(|n| td_string!(l, buttons.resend_counting, count = n).to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
+    let lines = |upto: u64, label: &dyn Fn(u64) -> String| {
+        (upto > 0).then(|| (1..=upto).map(label).collect::<Vec<_>>().join("\n"))
+    };
+    let seconds = lines(wait.min(89), &|n| td_string!(l, buttons.resend_counting, count = n).to_string());
+    let minutes = lines(if wait >= 90 { wait.div_ceil(60).min(90) } else { 0 }, &|n| {
+        td_string!(l, buttons.resend_counting_minutes, count = n).to_string()
+    });
+    let hours = lines(if wait >= 90 * 60 { wait.div_ceil(3600).min(MAX_COUNTDOWN_HOURS) } else { 0 }, &|n| {
+        td_string!(l, buttons.resend_counting_hours, count = n).to_string()
     });
     view! {
-        <button type="submit" id="resend" class="link-button" data-busy=td_string!(l, buttons.sending) data-counting=counting>
+        <button type="submit" id="resend" class="link-button" data-busy=td_string!(l, buttons.sending)
+            data-counting=seconds data-counting-minutes=minutes data-counting-hours=hours>
             {td_string!(l, buttons.resend)}
         </button>
     }
 }
 
-/// The longest countdown the button shows (a longer wait shows the plain
-/// label, and a press is answered with the wait in words).
-pub const MAX_COUNTDOWN_SECS: u64 = 600;
+/// The longest countdown the button shows (past it, the plain label; a
+/// press is answered with the wait in words). A day: the daily cap's.
+pub const MAX_COUNTDOWN_HOURS: u64 = 24;
 
 /// A page's passkey controls, hidden until the browser code finds a
 /// browser that can use them. `mode`: "sign-in", "add" or "confirm";

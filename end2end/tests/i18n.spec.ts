@@ -61,6 +61,10 @@ test.describe('a browser that prefers German', () => {
     await expect(page).toHaveURL(/\/account$/);
     await expect(page.getByRole('heading', { name: de.account.title, exact: true })).toBeVisible();
     await expect(page.getByTestId('sign-ins')).toContainText(de.activity.signed_in_code);
+    // Dates as German writes them: "3. Dezember 2026, 12:29 UTC".
+    const now = new Date();
+    const month = de.dates.months[`m${now.getUTCMonth() + 1}`];
+    await expect(page.getByTestId('sign-ins')).toContainText(`${now.getUTCDate()}. ${month} ${now.getUTCFullYear()}`);
     await noAxeViolations(page);
 
     // French from the menu, on the page the person was on.

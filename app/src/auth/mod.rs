@@ -57,7 +57,9 @@ pub use limits::{
     IpLimiter, Limit, Limits, SendRow, client_key, failure_key, ip_key, key_text, network_key, send_rows,
 };
 pub use message::{clock_time_utc, escape_html, utc_date_time};
-pub use passkeys::{CEREMONY_MS, CeremonyStart, PasskeySummary};
+pub use passkeys::{
+    CEREMONY_MS, CeremonyStart, PasskeySummary, REFUSED_COUNTER_WENT_BACK, REFUSED_REPLAYED, REFUSED_UNVERIFIED,
+};
 pub use report::{REPORT_WINDOW_MS, ReportInfo, Reported};
 pub use service::{
     AuthService, AuthSettings, LINK_PATH, LinkInfo, NewSession, Pending, REPORT_PATH, RequestContext, RequestedFrom,

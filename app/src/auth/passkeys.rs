@@ -30,6 +30,13 @@ use super::service::{AuthService, IpAction, NewSession, RequestContext, SignInMe
 use super::store::{CeremonyKind, CeremonyRow, NewCeremony, PasskeyRow, Store};
 use super::user_agent::describe_user_agent;
 
+/// Why a passkey was refused, after its name in the audit detail
+/// (`"<name>: <why>"`); the activity list says each in the reader's
+/// language (`api::activity_view`).
+pub const REFUSED_COUNTER_WENT_BACK: &str = "its counter went back (a copied authenticator?)";
+pub const REFUSED_UNVERIFIED: &str = "its answer did not verify";
+pub const REFUSED_REPLAYED: &str = "its counter was already used";
+
 /// How long a started ceremony may wait for its finish.
 pub const CEREMONY_MS: i64 = 5 * 60_000;
 
@@ -227,12 +234,12 @@ impl<S: Store> AuthService<S> {
             Ok(r) => r,
             Err(WebauthnError::CredentialPossibleCompromise) => {
                 tracing::warn!(ip = ?ctx.client_ip, "a passkey's counter went back: possibly a cloned authenticator");
-                self.audit(refused("its counter went back (a copied authenticator?)"), ctx).await;
+                self.audit(refused(REFUSED_COUNTER_WENT_BACK), ctx).await;
                 return Err(AuthError::PasskeyRefused);
             }
             Err(e) => {
                 tracing::info!(error = %e, ip = ?ctx.client_ip, "a passkey answer failed verification");
-                self.audit(refused("its answer did not verify"), ctx).await;
+                self.audit(refused(REFUSED_UNVERIFIED), ctx).await;
                 return Err(AuthError::PasskeyRefused);
             }
         };
@@ -242,7 +249,7 @@ impl<S: Store> AuthService<S> {
         let now = self.clock.now_ms();
         if !self.store.record_passkey_use(&stored.id, &json, stored.counter, counter, now).await? {
             tracing::warn!(ip = ?ctx.client_ip, "a passkey answer with a counter already used");
-            self.audit(refused("its counter was already used"), ctx).await;
+            self.audit(refused(REFUSED_REPLAYED), ctx).await;
             return Err(AuthError::PasskeyRefused);
         }
         Ok(())

@@ -76,33 +76,53 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, Strin
     }
 }
 
-/// Plural forms folded into their message; each message's shape.
+/// One form of a message: its key, arguments and tags.
+type Form<'a> = (&'a str, BTreeSet<String>, BTreeMap<String, usize>);
+
+/// Plural forms folded into their message; each message's shape. Within
+/// one language, every form of a plural names every argument (a form may
+/// leave out `count`: "eine Minute") and has the same tags; and no message
+/// holds a line break (the countdown's labels are lines), an `&` or a `<`
+/// that opens no tag (messages go into HTML as they are).
 fn shapes_of(messages: &BTreeMap<String, String>, locale: &str, problems: &mut Vec<String>) -> BTreeMap<String, Shape> {
+    let mut forms: BTreeMap<String, Vec<Form<'_>>> = BTreeMap::new();
     let mut out: BTreeMap<String, Shape> = BTreeMap::new();
     for (key, text) in messages {
         let (base, category) = match key.rsplit_once('_') {
             Some((base, c)) if PLURAL_CATEGORIES.contains(&c) => (base.to_owned(), Some(c.to_owned())),
             _ => (key.clone(), None),
         };
-        let shape = out.entry(base).or_default();
-        shape.arguments.extend(arguments(text));
-        let tags = tags(text);
-        if category.is_none() || shape.tags.is_empty() {
-            shape.tags = tags;
-        } else if shape.tags != tags {
-            problems.push(format!("{locale}.json `{key}`: its plural forms have different tags"));
+        if text.contains(['\n', '\r', '&'])
+            || text.split('<').skip(1).any(|t| !t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/'))
+        {
+            problems.push(format!("{locale}.json `{key}`: no line breaks, `&` or a `<` that opens no tag"));
         }
+        let shape = out.entry(base.clone()).or_default();
+        let (arguments, tags) = (arguments(text), tags(text));
+        shape.arguments.extend(arguments.iter().cloned());
+        shape.tags = tags.clone();
         if let Some(c) = category {
             shape.plural.get_or_insert_with(BTreeSet::new).insert(c);
         }
+        forms.entry(base).or_default().push((key, arguments, tags));
     }
-    for (key, shape) in &out {
-        if let Some(forms) = &shape.plural {
-            if !forms.contains("other") {
-                problems.push(format!("{locale}.json `{key}`: a plural needs its `other` form"));
+    for (base, shape) in &out {
+        for (key, arguments, tags) in &forms[base] {
+            let missing: Vec<&String> =
+                shape.arguments.iter().filter(|a| *a != "count" && !arguments.contains(*a)).collect();
+            if !missing.is_empty() {
+                problems.push(format!("{locale}.json `{key}` leaves out {missing:?}, which its other forms show"));
+            }
+            if *tags != shape.tags {
+                problems.push(format!("{locale}.json `{key}`: its plural forms have different tags"));
+            }
+        }
+        if let Some(plural) = &shape.plural {
+            if !plural.contains("other") {
+                problems.push(format!("{locale}.json `{base}`: a plural needs its `other` form"));
             }
             if !shape.arguments.contains("count") {
-                problems.push(format!("{locale}.json `{key}`: a plural's forms should show `{{{{ count }}}}`"));
+                problems.push(format!("{locale}.json `{base}`: a plural's forms should show `{{{{ count }}}}`"));
             }
         }
     }
@@ -175,5 +195,18 @@ mod tests {
         assert_eq!(surplus, ["de.json has `a.d`, which English lacks"]);
         let no_other = problems(r#"{"n_one": "{{ count }}"}"#, r#"{"n_one": "{{ count }}"}"#);
         assert!(no_other.iter().any(|p| p.contains("needs its `other` form")), "{no_other:?}");
+        // Each form on its own: `_other` without the destination, or with a
+        // tag its `_one` lacks, is caught though the message as a whole has both.
+        let en = r#"{"h_one": "{{ count }} to {{ to }}", "h_other": "{{ count }} to <b>{{ to }}</b>"}"#;
+        let en_ok = r#"{"h_one": "<b>{{ to }}</b>: {{ count }}", "h_other": "<b>{{ to }}</b>: {{ count }}"}"#;
+        assert!(problems(en_ok, en_ok).is_empty());
+        let form = problems(en_ok, r#"{"h_one": "eine an <b>{{ to }}</b>", "h_other": "<b>x</b>: {{ count }}"}"#);
+        assert!(form.iter().any(|p| p.contains("`h_other` leaves out [\"to\"]")), "{form:?}");
+        assert!(problems(en, en).iter().any(|p| p.contains("different tags")));
+        // Text that would break a line-per-label attribute or the HTML.
+        for bad in ["a\\nb", "Fish & chips", "1 < 2"] {
+            let json = format!(r#"{{"m": "{bad}"}}"#);
+            assert!(problems(&json, &json).iter().any(|p| p.contains("no line breaks")), "{bad}");
+        }
     }
 }

@@ -100,9 +100,13 @@ pub fn NotFound() -> impl IntoView {
 
 /// The footer's language menu: each language named in itself, as a plain
 /// link (no script needed) to `LANGUAGE_PATH`, which keeps the choice in a
-/// cookie and comes back to this page.
+/// cookie and comes back to this page. Not under backup codes shown for
+/// the only time: coming back would not show them again.
 #[component]
 pub fn LanguageMenu() -> impl IntoView {
+    if showing_backup_codes() {
+        return None;
+    }
     let here = locale();
     let back = current_page();
     let items = crate::i18n::all()
@@ -118,13 +122,25 @@ pub fn LanguageMenu() -> impl IntoView {
             }
         })
         .collect_view();
-    view! {
+    Some(view! {
         <footer class="languages">
             <nav aria-label=td_string!(here, language_menu)>
                 <ul class="language-list">{items}</ul>
             </nav>
         </footer>
+    })
+}
+
+/// Whether this page shows the backup codes, once (their sealed cookie came
+/// with the request).
+fn showing_backup_codes() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>()
+            .is_some_and(|p| crate::web::cookie_in(&p.headers, crate::web::BACKUP_CODES_COOKIE).is_some())
     }
+    #[cfg(not(feature = "ssr"))]
+    false
 }
 
 /// This page, for coming back to it: one of our pages (else the sign-in

@@ -9,12 +9,13 @@ use cookie::Cookie;
 use http::HeaderValue;
 use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
 
-use app::web::DEVICE_COOKIE;
+use app::web::{DEVICE_COOKIE, LANGUAGE_COOKIE};
 
 /// `no-store` for server-function answers, for responses that set a cookie
 /// and for requests that carry any cookie but the device cookie (which only
 /// decides whose allowance an attempt counts against, never what a page
-/// says); `no-cache` (reuse only after the server confirms) for the rest,
+/// says) and the language cookie (which decides only the words, for
+/// everyone alike: `Vary: Cookie` covers it); `no-cache` (reuse only after the server confirms) for the rest,
 /// such as the sign-in page of a stranger. Failing closed: a cookie added
 /// later is personal until someone says otherwise here. A handler that
 /// chose its own `Cache-Control` keeps it. A page's words follow the
@@ -39,7 +40,7 @@ fn carries_personal_cookie(headers: &http::HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
-        .any(|c| !matches!(c, Ok(ref c) if c.name() == DEVICE_COOKIE))
+        .any(|c| !matches!(c, Ok(ref c) if c.name() == DEVICE_COOKIE || c.name() == LANGUAGE_COOKIE))
 }
 
 #[cfg(test)]
@@ -53,9 +54,11 @@ mod tests {
     }
 
     #[test]
-    fn any_cookie_but_the_device_cookie_is_personal() {
+    fn any_cookie_but_the_device_and_language_cookies_is_personal() {
         assert!(!carries_personal_cookie(&http::HeaderMap::new()));
         assert!(!carries_personal_cookie(&with_cookie("__Host-passcode_device=abc")));
+        assert!(!carries_personal_cookie(&with_cookie("__Host-passcode_device=abc; __Host-passcode_lang=de")));
+        assert!(carries_personal_cookie(&with_cookie("__Host-passcode_lang=de; __Host-passcode_session=t")));
         assert!(carries_personal_cookie(&with_cookie("__Host-passcode_device=abc; __Host-passcode_form_error=n")));
         assert!(carries_personal_cookie(&with_cookie("__Host-passcode_session=t")));
         assert!(carries_personal_cookie(&with_cookie("anything=else")));

@@ -170,8 +170,8 @@ async fn answer(contract: Contract, state: &ForwardAuth, peer: SocketAddr, heade
         // Fail closed: nobody through while we can't tell who is asking.
         Err(e) => {
             tracing::error!(error = %e, "a forward-auth check failed");
-            let mut res =
-                plain(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable for a moment. Please try again.");
+            let l = app::web::locale_in(headers);
+            let mut res = plain(StatusCode::SERVICE_UNAVAILABLE, app::i18n::td_string!(l, forbidden.unavailable));
             res.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
             res
         }
@@ -204,7 +204,7 @@ fn sign_in_first(contract: Contract, state: &ForwardAuth, original: &Original, h
         no_store(&mut res);
         res
     } else {
-        plain(StatusCode::UNAUTHORIZED, "Not signed in.")
+        plain(StatusCode::UNAUTHORIZED, app::i18n::td_string!(app::web::locale_in(headers), forbidden.not_signed_in))
     };
     if let Ok(value) = HeaderValue::from_str(&url) {
         if contract == Contract::Request && page_load {

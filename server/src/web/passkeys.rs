@@ -50,14 +50,16 @@ impl Answer {
     }
 
     /// The one mapping of a failure: the core's error, in the words and
-    /// status every page uses, and where to go when the person must first
-    /// confirm it's them.
-    fn failed(e: app::auth::AuthError) -> Self {
+    /// status every page uses (in the language of the page that asked: the
+    /// island shows these words as they are), and where to go when the
+    /// person must first confirm it's them.
+    fn failed(parts: &Parts, e: app::auth::AuthError) -> Self {
         let e = AppError::from(e);
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let words = app::i18n::words::error(&e, app::web::locale_in(&parts.headers));
         let body = match e {
-            AppError::ProofNeeded => serde_json::json!({ "error": e.to_string(), "go": CONFIRM_PAGE }),
-            _ => serde_json::json!({ "error": e.to_string() }),
+            AppError::ProofNeeded => serde_json::json!({ "error": words, "go": CONFIRM_PAGE }),
+            _ => serde_json::json!({ "error": words }),
         };
         Self { status, body, cookies: Vec::new() }
     }
@@ -102,7 +104,7 @@ fn ctx(app: &AppState, parts: &Parts) -> app::auth::RequestContext {
 pub async fn sign_in_options(State(app): State<AppState>, parts: Parts) -> Answer {
     match app.auth.start_passkey_sign_in(&ctx(&app, &parts)).await {
         Ok(start) => Answer::options(start),
-        Err(e) => Answer::failed(e),
+        Err(e) => Answer::failed(&parts, e),
     }
 }
 
@@ -115,11 +117,11 @@ pub struct SignInQuery {
 /// Finishes a passkey sign-in: the same cookies and destination as a code.
 pub async fn sign_in(State(app): State<AppState>, Query(q): Query<SignInQuery>, parts: Parts, body: String) -> Answer {
     let Some(ceremony) = ceremony_in(&parts.headers) else {
-        return Answer::failed(app::auth::AuthError::PasskeyCeremonyGone);
+        return Answer::failed(&parts, app::auth::AuthError::PasskeyCeremonyGone);
     };
     let session = match app.auth.finish_passkey_sign_in(&ceremony, &body, &ctx(&app, &parts)).await {
         Ok(s) => s,
-        Err(e) => return Answer::failed(e).with(expired(CEREMONY_COOKIE)),
+        Err(e) => return Answer::failed(&parts, e).with(expired(CEREMONY_COOKIE)),
     };
     let back =
         q.rd.as_deref()
@@ -144,11 +146,11 @@ fn signed_in(app: &AppState, session: &NewSession, answer: Answer) -> Answer {
 /// Starts adding a passkey to the signed-in account.
 pub async fn add_options(State(app): State<AppState>, parts: Parts) -> Answer {
     let Some(token) = session_in(&app, &parts.headers) else {
-        return Answer::failed(app::auth::AuthError::NotSignedIn);
+        return Answer::failed(&parts, app::auth::AuthError::NotSignedIn);
     };
     match app.auth.start_adding_passkey(&token).await {
         Ok(start) => Answer::options(start),
-        Err(e) => Answer::failed(e),
+        Err(e) => Answer::failed(&parts, e),
     }
 }
 
@@ -156,7 +158,7 @@ pub async fn add_options(State(app): State<AppState>, parts: Parts) -> Answer {
 /// after signing in (from the offer), or back to the account page.
 pub async fn add(State(app): State<AppState>, parts: Parts, body: String) -> Answer {
     let (Some(token), Some(ceremony)) = (session_in(&app, &parts.headers), ceremony_in(&parts.headers)) else {
-        return Answer::failed(app::auth::AuthError::PasskeyCeremonyGone);
+        return Answer::failed(&parts, app::auth::AuthError::PasskeyCeremonyGone);
     };
     let cx = ctx(&app, &parts);
     match app.auth.finish_adding_passkey(&token, &ceremony, &body, &cx).await {
@@ -173,18 +175,18 @@ pub async fn add(State(app): State<AppState>, parts: Parts, body: String) -> Ans
             }
             answer.with(expired(CEREMONY_COOKIE))
         }
-        Err(e) => Answer::failed(e).with(expired(CEREMONY_COOKIE)),
+        Err(e) => Answer::failed(&parts, e).with(expired(CEREMONY_COOKIE)),
     }
 }
 
 /// Starts confirming the signed-in session with a passkey.
 pub async fn confirm_options(State(app): State<AppState>, parts: Parts) -> Answer {
     let Some(token) = session_in(&app, &parts.headers) else {
-        return Answer::failed(app::auth::AuthError::NotSignedIn);
+        return Answer::failed(&parts, app::auth::AuthError::NotSignedIn);
     };
     match app.auth.start_confirming_with_passkey(&token, &ctx(&app, &parts)).await {
         Ok(start) => Answer::options(start),
-        Err(e) => Answer::failed(e),
+        Err(e) => Answer::failed(&parts, e),
     }
 }
 
@@ -192,12 +194,12 @@ pub async fn confirm_options(State(app): State<AppState>, parts: Parts) -> Answe
 /// so.
 pub async fn confirm(State(app): State<AppState>, parts: Parts, body: String) -> Answer {
     let (Some(token), Some(ceremony)) = (session_in(&app, &parts.headers), ceremony_in(&parts.headers)) else {
-        return Answer::failed(app::auth::AuthError::PasskeyCeremonyGone);
+        return Answer::failed(&parts, app::auth::AuthError::PasskeyCeremonyGone);
     };
     match app.auth.finish_confirming_with_passkey(&token, &ceremony, &body, &ctx(&app, &parts)).await {
         Ok(()) => Answer::go("/account")
             .with(cookie(NOTICE_COOKIE, "confirmed".to_owned(), 60))
             .with(expired(CEREMONY_COOKIE)),
-        Err(e) => Answer::failed(e).with(expired(CEREMONY_COOKIE)),
+        Err(e) => Answer::failed(&parts, e).with(expired(CEREMONY_COOKIE)),
     }
 }

@@ -141,6 +141,29 @@ async fn the_menu_remembers_a_choice_and_goes_back_to_the_page() {
     assert!(res.headers().get(SET_COOKIE).is_none());
 }
 
+/// The passkey island shows the server's words as they are: they are in
+/// the page's language too.
+#[tokio::test]
+async fn the_passkey_islands_words_are_in_the_pages_language() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/passkeys/sign-in"))
+        .header(ACCEPT_LANGUAGE, "fr-FR")
+        .header("sec-fetch-site", "same-origin")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error() || res.status().is_server_error(), "{}", res.status());
+    let body: Value = res.json().await.unwrap();
+    let words = body["error"].as_str().unwrap();
+    assert!(!words.is_empty());
+    for en in ["passkey", "Passkey", "expired", "Please"] {
+        assert!(!words.contains(en), "{words}");
+    }
+}
+
 #[tokio::test]
 async fn errors_after_a_plain_form_post_are_in_the_pages_language() {
     let app = spawn_app().await;
@@ -192,7 +215,7 @@ async fn a_codes_message_is_in_the_language_it_was_asked_in() {
     assert_eq!(mail["subject"], says("fr", "email.subject"), "{mail}");
     assert_eq!(app.count("SELECT COUNT(*) FROM challenges WHERE locale = 'fr'").await, 1);
 
-    // A text message, from a Spanish page.
+    // A text message, asked for from a page whose browser prefers Spanish.
     assert_eq!(post_in(&app, "/api/request_code", &[("identifier", "+44 7911 123456")], "es").await.status(), 200);
     let outbox = app.outbox().await;
     let sms = outbox.iter().find(|m| m["channel"] == "sms").expect("a text message in the outbox");
@@ -357,4 +380,26 @@ async fn no_english_is_left_on_any_page_or_in_any_message() {
             assert!(left.is_empty(), "{locale}: English left on\n{}", left.join("\n"));
         }
     }
+}
+
+/// The countdown's labels: each second under 90 s, then whole minutes, in
+/// the page's language and plural forms, one per line.
+#[tokio::test]
+async fn the_countdown_has_a_label_for_every_step_of_a_long_wait() {
+    let app = crate::helpers::spawn_app_with(&[("PASSCODE_RESEND_COOLDOWN_SECS", "600")]).await;
+    app.set_cookie(LANG_COOKIE, "de");
+    assert_eq!(app.request_code("lang.wait@example.com").await.status(), StatusCode::OK);
+    let page = unescaped(&app.get("/verify").await.text().await.unwrap());
+    let attribute = |name: &str| -> Vec<String> {
+        let start = page.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("no {name}: {page}")) + name.len() + 3;
+        page[start..start + page[start..].find('"').unwrap()].split('\n').map(str::to_owned).collect()
+    };
+    let seconds = attribute("data-counting");
+    assert_eq!(seconds.len(), 89);
+    assert_eq!(seconds[0], says("de", "buttons.resend_counting_one").replace("{{ count }}", "1"));
+    assert_eq!(seconds[4], says("de", "buttons.resend_counting_other").replace("{{ count }}", "5"));
+    let minutes = attribute("data-counting-minutes");
+    assert_eq!(minutes.len(), 10);
+    assert_eq!(minutes[9], says("de", "buttons.resend_counting_minutes_other").replace("{{ count }}", "10"));
+    assert!(!page.contains("data-counting-hours"), "no hours for ten minutes");
 }

@@ -163,6 +163,43 @@ mod tests {
         assert_eq!(subject, format!("{} is your Passcode sign-in code", code.expose()));
     }
 
+    /// Subject, text and HTML in each language: its own words, its `lang`,
+    /// the code, both links, and what was asked from where.
+    #[test]
+    fn the_email_is_written_in_the_language_it_was_asked_in() {
+        use crate::i18n::{Locale, all, tag};
+        let code = Code::generate(&CodePolicy::default());
+        let english = {
+            let ctx = RequestContext::default();
+            compose(&code, &details(&ctx, false))
+        };
+        for &l in &all()[1..] {
+            let ctx = RequestContext {
+                client_ip: Some("203.0.113.7".parse().unwrap()),
+                user_agent: Some(
+                    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0".into(),
+                ),
+                locale: l,
+                ..RequestContext::default()
+            };
+            let (subject, text, html) = compose(&code, &details(&ctx, false));
+            assert_ne!(subject, english.0);
+            assert!(html.contains(&format!("<html lang=\"{}\">", tag(l))), "{html}");
+            for part in [&text, &html] {
+                assert!(part.contains(code.expose()));
+                assert!(part.contains("14:32") && part.contains("14:22") && part.contains("203.0.113.7"), "{part}");
+                assert!(part.contains("https://login.example.com/n?t=xyz"), "{part}");
+                for english_words in ["sign-in code", "Not you?", "expires in", "requested", "Nobody can"] {
+                    assert!(!part.contains(english_words), "{l:?}: {english_words} in {part}");
+                }
+            }
+            // The browser's description too ("Firefox unter Windows").
+            assert!(!text.contains("Firefox on Windows"), "{text}");
+            assert!(html.contains(r#"href="https://login.example.com/sign-in/email-link?token=abc""#));
+        }
+        let _ = Locale::en;
+    }
+
     #[test]
     fn request_details_are_escaped_and_summarised() {
         let code = Code::generate(&CodePolicy::default());
