@@ -56,7 +56,7 @@ pub use keys::{constant_time_eq, keyed_hash};
 pub use limits::{
     IpLimiter, Limit, Limits, SendRow, client_key, failure_key, ip_key, key_text, network_key, send_rows,
 };
-pub use message::{clock_time_utc, escape_html, utc_date_time};
+pub use message::{civil_date, clock_time_utc, escape_html};
 pub use passkeys::{
     CEREMONY_MS, CeremonyStart, PasskeySummary, REFUSED_COUNTER_WENT_BACK, REFUSED_REPLAYED, REFUSED_UNVERIFIED,
 };

@@ -93,16 +93,16 @@ fn describe_request(ctx: &RequestContext) -> Option<String> {
     where_from(ip.as_deref(), agent.as_deref()).map(|w| crate::i18n::words::devices(&w, ctx.locale))
 }
 
-/// "Firefox on Windows": enough for a person to recognise their own request
 /// "14:32" for a time in milliseconds since the epoch.
 pub fn clock_time_utc(ms: i64) -> String {
     let minutes_of_day = ms.div_euclid(60_000).rem_euclid(24 * 60);
     format!("{:02}:{:02}", minutes_of_day / 60, minutes_of_day % 60)
 }
 
-/// "2026-11-25 14:32 UTC" for a time in milliseconds since the epoch.
-pub fn utc_date_time(ms: i64) -> String {
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+/// (year, month, day) in UTC for a time in milliseconds since the epoch:
+/// days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+/// Each language writes it its own way (`i18n::words::date_time`).
+pub fn civil_date(ms: i64) -> (i64, u32, u32) {
     let days = ms.div_euclid(86_400_000);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -110,10 +110,10 @@ pub fn utc_date_time(ms: i64) -> String {
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {} UTC", clock_time_utc(ms))
+    (year, month, day)
 }
 
 /// Text made safe to place in HTML, in element content or a double-quoted
@@ -217,11 +217,13 @@ mod tests {
     }
 
     #[test]
-    fn dates_are_written_in_utc() {
-        assert_eq!(utc_date_time(0), "1970-01-01 00:00 UTC");
+    fn dates_are_counted_in_utc() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
         // 2027-01-15 14:22:00 UTC, as in the email above.
-        assert_eq!(utc_date_time(1_800_022_920_000), "2027-01-15 14:22 UTC");
-        assert_eq!(utc_date_time(951_782_400_000), "2000-02-29 00:00 UTC");
-        assert_eq!(utc_date_time(4_107_542_399_000), "2100-02-28 23:59 UTC");
+        assert_eq!(civil_date(1_800_022_920_000), (2027, 1, 15));
+        assert_eq!(clock_time_utc(1_800_022_920_000), "14:22");
+        assert_eq!(civil_date(951_782_400_000), (2000, 2, 29));
+        assert_eq!(civil_date(4_107_542_399_000), (2100, 2, 28));
+        assert_eq!(clock_time_utc(4_107_542_399_000), "23:59");
     }
 }

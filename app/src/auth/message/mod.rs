@@ -18,7 +18,7 @@ pub struct Links<'a> {
     pub report: &'a ReportToken,
 }
 
-pub use email::{clock_time_utc, escape_html, utc_date_time};
+pub use email::{civil_date, clock_time_utc, escape_html};
 
 /// The message for a fresh code.
 pub fn compose(
