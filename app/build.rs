@@ -2,7 +2,8 @@
 //! (`src/i18n/mod.rs` includes it), after checking that every language has
 //! every message with the same arguments: a gap fails the build here, never
 //! a page at run time. leptos_i18n only warns about a missing key (and then
-//! shows English), which a German page must not do.
+//! shows English), which a German page must not do, so its warnings fail
+//! the build too.
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 #[path = "src/i18n/check.rs"]
 mod check;
 
-use leptos_i18n_build::{Config, ParseOptions, TranslationsInfos};
+use leptos_i18n_parser::parse_locales::options::{Config, ParseOptions};
+use leptos_i18n_parser::parse_locales::parse_locales;
 
 /// The default first: what a request that asks for nothing we have gets.
 const LOCALES: [&str; 4] = ["en", "de", "fr", "es"];
@@ -34,10 +36,21 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     // Strings as well as views: emails, texts and attributes need them.
     let cfg = cfg.parse_options(ParseOptions::default().interpolate_display(true));
-    let infos = TranslationsInfos::parse(cfg)?;
-    infos.emit_diagnostics();
-    infos.rerun_if_locales_changed();
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR unset")?).join("i18n");
-    infos.generate_i18n_module(out)?;
+    let parsed = parse_locales(None, cfg)?;
+    let (warnings, errors) = (parsed.diag.warnings(), parsed.diag.errors());
+    for problem in warnings.iter().map(ToString::to_string).chain(errors.iter().map(ToString::to_string)) {
+        println!("cargo::error={problem}");
+    }
+    if !warnings.is_empty() || !errors.is_empty() {
+        return Err("leptos_i18n found problems in app/locales (listed above)".into());
+    }
+    for file in parsed.tracked_files.iter().flatten() {
+        println!("cargo::rerun-if-changed={file}");
+    }
+    // The generated module, as leptos_i18n_build writes it.
+    let code = leptos_i18n_codegen::gen_code(&parsed, None, false, None, false)?;
+    let dir = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR unset")?).join("i18n");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("mod.rs"), code.to_string())?;
     Ok(())
 }
